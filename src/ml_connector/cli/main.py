@@ -1,0 +1,35 @@
+"""Root of the ``ml-connector`` command: registers each command group's Typer app.
+
+Exit codes: 0 success, 1 failure, 2 bad usage or configuration.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from ml_connector import __version__
+from ml_connector.cli import config, secrets, sim
+from ml_connector.cli.init import init
+
+app = typer.Typer(
+    name="ml-connector",
+    help="Finance events from Sage Intacct and Sage 100 into Slack, exactly once.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+app.command()(init)
+app.add_typer(config.app, name="config")
+app.add_typer(secrets.app, name="secrets")
+app.add_typer(sim.app, name="sim")
+
+
+@app.command()
+def version() -> None:
+    """Print the ml-connector version."""
+    typer.echo(__version__)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,418 @@
+"""The TOML configuration file, validated with pydantic.
+
+A wrong file gets one line per problem, naming the file, the dotted key, what was expected and
+what was found. Unknown keys are errors: a misspelt key silently ignored is a channel that
+never gets its alerts. Secrets are never written here, only referenced by vault name.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
+
+from ml_connector.errors import ConfigError
+from ml_connector.schedule.spec import ScheduleSpec
+
+DEFAULT_FILE = "ml-connector.toml"
+ENV_VAR = "MLC_CONFIG"
+INTACCT_GATEWAY = "https://api.intacct.com/ia/xml/xmlgw.phtml"
+SLACK_API = "https://slack.com/api/"
+
+_CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{6,20}$")
+_USERGROUP_ID = re.compile(r"^S[A-Z0-9]{6,20}$")
+_USER_ID = re.compile(r"^[UW][A-Z0-9]{6,20}$")
+_SECRET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,199}$")
+_COMPANY_CODE = re.compile(r"^[A-Za-z0-9]{3}$")
+_SECRET_LOOKALIKE = re.compile(r"^(xox[abposre]-|xapp-|-----BEGIN)")
+
+
+def _channel_id(value: str) -> str:
+    if not _CHANNEL_ID.match(value):
+        raise ValueError("expected a Slack channel id like C0123ABCD")
+    return value
+
+
+def _usergroup_id(value: str) -> str:
+    if not _USERGROUP_ID.match(value):
+        raise ValueError("expected a Slack user group id like S0123ABCD")
+    return value
+
+
+def _user_id(value: str) -> str:
+    if not _USER_ID.match(value):
+        raise ValueError("expected a Slack user id like U0123ABCD")
+    return value
+
+
+def _secret_ref(value: str) -> str:
+    if _SECRET_LOOKALIKE.match(value):
+        raise ValueError(
+            "expected the NAME of a stored secret, but this looks like the secret itself; "
+            "store it with `ml-connector secrets set NAME` and write NAME here"
+        )
+    if not _SECRET_NAME.match(value):
+        raise ValueError("expected the name of a stored secret (letters, digits, . _ - : /)")
+    return value
+
+
+def _company_code(value: str) -> str:
+    if not _COMPANY_CODE.match(value):
+        raise ValueError("expected a three-character Sage 100 company code like ABC")
+    return value.upper()
+
+
+def _timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError("expected an IANA time zone like America/Chicago") from None
+    return value
+
+
+def _http_url(value: str) -> str:
+    if not re.match(r"^https?://[^\s/]+", value):
+        raise ValueError("expected an http(s) URL")
+    return value
+
+
+ChannelId = Annotated[str, AfterValidator(_channel_id)]
+UserGroupId = Annotated[str, AfterValidator(_usergroup_id)]
+UserId = Annotated[str, AfterValidator(_user_id)]
+SecretRef = Annotated[str, AfterValidator(_secret_ref)]
+CompanyCode = Annotated[str, AfterValidator(_company_code)]
+TimeZoneName = Annotated[str, AfterValidator(_timezone)]
+HttpUrl = Annotated[str, AfterValidator(_http_url)]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ServerConfig(Model):
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+    # The status page is behind a bearer token or basic auth: a secret reference, never the value.
+    status_token: SecretRef | None = None
+    status_user: str | None = None
+    status_password: SecretRef | None = None
+    max_body_bytes: int = Field(1_048_576, ge=1024)
+
+
+class DeliveryConfig(Model):
+    post_interval: float = Field(1.0, gt=0, description="seconds between posts to one channel")
+    max_attempts: int = Field(8, ge=1)
+    max_age: float = Field(24 * 3600.0, gt=0, description="seconds before a message dead-letters")
+    backoff_base: float = Field(1.0, gt=0)
+    backoff_max: float = Field(300.0, gt=0)
+    lease_seconds: float = Field(60.0, gt=1)
+    history_interval: float = Field(
+        60.0, gt=0, description="conversations.history budget: about 1/min outside the Marketplace"
+    )
+    request_timeout: float = Field(10.0, gt=0)
+
+
+class SlackWorkspace(Model):
+    api_base_url: HttpUrl = SLACK_API
+    app_id: str | None = None
+    client_id: str | None = None
+    client_secret: SecretRef | None = None
+    signing_secret: SecretRef | None = None
+    # Single-workspace setup: a bot token stored with `secrets set` instead of an OAuth install.
+    bot_token: SecretRef | None = None
+    token_rotation: bool = False
+    oauth_authorize_url: HttpUrl = "https://slack.com/oauth/v2/authorize"
+    allowed_users: list[UserId] = []
+    allowed_channels: list[ChannelId] = []
+
+    @model_validator(mode="after")
+    def _oauth_pairs(self) -> SlackWorkspace:
+        if (self.client_id is None) != (self.client_secret is None):
+            raise ValueError("client_id and client_secret go together")
+        return self
+
+
+class SlackConfig(Model):
+    workspaces: dict[str, SlackWorkspace] = {}
+
+
+class IntacctConnection(Model):
+    type: Literal["intacct"]
+    gateway_url: HttpUrl = INTACCT_GATEWAY
+    sender_id: str = Field(min_length=1)
+    sender_password: SecretRef
+    company_id: str = Field(min_length=1)
+    user_id: str = Field(min_length=1)
+    user_password: SecretRef
+    entity_id: str | None = None
+    max_concurrent: int = Field(2, ge=1, le=20)
+    timeout: float = Field(60.0, gt=0)
+
+
+class Sage100Connection(Model):
+    type: Literal["sage100"]
+    agent_url: HttpUrl
+    company: CompanyCode
+    auth: Literal["mtls", "api_key"]
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    api_key: SecretRef | None = None
+    timeout: float = Field(30.0, gt=0)
+
+    @model_validator(mode="after")
+    def _auth_fields(self) -> Sage100Connection:
+        if self.auth == "mtls":
+            missing = [n for n in ("ca_file", "cert_file", "key_file") if getattr(self, n) is None]
+            if missing:
+                raise ValueError(f"auth = 'mtls' needs {', '.join(missing)}")
+        if self.auth == "api_key" and self.api_key is None:
+            raise ValueError("auth = 'api_key' needs api_key (a secret reference)")
+        return self
+
+
+Connection = Annotated[IntacctConnection | Sage100Connection, Field(discriminator="type")]
+
+
+class IntacctChannels(Model):
+    gl: ChannelId
+    payments: ChannelId
+    alerts: ChannelId
+
+
+class IntacctThresholds(Model):
+    overlap_minutes: float = Field(5.0, ge=0)
+    top_accounts: int = Field(5, ge=1, le=20)
+    top_payments: int = Field(5, ge=1, le=20)
+    max_alert_lines: int = Field(10, ge=1, le=40)
+    page_size: int = Field(1000, ge=1, le=2000)
+    initial_lookback_hours: float = Field(24.0, gt=0)
+
+
+class IntacctPipeline(Model):
+    type: Literal["intacct"]
+    connection: str
+    workspace: str = "default"
+    timezone: TimeZoneName | None = None
+    schedule: ScheduleSpec | None = None
+    channels: IntacctChannels
+    mention_group: UserGroupId | None = None
+    post_empty: bool = False
+    thresholds: IntacctThresholds = IntacctThresholds()
+
+
+StreamName = Literal["ap_invoices", "purchase_orders", "gl_postings", "gl_accounts"]
+STREAM_SCHEDULES: dict[str, str] = {
+    "ap_invoices": "*/15 * * * *",
+    "purchase_orders": "*/15 * * * *",
+    "gl_postings": "0 * * * *",
+    "gl_accounts": "0 * * * *",
+}
+
+
+class RouteCondition(Model):
+    field: str = Field(min_length=1)
+    op: Literal["eq", "ne", "gt", "ge", "lt", "le", "in", "contains"] = "eq"
+    value: str | float | int | bool | list[str | float | int]
+
+
+class RouteRule(Model):
+    when: list[RouteCondition] = Field(min_length=1)
+    channel: ChannelId
+    # `also` posts to this channel in addition to the default; otherwise the rule replaces it.
+    also: bool = False
+
+
+class Sage100Stream(Model):
+    enabled: bool = True
+    channel: ChannelId
+    schedule: ScheduleSpec | None = None
+    routes: list[RouteRule] = []
+    digest_threshold: int = Field(20, ge=1)
+    overlap_minutes: float = Field(2.0, ge=0)
+    record_link: str | None = None
+
+
+class Sage100Pipeline(Model):
+    type: Literal["sage100"]
+    connection: str
+    workspace: str = "default"
+    timezone: TimeZoneName | None = None
+    streams: dict[StreamName, Sage100Stream]
+
+
+Pipeline = Annotated[IntacctPipeline | Sage100Pipeline, Field(discriminator="type")]
+
+
+class Config(Model):
+    data_dir: Path = Path("data")
+    database_url: str | None = None
+    master_key_file: Path | None = None
+    timezone: TimeZoneName = "UTC"
+    public_base_url: HttpUrl | None = None
+    log_format: Literal["console", "json"] = "console"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    server: ServerConfig = ServerConfig()
+    delivery: DeliveryConfig = DeliveryConfig()
+    slack: SlackConfig = SlackConfig()
+    connections: dict[str, Connection] = {}
+    pipelines: dict[str, Pipeline] = {}
+
+    # Set by load_config: where the file was, so relative paths resolve against it.
+    source: Path | None = Field(default=None, exclude=True)
+
+    @model_validator(mode="after")
+    def _references(self) -> Config:
+        problems: list[str] = []
+        for name, pipeline in self.pipelines.items():
+            connection = self.connections.get(pipeline.connection)
+            if connection is None:
+                problems.append(
+                    f"pipelines.{name}.connection: expected one of the [connections] "
+                    f"({', '.join(sorted(self.connections)) or 'none defined'}), "
+                    f"got {pipeline.connection!r}"
+                )
+            elif connection.type != pipeline.type:
+                problems.append(
+                    f"pipelines.{name}.connection: expected a {pipeline.type} connection, "
+                    f"got {pipeline.connection!r} of type {connection.type}"
+                )
+            if pipeline.workspace not in self.slack.workspaces:
+                problems.append(
+                    f"pipelines.{name}.workspace: expected one of the [slack.workspaces] "
+                    f"({', '.join(sorted(self.slack.workspaces)) or 'none defined'}), "
+                    f"got {pipeline.workspace!r}"
+                )
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
+
+    @property
+    def base_dir(self) -> Path:
+        return self.source.parent if self.source is not None else Path.cwd()
+
+    def path(self, value: Path) -> Path:
+        return value if value.is_absolute() else self.base_dir / value
+
+    @property
+    def data_path(self) -> Path:
+        return self.path(self.data_dir)
+
+    @property
+    def db_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_path / 'ml-connector.db'}"
+
+    @property
+    def key_file(self) -> Path:
+        return self.path(self.master_key_file or self.data_dir / "master.key")
+
+    def pipeline_timezone(self, name: str) -> ZoneInfo:
+        return ZoneInfo(self.pipelines[name].timezone or self.timezone)
+
+
+def resolve_path(explicit: Path | str | None = None) -> Path:
+    """``--config`` wins, then ``MLC_CONFIG``, then ``ml-connector.toml`` here."""
+    if explicit:
+        return Path(explicit)
+    if os.environ.get(ENV_VAR):
+        return Path(os.environ[ENV_VAR])
+    return Path(DEFAULT_FILE)
+
+
+def load_config(path: Path | str | None = None) -> Config:
+    file = resolve_path(path)
+    try:
+        raw = file.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{file}: no such file; run `ml-connector init` or pass --config"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"{file}: cannot read: {exc.strerror}") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{file}: not valid TOML: {exc}") from None
+    return parse_config(data, file)
+
+
+def parse_config(data: dict[str, Any], file: Path) -> Config:
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as exc:
+        problems = [f"{file}: {line}" for line in describe_errors(exc, data)]
+        raise ConfigError(problems[0] if len(problems) == 1 else "\n".join(problems), problems)
+    return config.model_copy(update={"source": file.resolve()})
+
+
+_TAGS = {"intacct", "sage100"}
+_EXPECTED = {
+    "int_parsing": "expected an integer",
+    "int_type": "expected an integer",
+    "float_parsing": "expected a number",
+    "float_type": "expected a number",
+    "bool_parsing": "expected true or false",
+    "bool_type": "expected true or false",
+    "string_type": "expected a string",
+    "dict_type": "expected a table",
+    "model_type": "expected a table",
+    "list_type": "expected a list",
+}
+
+
+def describe_errors(exc: ValidationError, data: dict[str, Any]) -> list[str]:
+    """One ``dotted.key: expected …, got …`` line per problem pydantic found."""
+    lines: list[str] = []
+    for error in exc.errors():
+        loc = _clean_loc(error["loc"])
+        key = ".".join(str(part) for part in loc)
+        kind = error["type"]
+        message = str(error["msg"]).removeprefix("Value error, ")
+        if kind == "extra_forbidden":
+            lines.append(f"{key}: unknown key (check its spelling and where it is placed)")
+            continue
+        if kind == "missing":
+            lines.append(f"{key}: required key is missing")
+            continue
+        if kind == "union_tag_invalid" or kind == "union_tag_not_found":
+            lines.append(f"{key}.type: expected one of 'intacct', 'sage100', got {_got(error)}")
+            continue
+        if kind == "value_error" and not loc:
+            lines.extend(message.splitlines())
+            continue
+        expected = _EXPECTED.get(kind)
+        if expected is None:
+            expected = message if message.startswith("expected") else f"expected {message}"
+        lines.append(f"{key}: {expected}, got {_got(error)}" if key else expected)
+    return lines
+
+
+def _clean_loc(loc: tuple[int | str, ...]) -> list[int | str]:
+    """Drop the union tag pydantic inserts (``pipelines.x.intacct.channels`` → ``pipelines.x.channels``)."""
+    parts = list(loc)
+    if len(parts) >= 3 and parts[0] in ("connections", "pipelines") and parts[2] in _TAGS:
+        del parts[2]
+    return [p for p in parts if not (isinstance(p, str) and p.startswith("function-after"))]
+
+
+def _got(error: Any) -> str:
+    value = error.get("input")
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list):
+        return "a list"
+    return repr(value)

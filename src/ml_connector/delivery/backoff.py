@@ -1,0 +1,15 @@
+"""Exponential backoff with full jitter (AWS architecture blog, "Exponential Backoff And Jitter").
+
+Full jitter spreads retries of many messages that failed together across the whole window,
+so a Slack outage does not end in a synchronized stampede.
+"""
+
+from __future__ import annotations
+
+import random
+
+
+def full_jitter(attempt: int, base: float, cap: float, rng: random.Random | None = None) -> float:
+    """Seconds to wait before retry number ``attempt`` (1 = first retry)."""
+    ceiling = min(cap, base * (2 ** max(attempt - 1, 0)))
+    return (rng or random).uniform(0, ceiling)

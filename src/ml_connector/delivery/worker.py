@@ -1,0 +1,461 @@
+"""The delivery worker: claims due channels, posts their messages in order, at the pace.
+
+One task per leased channel posts that channel's messages one at a time and sleeps until the
+channel's ``next_post_at``. A dispatcher claims more channels as they come due, up to
+``max_channels`` at once. Everything a restart or another process needs to know — pace,
+leases, attempts, unknown sends — is in the database, never only in memory.
+
+Outcomes of a post, and what follows:
+
+=============  ==========================================================================
+delivered      ``ts`` stored; next post to the channel one interval after the answer
+rate_limited   the channel waits Retry-After; the attempt is not counted against the item
+transient      backoff with full jitter, then dead letter after max attempts or max age
+ambiguous      ``unknown``: nothing more is posted to the channel before reconciliation
+permanent      dead letter at once, with Slack's reason
+credentials    the workspace is held; its messages resume when the installation works
+=============  ==========================================================================
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import socket
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from ml_connector import clock
+from ml_connector.delivery import claims
+from ml_connector.delivery.audit import record_attempt
+from ml_connector.delivery.backoff import full_jitter
+from ml_connector.delivery.holds import held_workspaces, hold_workspace, resume_workspace
+from ml_connector.delivery.metadata import message_metadata, namespace, outbox_id_of
+from ml_connector.delivery.metrics import DELIVERIES, SLACK_429
+from ml_connector.delivery.outbox import Status
+from ml_connector.delivery.ports import SlackGateway
+from ml_connector.delivery.settings import DeliverySettings
+from ml_connector.errors import (
+    AmbiguousError,
+    CredentialsError,
+    ExternalError,
+    RateLimitedError,
+)
+from ml_connector.logging import get_logger
+from ml_connector.store.tables import outbox
+
+log = get_logger("ml_connector.delivery")
+
+HISTORY = "conversations.history"
+
+
+def default_owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{random.randrange(16**6):06x}"
+
+
+class DeliveryWorker:
+    """Posts outbox messages to Slack; any number may run against one database."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        gateway: SlackGateway,
+        settings: DeliverySettings | None = None,
+        *,
+        owner: str | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.engine = engine
+        self.gateway = gateway
+        self.settings = settings or DeliverySettings()
+        self.owner = owner or default_owner()
+        self._rng = rng or random.Random()
+        self._ns: str | None = None
+        self._held: set[str] = set()
+        self._tasks: dict[tuple[str, str], asyncio.Task[None]] = {}
+        self._stopping = asyncio.Event()
+        self._wake = asyncio.Event()
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event | None = None) -> None:
+        """Run until ``stop`` is set (or ``request_stop``); then finish posts and give back leases."""
+        self._ns = await namespace(self.engine)
+        async with self.engine.begin() as conn:
+            self._held = set(await held_workspaces(conn))
+        watcher = asyncio.create_task(self._watch(stop)) if stop is not None else None
+        last_probe = 0.0
+        try:
+            while not self._stopping.is_set():
+                now = clock.now()
+                if now - last_probe >= self.settings.probe_interval:
+                    await self._probe_held()
+                    last_probe = now
+                await self._dispatch(now)
+                await self._idle(now)
+        finally:
+            self._stopping.set()
+            if watcher is not None:
+                watcher.cancel()
+            if self._tasks:
+                await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+            async with self.engine.begin() as conn:
+                await claims.release_all(conn, self.owner)
+
+    def request_stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+
+    def wake(self) -> None:
+        """New messages were enqueued in this process: look now rather than at the next poll."""
+        self._wake.set()
+
+    async def run_until_idle(self, timeout: float = 60.0) -> bool:
+        """Run until no message is waiting (held and dead ones aside); True if that happened."""
+        runner = asyncio.create_task(self.run())
+        deadline = time.monotonic() + timeout
+        idle = False
+        try:
+            while time.monotonic() < deadline and not runner.done():
+                async with self.engine.connect() as conn:
+                    if await active_count(conn) == 0:
+                        idle = True
+                        break
+                await asyncio.sleep(0.05)
+        finally:
+            self.request_stop()
+            await runner
+        return idle
+
+    async def _watch(self, stop: asyncio.Event) -> None:
+        await stop.wait()
+        self.request_stop()
+
+    async def _idle(self, now: float) -> None:
+        wait = self.settings.idle_poll
+        async with self.engine.connect() as conn:
+            due = await claims.earliest_due(conn, frozenset(self._held))
+        if due is not None and len(self._tasks) < self.settings.max_channels:
+            wait = min(wait, max(due - now, 0.005))
+        self._wake.clear()
+        waiters: list[asyncio.Future[Any]] = [asyncio.ensure_future(self._wake.wait())]
+        waiters.extend(self._tasks.values())
+        done, pending = await asyncio.wait(
+            waiters, timeout=wait, return_when=asyncio.FIRST_COMPLETED
+        )
+        waiters[0].cancel()
+
+    async def _dispatch(self, now: float) -> None:
+        for key in [k for k, task in self._tasks.items() if task.done()]:
+            self._tasks.pop(key)
+        free = self.settings.max_channels - len(self._tasks)
+        if free <= 0:
+            return
+        async with self.engine.begin() as conn:
+            claimed = await claims.claim_due_channels(
+                conn,
+                owner=self.owner,
+                now=now,
+                lease_seconds=self.settings.lease_seconds,
+                limit=free,
+                exclude_workspaces=frozenset(self._held),
+                exclude_channels=frozenset(self._tasks),
+            )
+        for workspace, channel in claimed:
+            self._tasks[(workspace, channel)] = asyncio.create_task(
+                self._serve_channel(workspace, channel), name=f"deliver {channel}"
+            )
+
+    # -- one channel -------------------------------------------------------------------------
+
+    async def _serve_channel(self, workspace: str, channel: str) -> None:
+        deadline = clock.now() + self.settings.channel_hold
+        try:
+            while not self._stopping.is_set():
+                wait = await self._step(workspace, channel)
+                if wait is None or clock.now() + wait > deadline:
+                    break
+                if wait > 0:
+                    await self._sleep(wait)
+        except Exception:
+            log.exception("delivery step failed", workspace=workspace, channel=channel)
+        finally:
+            async with self.engine.begin() as conn:
+                await claims.release_lease(conn, workspace, channel, self.owner)
+            self._wake.set()
+
+    async def _sleep(self, seconds: float) -> None:
+        try:
+            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
+        except TimeoutError:
+            pass
+
+    async def _step(self, workspace: str, channel: str) -> float | None:
+        """Do the next thing the channel needs; return seconds to wait, or None to let go."""
+        now = clock.now()
+        async with self.engine.begin() as conn:
+            until = now + self.settings.lease_seconds
+            if not await claims.renew_lease(conn, workspace, channel, self.owner, until):
+                return None
+            rows = (
+                await conn.execute(
+                    sa.select(outbox)
+                    .where(
+                        outbox.c.workspace == workspace,
+                        outbox.c.channel == channel,
+                        outbox.c.status.in_(claims.ACTIVE),
+                    )
+                    .order_by(outbox.c.id)
+                    .limit(50)
+                )
+            ).all()
+            if not rows:
+                return None
+            pace = await claims.next_post_at(conn, workspace, channel)
+            if pace > now:
+                return pace - now
+            unknown = [r for r in rows if r.status in (Status.UNKNOWN, Status.IN_FLIGHT)]
+            head = rows[0]
+            if not unknown:
+                if head.not_before > now:
+                    await claims.set_next_post_at(conn, workspace, channel, head.not_before)
+                    return None
+                await conn.execute(
+                    outbox.update()
+                    .where(outbox.c.id == head.id, outbox.c.status == Status.PENDING.value)
+                    .values(
+                        status=Status.IN_FLIGHT.value,
+                        attempts=outbox.c.attempts + 1,
+                        lease_owner=self.owner,
+                        first_unknown_at=sa.func.coalesce(outbox.c.first_unknown_at, now),
+                    )
+                )
+        if unknown:
+            return await self._reconcile(workspace, channel, unknown)
+        return await self._post(workspace, channel, head)
+
+    async def _post(self, workspace: str, channel: str, item: sa.Row[Any]) -> float | None:
+        assert self._ns is not None
+        message = item.message
+        started = clock.now()
+        error: ExternalError | None = None
+        ts: str | None = None
+        try:
+            ts = await self.gateway.post_message(
+                workspace,
+                channel,
+                text=message["text"],
+                blocks=message.get("blocks") or [],
+                metadata=message_metadata(self._ns, item.id),
+            )
+        except ExternalError as exc:
+            error = exc
+        except Exception as exc:  # a bug or an unmapped library error: retry, never lose it
+            log.exception("unexpected error posting", outbox_id=item.id)
+            error = AmbiguousError(f"unexpected {type(exc).__name__}: {exc}")
+        done = clock.now()
+        async with self.engine.begin() as conn:
+            wait = await self._settle(conn, workspace, channel, item, started, done, ts, error)
+        if isinstance(error, CredentialsError):
+            await self.gateway.mark_unusable(workspace, error.code or error.message)
+        return wait
+
+    async def _settle(
+        self,
+        conn: AsyncConnection,
+        workspace: str,
+        channel: str,
+        item: sa.Row[Any],
+        started: float,
+        done: float,
+        ts: str | None,
+        error: ExternalError | None,
+    ) -> float | None:
+        s = self.settings
+        mine = sa.and_(
+            outbox.c.id == item.id,
+            outbox.c.status == Status.IN_FLIGHT.value,
+            outbox.c.lease_owner == self.owner,
+        )
+        outcome = "delivered" if error is None else error.kind
+        DELIVERIES.labels(outcome).inc()
+        await record_attempt(
+            conn,
+            item.id,
+            at=started,
+            outcome=outcome,
+            worker=self.owner,
+            http_status=error.http_status if error else 200,
+            slack_error=error.code if error else None,
+            slack_ts=ts,
+            duration_ms=int((done - started) * 1000),
+            detail=error.message if error else None,
+        )
+        next_post = done + s.post_interval
+        release: bool = False
+        values: dict[str, Any]
+        if error is None:
+            values = {"status": Status.DELIVERED.value, "slack_ts": ts, "delivered_at": done}
+        elif isinstance(error, RateLimitedError):
+            SLACK_429.labels("chat.postMessage").inc()
+            pause = done + (error.retry_after or s.post_interval)
+            values = {"status": Status.PENDING.value, "attempts": outbox.c.attempts - 1}
+            await claims.set_next_post_at(conn, workspace, channel, pause, paused_until=pause)
+            await conn.execute(outbox.update().where(mine).values(**values))
+            log.warning("slack rate limited", channel=channel, retry_after=error.retry_after)
+            return pause - clock.now()
+        elif isinstance(error, CredentialsError):
+            values = {"status": Status.PENDING.value, "attempts": outbox.c.attempts - 1}
+            await conn.execute(outbox.update().where(mine).values(**values))
+            reason = f"installation unusable: {error.code or error.message}"
+            held = await hold_workspace(conn, workspace, reason)
+            self._held.add(workspace)
+            log.error(
+                "slack installation unusable; holding its messages",
+                workspace=workspace,
+                reason=error.code,
+                held=held,
+            )
+            return None
+        elif isinstance(error, AmbiguousError):
+            values = {"status": Status.UNKNOWN.value, "last_error": error.message}
+            next_post = max(next_post, done + s.reconcile_delay)
+        elif error.transient:
+            attempts = item.attempts + 1
+            too_old = done - item.created_at > s.max_age
+            if attempts >= s.max_attempts or too_old:
+                why = "too old" if too_old else f"{attempts} attempts"
+                values = {"status": Status.DEAD.value, "last_error": f"{why}: {error.message}"}
+            else:
+                retry_at = done + full_jitter(attempts, s.backoff_base, s.backoff_max, self._rng)
+                values = {
+                    "status": Status.PENDING.value,
+                    "not_before": retry_at,
+                    "last_error": error.message,
+                }
+                next_post = max(next_post, retry_at)
+                release = retry_at - done > 1.0
+        else:
+            values = {"status": Status.DEAD.value, "last_error": error.message}
+            log.error(
+                "slack refused a message; dead-lettered",
+                outbox_id=item.id,
+                error=error.code,
+                channel=channel,
+            )
+        await conn.execute(outbox.update().where(mine).values(**values))
+        await claims.set_next_post_at(conn, workspace, channel, next_post)
+        return None if release else max(next_post - clock.now(), 0.0)
+
+    # -- reconciliation ----------------------------------------------------------------------
+
+    async def _reconcile(
+        self, workspace: str, channel: str, unknown: Sequence[sa.Row[Any]]
+    ) -> float | None:
+        """Ask Slack once which of the channel's unknown sends arrived, by the ids in metadata."""
+        assert self._ns is not None
+        s = self.settings
+        now = clock.now()
+        latest = max(r.first_unknown_at or now for r in unknown)
+        settle_at = latest + s.reconcile_delay
+        if any(r.status == Status.IN_FLIGHT for r in unknown):
+            # a dead worker's send; its request has timed out long before its lease expired
+            settle_at = now
+        if now < settle_at:
+            return settle_at - now
+        oldest = min(r.first_unknown_at or now for r in unknown) - s.reconcile_margin
+        wanted = {r.id for r in unknown}
+        found: dict[int, str] = {}
+        cursor: str | None = None
+        while True:
+            async with self.engine.begin() as conn:
+                wait_until = await claims.take_budget(
+                    conn, workspace, HISTORY, clock.now(), s.history_interval
+                )
+                if wait_until is not None:
+                    await claims.set_next_post_at(conn, workspace, channel, wait_until)
+                    return None
+            try:
+                page = await self.gateway.history(
+                    workspace, channel, oldest=f"{max(oldest, 0):.6f}", cursor=cursor
+                )
+            except RateLimitedError as exc:
+                SLACK_429.labels(HISTORY).inc()
+                until = clock.now() + (exc.retry_after or s.history_interval)
+                async with self.engine.begin() as conn:
+                    await claims.push_budget(conn, workspace, HISTORY, until)
+                    await claims.set_next_post_at(conn, workspace, channel, until)
+                return None
+            except CredentialsError as exc:
+                async with self.engine.begin() as conn:
+                    await hold_workspace(conn, workspace, f"installation unusable: {exc.code}")
+                self._held.add(workspace)
+                await self.gateway.mark_unusable(workspace, exc.code or exc.message)
+                return None
+            except ExternalError as exc:
+                log.warning("reconciliation failed; will retry", channel=channel, error=str(exc))
+                async with self.engine.begin() as conn:
+                    await claims.set_next_post_at(
+                        conn, workspace, channel, clock.now() + s.history_interval
+                    )
+                return None
+            for message in page.messages:
+                outbox_id = outbox_id_of(message, self._ns)
+                if outbox_id is not None and outbox_id in wanted and isinstance(message.get("ts"), str):
+                    found[outbox_id] = message["ts"]
+            if len(found) == len(wanted) or not page.next_cursor:
+                break
+            cursor = page.next_cursor
+        done = clock.now()
+        async with self.engine.begin() as conn:
+            for row in unknown:
+                ts = found.get(row.id)
+                outcome = "reconciled_found" if ts else "reconciled_missing"
+                DELIVERIES.labels(outcome).inc()
+                await record_attempt(
+                    conn, row.id, at=done, outcome=outcome, worker=self.owner, slack_ts=ts
+                )
+                values: dict[str, Any] = (
+                    {"status": Status.DELIVERED.value, "slack_ts": ts, "delivered_at": done}
+                    if ts
+                    else {"status": Status.PENDING.value, "not_before": done}
+                )
+                await conn.execute(
+                    outbox.update()
+                    .where(outbox.c.id == row.id, outbox.c.status == row.status)
+                    .values(**values)
+                )
+        log.info("reconciled", channel=channel, found=len(found), missing=len(wanted) - len(found))
+        return 0.0
+
+    # -- held workspaces ---------------------------------------------------------------------
+
+    async def _probe_held(self) -> None:
+        async with self.engine.connect() as conn:
+            held = set(await held_workspaces(conn)) | self._held
+        for workspace in held:
+            try:
+                ok = await self.gateway.usable(workspace) or await self.gateway.probe(workspace)
+            except ExternalError:
+                ok = False
+            async with self.engine.begin() as conn:
+                if ok:
+                    resumed = await resume_workspace(conn, workspace)
+                    self._held.discard(workspace)
+                    log.info(
+                        "slack installation usable again", workspace=workspace, resumed=resumed
+                    )
+                else:
+                    await hold_workspace(conn, workspace, "installation unusable")
+                    self._held.add(workspace)
+
+
+async def active_count(conn: AsyncConnection) -> int:
+    return int(
+        await conn.scalar(sa.select(sa.func.count()).where(outbox.c.status.in_(claims.ACTIVE))) or 0
+    )

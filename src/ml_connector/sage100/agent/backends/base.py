@@ -1,0 +1,90 @@
+"""The one interface the HTTP layer sees, whatever reaches Sage 100 underneath.
+
+Every driver Sage 100 offers is synchronous (sqlite3 for the demo, pyodbc, COM). Each back
+end therefore owns one worker thread and runs all its driver calls there: the aiohttp loop
+is never blocked, and COM gets the single apartment thread it requires.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, ParamSpec, TypeVar
+
+from ml_connector.sage100.agent.paging import Position
+from ml_connector.sage100.agent.resources import Resource
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class PageQuery:
+    """One page request: records with stamp >= ``since`` and position > ``after``."""
+
+    resource: Resource
+    since: str | None
+    after: Position | None
+    limit: int
+
+
+@dataclass(frozen=True)
+class Page:
+    records: list[dict[str, Any]]
+    has_more: bool
+    last: Position | None = field(default=None)
+
+
+class Backend(abc.ABC):
+    """A read-only view of Sage 100 for a fixed set of companies."""
+
+    kind: str = "abstract"
+
+    def __init__(
+        self,
+        companies: list[str],
+        *,
+        thread_name: str,
+        initializer: Callable[[], None] | None = None,
+    ) -> None:
+        self._companies = list(companies)
+        self._executor = ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix=thread_name, initializer=initializer
+        )
+        self._thread_ident: int | None = None
+
+    @property
+    def companies(self) -> list[str]:
+        return list(self._companies)
+
+    async def call(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run ``fn`` on this back end's own thread."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, lambda: fn(*args, **kwargs))
+
+    async def read_page(self, company: str, query: PageQuery) -> Page:
+        page = await self.call(self._read_page, company, query)
+        if page.records and page.last is None:
+            last = page.records[-1]
+            page = Page(page.records, page.has_more, Position(last["stamp"], last["record_key"]))
+        return page
+
+    async def sage_version(self) -> str | None:
+        return await self.call(self._sage_version)
+
+    async def close(self) -> None:
+        await self.call(self._close)
+        self._executor.shutdown(wait=True)
+
+    @abc.abstractmethod
+    def _read_page(self, company: str, query: PageQuery) -> Page:
+        """Runs on the worker thread; raises RecordLockedError and friends."""
+
+    def _sage_version(self) -> str | None:
+        return None
+
+    def _close(self) -> None:
+        """Release driver handles (on the worker thread)."""

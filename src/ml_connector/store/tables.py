@@ -1,0 +1,234 @@
+"""Every table ml-connector keeps, in SQLAlchemy Core.
+
+Times are UTC epoch seconds (``Double``) so that leases, pacing and schedule slots compare the
+same way on SQLite and PostgreSQL. Migrations in ``migrations/versions`` must match this file;
+``tests/store/test_migrations.py`` checks they do.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# Auto-incrementing 64-bit ids; SQLite only auto-increments an INTEGER PRIMARY KEY.
+BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+Time: sa.Double[float] = sa.Double()
+
+secrets = sa.Table(
+    "secrets",
+    metadata,
+    sa.Column("name", sa.String(200), primary_key=True),
+    sa.Column("ciphertext", sa.Text, nullable=False),
+    sa.Column("created_at", Time, nullable=False),
+    sa.Column("updated_at", Time, nullable=False),
+)
+
+# The position of each pipeline stream in its source; ``value`` is the stream's own JSON.
+cursors = sa.Table(
+    "cursors",
+    metadata,
+    sa.Column("pipeline", sa.String(100), primary_key=True),
+    sa.Column("stream", sa.String(100), primary_key=True),
+    sa.Column("value", sa.JSON, nullable=False),
+    sa.Column("updated_at", Time, nullable=False),
+)
+
+# The last posted version of each source record, so that updates can say what changed.
+record_states = sa.Table(
+    "record_states",
+    metadata,
+    sa.Column("pipeline", sa.String(100), primary_key=True),
+    sa.Column("stream", sa.String(100), primary_key=True),
+    sa.Column("record_key", sa.String(300), primary_key=True),
+    sa.Column("fingerprint", sa.JSON, nullable=False),
+    sa.Column("updated_at", Time, nullable=False),
+)
+
+# Small caches that other processes may share (Intacct account titles …).
+cache_entries = sa.Table(
+    "cache_entries",
+    metadata,
+    sa.Column("namespace", sa.String(100), primary_key=True),
+    sa.Column("key", sa.String(300), primary_key=True),
+    sa.Column("value", sa.JSON, nullable=False),
+    sa.Column("updated_at", Time, nullable=False),
+)
+
+runs = sa.Table(
+    "runs",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("pipeline", sa.String(100), nullable=False),
+    sa.Column("trigger", sa.String(30), nullable=False),  # schedule | catchup | manual | slack
+    sa.Column("status", sa.String(20), nullable=False),  # running | succeeded | partial | failed
+    sa.Column("started_at", Time, nullable=False),
+    sa.Column("finished_at", Time),
+    sa.Column("records_read", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("messages_queued", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("error", sa.Text),
+    sa.Column("owner", sa.String(200)),
+    sa.Column("heartbeat_at", Time),
+    sa.Column("details", sa.JSON),
+    sa.Index("ix_runs_pipeline_started", "pipeline", "started_at"),
+)
+
+# One row per (schedule, fire time): the unique key is what makes a slot run once.
+schedule_slots = sa.Table(
+    "schedule_slots",
+    metadata,
+    sa.Column("schedule", sa.String(100), primary_key=True),
+    sa.Column("fire_time", Time, primary_key=True),
+    sa.Column("reason", sa.String(200)),
+    sa.Column("claimed_by", sa.String(200), nullable=False),
+    sa.Column("claimed_at", Time, nullable=False),
+    sa.Column("coalesced", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("run_id", sa.BigInteger),
+)
+
+outbox = sa.Table(
+    "outbox",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("dedupe_key", sa.String(400), nullable=False, unique=True),
+    sa.Column("workspace", sa.String(100), nullable=False),
+    sa.Column("channel", sa.String(40), nullable=False),
+    sa.Column("pipeline", sa.String(100)),
+    sa.Column("run_id", sa.BigInteger),
+    sa.Column("kind", sa.String(60)),
+    # pending | in_flight | unknown | delivered | dead | held
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("source", sa.JSON, nullable=False),
+    sa.Column("message", sa.JSON, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("created_at", Time, nullable=False),
+    sa.Column("not_before", Time, nullable=False),
+    sa.Column("lease_owner", sa.String(200)),
+    sa.Column("lease_expires_at", Time),
+    sa.Column("first_unknown_at", Time),
+    sa.Column("delivered_at", Time),
+    sa.Column("slack_ts", sa.String(40)),
+    sa.Column("last_error", sa.Text),
+    sa.Column("held_reason", sa.Text),
+    sa.Column("replay_of", sa.BigInteger),
+    sa.Index("ix_outbox_channel_status_id", "channel", "status", "id"),
+    sa.Index("ix_outbox_status", "status"),
+    sa.Index("ix_outbox_run_id", "run_id"),
+)
+
+delivery_attempts = sa.Table(
+    "delivery_attempts",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("outbox_id", sa.BigInteger, nullable=False),
+    sa.Column("attempted_at", Time, nullable=False),
+    sa.Column("outcome", sa.String(30), nullable=False),
+    sa.Column("http_status", sa.Integer),
+    sa.Column("slack_error", sa.String(200)),
+    sa.Column("slack_ts", sa.String(40)),
+    sa.Column("duration_ms", sa.Integer),
+    sa.Column("worker", sa.String(200)),
+    sa.Column("detail", sa.Text),
+    sa.Index("ix_delivery_attempts_outbox_id", "outbox_id"),
+)
+
+# The pace of each channel lives here, not in a process: every worker reads and moves it.
+channel_pacing = sa.Table(
+    "channel_pacing",
+    metadata,
+    sa.Column("workspace", sa.String(100), primary_key=True),
+    sa.Column("channel", sa.String(40), primary_key=True),
+    sa.Column("next_post_at", Time, nullable=False),
+    sa.Column("paused_until", Time),
+    sa.Column("lease_owner", sa.String(200)),
+    sa.Column("lease_expires_at", Time),
+    sa.Column("reconcile_not_before", Time),
+)
+
+# Per-workspace limits shared by every process (conversations.history's tiny budget …).
+workspace_limits = sa.Table(
+    "workspace_limits",
+    metadata,
+    sa.Column("workspace", sa.String(100), primary_key=True),
+    sa.Column("method", sa.String(60), primary_key=True),
+    sa.Column("next_call_at", Time, nullable=False),
+)
+
+slack_installations = sa.Table(
+    "slack_installations",
+    metadata,
+    sa.Column("workspace", sa.String(100), primary_key=True),
+    sa.Column("team_id", sa.String(40)),
+    sa.Column("team_name", sa.String(200)),
+    sa.Column("app_id", sa.String(40)),
+    sa.Column("bot_user_id", sa.String(40)),
+    sa.Column("bot_id", sa.String(40)),
+    sa.Column("scopes", sa.Text),
+    # names of vault secrets, never the tokens themselves
+    sa.Column("bot_token_secret", sa.String(200), nullable=False),
+    sa.Column("refresh_token_secret", sa.String(200)),
+    sa.Column("token_expires_at", Time),
+    sa.Column("status", sa.String(20), nullable=False),  # active | unusable
+    sa.Column("unusable_reason", sa.Text),
+    sa.Column("installed_at", Time, nullable=False),
+    sa.Column("updated_at", Time, nullable=False),
+)
+
+oauth_states = sa.Table(
+    "oauth_states",
+    metadata,
+    sa.Column("state", sa.String(100), primary_key=True),
+    sa.Column("workspace", sa.String(100), nullable=False),
+    sa.Column("created_at", Time, nullable=False),
+    sa.Column("expires_at", Time, nullable=False),
+    sa.Column("used_at", Time),
+)
+
+intacct_sessions = sa.Table(
+    "intacct_sessions",
+    metadata,
+    sa.Column("key", sa.String(300), primary_key=True),  # company|user|entity
+    sa.Column("session_ciphertext", sa.Text, nullable=False),
+    sa.Column("endpoint", sa.String(500), nullable=False),
+    sa.Column("created_at", Time, nullable=False),
+    sa.Column("expires_at", Time, nullable=False),
+    sa.Column("updated_at", Time, nullable=False),
+)
+
+# Shared concurrency slots (Intacct's per-company request limit across processes).
+request_slots = sa.Table(
+    "request_slots",
+    metadata,
+    sa.Column("resource", sa.String(200), primary_key=True),
+    sa.Column("slot", sa.Integer, primary_key=True),
+    sa.Column("holder", sa.String(200)),
+    sa.Column("expires_at", Time),
+)
+
+slack_events = sa.Table(
+    "slack_events",
+    metadata,
+    sa.Column("event_id", sa.String(100), primary_key=True),
+    sa.Column("team_id", sa.String(40)),
+    sa.Column("event_type", sa.String(100)),
+    sa.Column("received_at", Time, nullable=False),
+    sa.Column("handled_at", Time),
+)
+
+# Live `serve` processes; SQLite allows one, PostgreSQL any number.
+service_instances = sa.Table(
+    "service_instances",
+    metadata,
+    sa.Column("instance_id", sa.String(200), primary_key=True),
+    sa.Column("host", sa.String(200), nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("started_at", Time, nullable=False),
+    sa.Column("heartbeat_at", Time, nullable=False),
+)
