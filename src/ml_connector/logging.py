@@ -120,6 +120,8 @@ def configure(
     root = logging.getLogger()
     root.handlers = [_StructlogHandler()]
     root.setLevel(max(numeric, logging.INFO))
+    # Alembic narrates every migration step at INFO; only its problems matter to a user.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 def _plain(sio: Any, exc_info: Any) -> None:

@@ -173,6 +173,9 @@ class Vault:
 
     async def set(self, name: str, value: str, *, conn: AsyncConnection | None = None) -> None:
         check_name(name)
+        await self._store(name, value, conn)
+
+    async def _store(self, name: str, value: str, conn: AsyncConnection | None) -> None:
         if not value:
             raise VaultError(f"secret {name!r}: empty value")
         row = {"ciphertext": self.encrypt(value), "updated_at": clock.now()}
@@ -234,7 +237,7 @@ class Vault:
                 sa.select(secrets.c.ciphertext).where(secrets.c.name == CANARY)
             )
         if token is None:
-            await self.set(CANARY, "ml-connector")
+            await self._store(CANARY, "ml-connector", None)
         elif self.decrypt(token) != "ml-connector":
             raise MasterKeyError(f"the master key from {self._keyring.source} is not this vault's")
 

@@ -25,8 +25,8 @@ from ml_connector.errors import ConfigError, MLConnectorError
 from ml_connector.store import make_engine, migrate
 from ml_connector.vault import Vault, load_keyring
 
-console = Console()
-err_console = Console(stderr=True)
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 ConfigOption = Annotated[
     Path | None,

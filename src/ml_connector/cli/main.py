@@ -8,7 +8,7 @@ from __future__ import annotations
 import typer
 
 from ml_connector import __version__
-from ml_connector.cli import config, secrets, sim
+from ml_connector.cli import config, schedule, secrets, sim
 from ml_connector.cli.init import init
 
 app = typer.Typer(
@@ -21,6 +21,7 @@ app = typer.Typer(
 
 app.command()(init)
 app.add_typer(config.app, name="config")
+app.add_typer(schedule.app, name="schedule")
 app.add_typer(secrets.app, name="secrets")
 app.add_typer(sim.app, name="sim")
 

@@ -5,3 +5,69 @@ from __future__ import annotations
 import typer
 
 app = typer.Typer(help="Run a simulator (Slack, Sage Intacct) on a local port.", no_args_is_help=True)
+
+
+@app.command("slack")
+def slack(
+    port: int = typer.Option(0, help="TCP port to listen on; 0 picks a free one."),
+    host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
+    channel: list[str] = typer.Option(
+        [], "--channel", "-c", help="Channel to create with the bot in it (repeatable)."
+    ),
+    post_interval: float = typer.Option(1.0, help="Seconds per chat.postMessage per channel."),
+    post_burst: int = typer.Option(1, help="Posts allowed at once per channel."),
+    history_interval: float = typer.Option(60.0, help="Seconds per conversations.history call."),
+    history_burst: int = typer.Option(1, help="conversations.history calls allowed at once."),
+    client_id: str | None = typer.Option(
+        None, help="Also register an app with this OAuth client id (secret is generated)."
+    ),
+    redirect_uri: list[str] = typer.Option(
+        [], help="Redirect URL allowed for that app's install (repeatable)."
+    ),
+    token_rotation: bool = typer.Option(False, help="Issue rotating tokens to that app."),
+    seed: int = typer.Option(0, help="Seed for ids and random faults."),
+) -> None:
+    """Run the Slack Web API simulator until Ctrl-C; prints its base URL and a bot token."""
+    import asyncio
+    import secrets
+
+    # Imported here so other commands do not pay for loading the simulator.
+    from ml_connector.sim.slack import DEFAULT_CHANNELS, SlackSimulator
+
+    async def serve() -> None:
+        sim = SlackSimulator(
+            channel or DEFAULT_CHANNELS,
+            post_interval=post_interval,
+            post_burst=post_burst,
+            history_interval=history_interval,
+            history_burst=history_burst,
+            seed=seed,
+        )
+        await sim.start(host=host, port=port)
+        try:
+            names = ", ".join(f"#{c.name} {c.id}" for c in sim.workspace.channels.values())
+            typer.echo(f"Slack simulator listening on {sim.url}")
+            typer.echo(f"  base URL   {sim.base_url}")
+            typer.echo(f"  bot token  {sim.bot_token}")
+            typer.echo(f"  team       {sim.team_id}, bot user {sim.bot_user_id}")
+            typer.echo(f"  channels   {names}")
+            typer.echo(f"  messages   {sim.url}/")
+            if client_id is not None:
+                registered = sim.register_app(
+                    client_id,
+                    secrets.token_hex(16),
+                    token_rotation=token_rotation,
+                    redirect_uris=redirect_uri,
+                )
+                typer.echo(f"  app        client id {registered.client_id}")
+                typer.echo(f"             client secret {registered.client_secret}")
+                typer.echo(f"             install at {sim.url}/oauth/v2/authorize")
+            typer.echo("Ctrl-C to stop.")
+            await asyncio.Event().wait()
+        finally:
+            await sim.stop()
+
+    try:
+        asyncio.run(serve())
+    except KeyboardInterrupt:
+        typer.echo("Slack simulator stopped.")

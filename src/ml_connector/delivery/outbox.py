@@ -27,6 +27,7 @@ class Status(StrEnum):
     DELIVERED = "delivered"
     DEAD = "dead"  # given up; replay to try again
     HELD = "held"  # its workspace's installation is unusable; resumes when fixed
+    REPLAYED = "replayed"  # a dead letter that was posted again as a new row
 
 
 OPEN_STATUSES = (Status.PENDING, Status.IN_FLIGHT, Status.UNKNOWN, Status.HELD)

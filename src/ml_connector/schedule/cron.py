@@ -55,11 +55,15 @@ def validate_cron(value: str) -> str:
             max_years_between_matches=_MAX_YEARS_BETWEEN_MATCHES,
         )
     except (CroniterBadCronError, CroniterError, ValueError, KeyError) as exc:
-        raise ValueError(f"expected a valid cron expression ({FIELDS}), got {value!r}: {exc}")
+        raise ValueError(
+            f"expected a valid cron expression ({FIELDS}), got {value!r}: {exc}"
+        ) from None
     try:
         matcher.get_next(datetime)
     except CroniterBadDateError:
-        raise ValueError(f"expected a cron expression that matches some date, got {value!r}")
+        raise ValueError(
+            f"expected a cron expression that matches some date, got {value!r}"
+        ) from None
     return expr
 
 

@@ -29,7 +29,7 @@ from ml_connector.store.tables import schedule_slots
 
 # A slot claimed this long after its fire time still counts as on time (polling delay).
 DEFAULT_ON_TIME_WITHIN = 120.0
-_REASON_LENGTH = schedule_slots.c.reason.type.length or 200
+_REASON_LENGTH = 200  # schedule_slots.reason is String(200)
 
 Trigger = Literal["schedule", "catchup"]
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -448,5 +448,3 @@ VENDOR = ObjectSchema(
 SCHEMAS: dict[str, ObjectSchema] = {
     schema.name: schema for schema in (LOCATION, GLACCOUNT, GLBATCH, GLENTRY, APPYMT, APBILL, VENDOR)
 }
-
-Formatter = Callable[[Value], str]

@@ -71,6 +71,9 @@ class ResultSetStore:
         result.last_used = self._clock()
         return result
 
+    def ids(self) -> list[str]:
+        return list(self._sets)
+
     def discard(self, result_id: str) -> None:
         self._sets.pop(result_id, None)
 

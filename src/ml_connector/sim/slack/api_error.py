@@ -22,7 +22,10 @@ class ApiError(Exception):
 
 
 class RateLimitExceeded(Exception):
-    """HTTP 429 with ``Retry-After`` (whole seconds) and ``{"ok": false, "error": "ratelimited"}``."""
+    """HTTP 429 with ``Retry-After`` in whole seconds and ``{"ok": false, "error": "ratelimited"}``.
+
+    Raised by a method's own limiter; the server turns it into the answer.
+    """
 
     def __init__(self, retry_after: int) -> None:
         super().__init__(f"retry after {retry_after}s")

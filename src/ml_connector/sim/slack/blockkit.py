@@ -219,7 +219,9 @@ def _check_image_fields(element: dict[str, Any], where: str) -> Iterator[BlockPr
     elif url is not None and (not isinstance(url, str) or not url):
         yield BlockProblem("must be a non-empty string", f"{where}/image_url")
     elif isinstance(url, str) and len(url) > IMAGE_URL_MAX:
-        yield BlockProblem(f"must be less than {IMAGE_URL_MAX + 1} characters", f"{where}/image_url")
+        yield BlockProblem(
+            f"must be less than {IMAGE_URL_MAX + 1} characters", f"{where}/image_url"
+        )
     alt = element.get("alt_text")
     if not isinstance(alt, str) or not alt:
         yield BlockProblem("missing required field: alt_text", f"{where}/alt_text")

@@ -79,9 +79,7 @@ class WebApi:
     @staticmethod
     def _require_scope(grant: Grant, needed: str) -> None:
         if needed not in grant.scopes:
-            raise ApiError(
-                "missing_scope", needed=needed, provided=",".join(sorted(grant.scopes))
-            )
+            raise ApiError("missing_scope", needed=needed, provided=",".join(sorted(grant.scopes)))
 
     def _channel_arg(self, call: ApiCall) -> str:
         ref = call.string("channel")

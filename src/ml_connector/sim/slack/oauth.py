@@ -10,6 +10,7 @@ token is revoked"; access tokens expire after 12 hours).
 from __future__ import annotations
 
 import hmac
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -98,9 +99,7 @@ def _client(workspace: Workspace, call: ApiCall) -> App:
     return app
 
 
-def _exchange_code(
-    workspace: Workspace, app: App, call: ApiCall, *, now: float
-) -> dict[str, Any]:
+def _exchange_code(workspace: Workspace, app: App, call: ApiCall, *, now: float) -> dict[str, Any]:
     code = workspace.codes.get(call.string("code") or "")
     if code is None or code.used or code.client_id != app.client_id or now >= code.expires_at:
         raise ApiError("invalid_code")
@@ -141,5 +140,5 @@ def _token_body(workspace: Workspace, grant: Grant) -> dict[str, Any]:
     }
     if app.token_rotation and grant.expires_at is not None:
         body["refresh_token"] = workspace.issue_refresh_token(app, grant.scopes).token
-        body["expires_in"] = int(app.token_ttl)
+        body["expires_in"] = math.ceil(app.token_ttl)
     return body

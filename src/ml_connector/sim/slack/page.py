@@ -36,13 +36,11 @@ pre{background:#f6f6f6;border:1px solid #ddd;padding:.5rem;white-space:pre-wrap}
 """
 
 
-def render_page(
-    channels: Sequence[Channel], selected: Channel | None, *, team_name: str
-) -> str:
+def render_page(channels: Sequence[Channel], selected: Channel | None, *, team_name: str) -> str:
     names = {channel.id: channel.name for channel in channels}
     nav = "".join(
         f'<a href="/?channel={html.escape(c.id)}"'
-        f'{" class=current" if selected is not None and c.id == selected.id else ""}>'
+        f"{' class=current' if selected is not None and c.id == selected.id else ''}>"
         f"# {html.escape(c.name)} ({len(c.messages)})</a>"
         for c in channels
     )

@@ -88,3 +88,14 @@ class Backend(abc.ABC):
 
     def _close(self) -> None:
         """Release driver handles (on the worker thread)."""
+
+
+#: What Sage 100 says when another user holds a record or file. The BOI's exact text is not
+#: documented (research §4), so match the words it and ProvideX use: "Record/file busy"
+#: (ProvideX Error #0), "in use", "locked".
+_LOCK_WORDS = ("busy", "in use", "locked", "lock ")
+
+
+def is_lock_message(message: str) -> bool:
+    text = f"{message.lower()} "
+    return any(word in text for word in _LOCK_WORDS)

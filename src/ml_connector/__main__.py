@@ -1,0 +1,3 @@
+from ml_connector.cli.main import main
+
+main()

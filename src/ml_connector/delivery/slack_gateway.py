@@ -1,0 +1,85 @@
+"""The delivery seam implemented with :class:`ml_connector.slack.client.SlackClient`.
+
+One client per workspace. Installation health comes from an optional ``health`` object (the
+installations store); without one (tests, a single bot token) it is kept in memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from ml_connector.delivery.ports import HistoryPage
+from ml_connector.errors import CredentialsError
+from ml_connector.slack.client import SlackClient
+
+
+class InstallationHealth(Protocol):
+    async def is_usable(self, workspace: str) -> bool: ...
+
+    async def mark_unusable(self, workspace: str, reason: str) -> None: ...
+
+    async def mark_usable(self, workspace: str) -> None: ...
+
+
+class ClientGateway:
+    def __init__(
+        self, clients: Mapping[str, SlackClient], health: InstallationHealth | None = None
+    ) -> None:
+        self._clients = dict(clients)
+        self._health = health
+        self._unusable: dict[str, str] = {}
+
+    def client(self, workspace: str) -> SlackClient:
+        try:
+            return self._clients[workspace]
+        except KeyError:
+            raise CredentialsError(
+                f"no Slack installation for workspace {workspace!r}", system="slack"
+            ) from None
+
+    async def post_message(
+        self,
+        workspace: str,
+        channel: str,
+        *,
+        text: str,
+        blocks: list[dict[str, Any]],
+        metadata: dict[str, Any],
+    ) -> str:
+        result = await self.client(workspace).post_message(channel, text, blocks, metadata)
+        return result.ts
+
+    async def history(
+        self, workspace: str, channel: str, *, oldest: str, cursor: str | None
+    ) -> HistoryPage:
+        page = await self.client(workspace).history(channel, oldest=oldest, cursor=cursor)
+        messages = [
+            {"ts": m.ts, "metadata": dict(m.metadata) if m.metadata else None}
+            for m in page.messages
+        ]
+        return HistoryPage(messages=messages, next_cursor=page.next_cursor)
+
+    async def usable(self, workspace: str) -> bool:
+        if self._health is not None:
+            return await self._health.is_usable(workspace)
+        return workspace not in self._unusable
+
+    async def mark_unusable(self, workspace: str, reason: str) -> None:
+        self._unusable[workspace] = reason
+        if self._health is not None:
+            await self._health.mark_unusable(workspace, reason)
+
+    async def probe(self, workspace: str) -> bool:
+        try:
+            await self.client(workspace).auth_test()
+        except CredentialsError:
+            return False
+        self._unusable.pop(workspace, None)
+        if self._health is not None:
+            await self._health.mark_usable(workspace)
+        return True
+
+    async def aclose(self) -> None:
+        for client in self._clients.values():
+            await client.aclose()

@@ -1,0 +1,360 @@
+"""The connector's client for the Sage 100 agent.
+
+Every call names the company. Reads are keyset-paged: :meth:`Sage100Client.pages` follows
+the agent's ``next`` token until the last page. Transient failures (a Sage 100 record lock,
+a 5xx, a refused or reset connection, a timeout) are retried with exponential backoff and
+full jitter, never sooner than the agent's ``Retry-After``; permanent ones (400, 401, 404,
+a failed TLS handshake) raise at once with the agent's own message.
+
+Records are dicts in the agent's JSON shape (see ``agent/openapi.json``): Sage 100 field
+names, amounts as two-decimal strings, ``record_key`` and an ISO local ``stamp``; pages
+come in ``(stamp, record_key)`` order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import ssl
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import aiohttp
+from yarl import URL
+
+from ml_connector.sage100.agent.resources import Resource
+from ml_connector.sage100.errors import (
+    Sage100AuthError,
+    Sage100CompanyNotFoundError,
+    Sage100Error,
+    Sage100LockedError,
+    Sage100PermanentError,
+    Sage100TransientError,
+)
+from ml_connector.sage100.tls import client_ssl_context, describe_peer
+
+__all__ = [
+    "AgentHealth",
+    "RecordPage",
+    "Resource",
+    "RetryPolicy",
+    "Sage100AuthError",
+    "Sage100Client",
+    "Sage100CompanyNotFoundError",
+    "Sage100Error",
+    "Sage100LockedError",
+    "Sage100PermanentError",
+    "Sage100TransientError",
+]
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Attempts per call (the first one included) and the backoff between them."""
+
+    attempts: int = 5
+    base_delay: float = 0.5
+    max_delay: float = 30.0
+    max_elapsed: float = 120.0
+
+    def delay(self, failures: int, rng: Callable[[], float]) -> float:
+        """Full jitter: uniform in [0, min(max_delay, base * 2**(failures-1))]."""
+        return rng() * min(self.max_delay, self.base_delay * 2 ** (failures - 1))
+
+
+@dataclass(frozen=True)
+class AgentHealth:
+    agent_version: str
+    api_version: str
+    backend: str
+    sage_version: str | None
+    companies: list[str]
+    auth: str
+    server_time: str | None
+    peer_subject: str | None
+    peer_not_after: datetime | None
+
+
+@dataclass(frozen=True)
+class RecordPage:
+    company: str
+    resource: str
+    records: list[dict[str, Any]]
+    next: str | None
+    has_more: bool
+
+
+def _format_since(value: datetime | str) -> str:
+    if isinstance(value, str):
+        return value
+    if value.tzinfo is not None:
+        raise ValueError(
+            "changed_since must be a local time of the agent's server without a time zone"
+        )
+    return value.replace(microsecond=0).isoformat()
+
+
+def _ssl_cause(exc: BaseException) -> ssl.SSLError | None:
+    """The TLS failure behind ``exc``, if any (with TLS 1.3 a refused client certificate
+    surfaces as an alert on the first read, wrapped in a connection error)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, ssl.SSLError):
+            return current
+        if isinstance(current, aiohttp.ClientSSLError):
+            inner = getattr(current, "os_error", None) or getattr(current, "_os_error", None)
+            if isinstance(inner, ssl.SSLError):
+                return inner
+        current = current.__cause__ or current.__context__
+    return None
+
+
+class Sage100Client:
+    """One agent; reusable across calls and companies; close it (or use ``async with``)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        ca_file: Path | None = None,
+        client_cert: Path | None = None,
+        client_key: Path | None = None,
+        api_key: str | None = None,
+        retry: RetryPolicy = RetryPolicy(),
+        timeout: float = 60.0,
+        sleep: Sleep = asyncio.sleep,
+        rng: Callable[[], float] = random.random,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._ssl: ssl.SSLContext | bool
+        if self.base_url.startswith("https://"):
+            if ca_file is None:
+                raise Sage100AuthError("ca_file is required: the agent's CA is the only trust root")
+            self._ssl = client_ssl_context(ca_file, client_cert, client_key)
+        else:
+            self._ssl = False
+        self._api_key = api_key
+        self._retry = retry
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._sleep = sleep
+        self._rng = rng
+        self._session: aiohttp.ClientSession | None = None
+
+    def __repr__(self) -> str:
+        return f"Sage100Client({self.base_url!r}, api_key={'set' if self._api_key else 'none'})"
+
+    async def __aenter__(self) -> Sage100Client:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def _http(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            headers = {"Accept": "application/json", "User-Agent": "ml-connector"}
+            if self._api_key:
+                headers["Authorization"] = f"Bearer {self._api_key}"
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(ssl=self._ssl, limit=4),
+                headers=headers,
+                timeout=self._timeout,
+            )
+        return self._session
+
+    # -- public calls -------------------------------------------------------------------
+
+    async def health(self) -> AgentHealth:
+        body = await self._get("/v1/health", {})
+        peer = await self._peer_certificate()
+        subject, not_after = describe_peer(peer) if peer else (None, None)
+        return AgentHealth(
+            agent_version=str(body.get("agent_version")),
+            api_version=str(body.get("api_version")),
+            backend=str(body.get("backend")),
+            sage_version=body.get("sage_version"),
+            companies=list(body.get("companies", [])),
+            auth=str(body.get("auth")),
+            server_time=body.get("server_time"),
+            peer_subject=subject,
+            peer_not_after=not_after,
+        )
+
+    async def page(
+        self,
+        company: str,
+        resource: Resource | str,
+        *,
+        changed_since: datetime | str | None = None,
+        after: str | None = None,
+        limit: int | None = None,
+    ) -> RecordPage:
+        params: dict[str, str] = {}
+        if changed_since is not None:
+            params["changed_since"] = _format_since(changed_since)
+        if after is not None:
+            params["after"] = after
+        if limit is not None:
+            params["limit"] = str(limit)
+        path = f"/v1/companies/{quote(company, safe='')}/{quote(str(resource), safe='')}"
+        body = await self._get(path, params)
+        return RecordPage(
+            company=str(body["company"]),
+            resource=str(body["resource"]),
+            records=list(body["records"]),
+            next=body.get("next"),
+            has_more=bool(body.get("has_more")),
+        )
+
+    async def pages(
+        self,
+        company: str,
+        resource: Resource | str,
+        *,
+        changed_since: datetime | str | None = None,
+        limit: int | None = None,
+    ) -> AsyncIterator[RecordPage]:
+        """Every page from ``changed_since`` on, following ``next`` (each page retried)."""
+        after: str | None = None
+        while True:
+            page = await self.page(
+                company, resource, changed_since=changed_since, after=after, limit=limit
+            )
+            yield page
+            if not page.next:
+                return
+            after = page.next
+
+    async def records(
+        self,
+        company: str,
+        resource: Resource | str,
+        *,
+        changed_since: datetime | str | None = None,
+        limit: int | None = None,
+    ) -> AsyncIterator[dict[str, Any]]:
+        async for page in self.pages(company, resource, changed_since=changed_since, limit=limit):
+            for record in page.records:
+                yield record
+
+    # -- transport ------------------------------------------------------------------------
+
+    async def _peer_certificate(self) -> bytes | None:
+        """The agent's certificate, from a handshake of its own.
+
+        aiohttp hands a connection back to its pool as soon as a short body is read, so the
+        response cannot be asked which certificate it came with.
+        """
+        if not isinstance(self._ssl, ssl.SSLContext):
+            return None
+        url = URL(self.base_url)
+        try:
+            _, writer = await asyncio.wait_for(
+                asyncio.open_connection(url.host, url.port, ssl=self._ssl), self._timeout.total
+            )
+        except (OSError, TimeoutError) as exc:
+            raise Sage100TransientError(f"cannot reach the Sage 100 agent: {exc}") from exc
+        try:
+            ssl_object = writer.get_extra_info("ssl_object")
+            der: bytes | None = ssl_object.getpeercert(binary_form=True) if ssl_object else None
+            return der
+        finally:
+            writer.close()
+            with contextlib.suppress(OSError, ssl.SSLError):
+                await writer.wait_closed()
+
+    async def _get(self, path: str, params: Mapping[str, str]) -> dict[str, Any]:
+        started = time.monotonic()
+        failures = 0
+        while True:
+            try:
+                return await self._get_once(path, params)
+            except Sage100Error as exc:
+                failures += 1
+                if not exc.transient or failures >= self._retry.attempts:
+                    raise
+                wait = self._retry.delay(failures, self._rng)
+                if exc.retry_after is not None:
+                    wait = max(wait, exc.retry_after)
+                if time.monotonic() - started + wait > self._retry.max_elapsed:
+                    raise
+                await self._sleep(wait)
+
+    async def _get_once(self, path: str, params: Mapping[str, str]) -> dict[str, Any]:
+        url = self.base_url + path
+        try:
+            async with self._http().get(url, params=params) as resp:
+                if resp.status == 200:
+                    body = await resp.json(content_type=None)
+                    if not isinstance(body, dict):
+                        raise Sage100PermanentError("the agent answered something other than a JSON object")
+                    return body
+                raise await self._error_from(resp)
+        except Sage100Error:
+            raise
+        except (aiohttp.ClientError, OSError) as exc:
+            cause = _ssl_cause(exc)
+            if cause is not None and not isinstance(exc, aiohttp.ServerTimeoutError):
+                raise Sage100AuthError(
+                    f"TLS handshake with the Sage 100 agent at {self.base_url} failed: "
+                    f"{getattr(cause, 'reason', None) or cause}"
+                ) from exc
+            raise Sage100TransientError(
+                f"cannot reach the Sage 100 agent at {self.base_url}: {type(exc).__name__}: {exc}"
+            ) from exc
+        except TimeoutError as exc:
+            raise Sage100TransientError(
+                f"the Sage 100 agent at {self.base_url} did not answer in time"
+            ) from exc
+        except ValueError as exc:
+            raise Sage100PermanentError(f"the agent's answer is not valid JSON: {exc}") from exc
+
+    @staticmethod
+    async def _error_from(resp: aiohttp.ClientResponse) -> Sage100Error:
+        try:
+            body = await resp.json(content_type=None)
+        except (aiohttp.ContentTypeError, ValueError):
+            body = None
+        if not isinstance(body, dict):
+            body = {}
+        code = str(body.get("error") or f"http_{resp.status}")
+        message = str(body.get("message") or resp.reason or "no message")
+        retry_after = _retry_after(resp.headers.get("Retry-After"))
+        text = f"Sage 100 agent: {message} (HTTP {resp.status} {code})"
+        status = resp.status
+        kwargs: dict[str, Any] = {"code": code, "http_status": status, "retry_after": retry_after}
+        if code == "record_locked":
+            return Sage100LockedError(text, **kwargs)
+        if status in (401, 403):
+            return Sage100AuthError(text, **kwargs)
+        if status == 404 and code == "unknown_company":
+            return Sage100CompanyNotFoundError(text, **kwargs)
+        retryable = body.get("retryable")
+        if status >= 500 or status in (408, 429):
+            if retryable is False:
+                return Sage100PermanentError(text, **kwargs)
+            return Sage100TransientError(text, **kwargs)
+        return Sage100PermanentError(text, **kwargs)
+
+
+def _retry_after(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None

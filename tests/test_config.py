@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ml_connector.cli.init import example_config
+from ml_connector.config import load_config
+from ml_connector.errors import ConfigError
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "ml-connector.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def problems(tmp_path: Path, text: str) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, text))
+    return info.value.problems
+
+
+def test_example_config_is_valid(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, example_config()))
+    assert set(config.pipelines) == {"intacct", "sage100"}
+    assert config.db_url == f"sqlite:///{tmp_path / 'data' / 'ml-connector.db'}"
+    assert config.key_file == tmp_path / "data" / "master.key"
+
+
+def test_each_problem_names_file_key_expected_and_found(tmp_path: Path) -> None:
+    text = example_config()
+    text = text.replace('gl = "C0GLPOST01"', 'gl = "general"')
+    text = text.replace('company = "ABC"', 'company = "AB"')
+    text = text.replace("max_attempts = 8", 'max_attempts = "many"')
+    text = text.replace("[server]\n", "[server]\ncolour = 'blue'\n")
+    text = text.replace('sender_password = "intacct.sender_password"\n', "")
+    found = problems(tmp_path, text)
+    file = tmp_path / "ml-connector.toml"
+    assert sorted(found) == sorted(
+        [
+            f"{file}: pipelines.intacct.channels.gl: expected a Slack channel id like C0123ABCD, "
+            "got 'general'",
+            f"{file}: connections.sage100.company: expected a three-character Sage 100 company "
+            "code like ABC, got 'AB'",
+            f"{file}: delivery.max_attempts: expected an integer, got 'many'",
+            f"{file}: server.colour: unknown key (check its spelling and where it is placed)",
+            f"{file}: connections.intacct.sender_password: required key is missing",
+        ]
+    )
+
+
+def test_secret_value_in_place_of_a_reference_is_refused(tmp_path: Path) -> None:
+    text = example_config().replace('bot_token = "slack.bot_token"', 'bot_token = "xoxb-1-2-abc"')
+    [problem] = problems(tmp_path, text)
+    assert "slack.workspaces.default.bot_token: expected the NAME of a stored secret" in problem
+
+
+def test_references_between_sections_are_checked(tmp_path: Path) -> None:
+    text = example_config().replace('connection = "intacct"', 'connection = "nowhere"')
+    [problem] = problems(tmp_path, text)
+    assert "pipelines.intacct.connection: expected one of the [connections]" in problem
+    assert "got 'nowhere'" in problem
+
+
+def test_bad_toml_and_missing_file(tmp_path: Path) -> None:
+    [problem] = problems(tmp_path, "timezone = \n")
+    assert "not valid TOML" in problem
+    with pytest.raises(ConfigError, match="no such file"):
+        load_config(tmp_path / "absent.toml")
+
+
+@given(st.text(min_size=1, max_size=12))
+def test_channel_ids_accept_only_slack_shapes(value: str) -> None:
+    import re
+
+    from ml_connector.config import IntacctChannels
+
+    ok = re.fullmatch(r"[CGD][A-Z0-9]{6,20}", value) is not None
+    try:
+        IntacctChannels(gl=value, payments="C0123ABCD", alerts="C0123ABCD")
+    except ValueError:
+        assert not ok
+    else:
+        assert ok
