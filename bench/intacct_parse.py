@@ -34,7 +34,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 CHUNK = 1 << 16
-ACCOUNTS = [("1000", "Cash - Operating"), ("1200", "Accounts Receivable"), ("2000", "Accounts Payable")]
+ACCOUNTS = [
+    ("1000", "Cash - Operating"),
+    ("1200", "Accounts Receivable"),
+    ("2000", "Accounts Payable"),
+]
 ACCOUNTS += [("4000", "Sales - Distribution"), ("5000", "Cost of Goods Sold"), ("6100", "Freight")]
 DEPARTMENTS = [("D100", "Sales"), ("D200", "Warehouse"), ("D300", "Finance & Admin")]
 LOCATIONS = [("E100", "Distribution West"), ("E200", "Distribution East"), ("E300", "Canada")]
@@ -47,7 +51,9 @@ def glentry(rng: random.Random, recordno: int) -> str:
     loc, loc_name = rng.choice(LOCATIONS)
     month, day = rng.randint(1, 12), rng.randint(1, 28)
     entry_date = f"{month:02d}/{day:02d}/2026"
-    stamp = f"{entry_date} {rng.randint(0, 23):02d}:{rng.randint(0, 59):02d}:{rng.randint(0, 59):02d}"
+    stamp = (
+        f"{entry_date} {rng.randint(0, 23):02d}:{rng.randint(0, 59):02d}:{rng.randint(0, 59):02d}"
+    )
     amount = f"{rng.randint(1, 5_000_000) / 100:.2f}"
     batch = recordno // 4 + 1
     fields = [
@@ -198,7 +204,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="10,000 records instead of 100,000")
     parser.add_argument("--records", type=int, help="number of records (overrides --quick)")
-    parser.add_argument("--memory-child", nargs=2, metavar=("PARSER", "FILE"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--memory-child", nargs=2, metavar=("PARSER", "FILE"), help=argparse.SUPPRESS
+    )
     args = parser.parse_args()
     if args.memory_child:
         measure_memory_child(*args.memory_child)

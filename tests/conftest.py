@@ -30,7 +30,10 @@ DATABASES = [
     pytest.param(
         "postgresql",
         id="postgresql",
-        marks=[pytest.mark.postgres, pytest.mark.skipif(POSTGRES_URL is None, reason=SKIP_POSTGRES)],
+        marks=[
+            pytest.mark.postgres,
+            pytest.mark.skipif(POSTGRES_URL is None, reason=SKIP_POSTGRES),
+        ],
     ),
 ]
 

@@ -355,7 +355,8 @@ def parse_config(data: dict[str, Any], file: Path) -> Config:
         config = Config.model_validate(data)
     except ValidationError as exc:
         problems = [f"{file}: {line}" for line in describe_errors(exc, data)]
-        raise ConfigError(problems[0] if len(problems) == 1 else "\n".join(problems), problems)
+        message = problems[0] if len(problems) == 1 else "\n".join(problems)
+        raise ConfigError(message, problems) from None
     return config.model_copy(update={"source": file.resolve()})
 
 
@@ -402,7 +403,7 @@ def describe_errors(exc: ValidationError, data: dict[str, Any]) -> list[str]:
 
 
 def _clean_loc(loc: tuple[int | str, ...]) -> list[int | str]:
-    """Drop the union tag pydantic inserts (``pipelines.x.intacct.channels`` → ``pipelines.x.channels``)."""
+    """Drop the union tag pydantic inserts: ``pipelines.x.intacct.gl`` → ``pipelines.x.gl``."""
     parts = list(loc)
     if len(parts) >= 3 and parts[0] in ("connections", "pipelines") and parts[2] in _TAGS:
         del parts[2]

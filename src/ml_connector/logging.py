@@ -24,7 +24,9 @@ _PATTERNS = [
     re.compile(r"(?i)(<password>)[^<]*(</password>)"),
     re.compile(r"(?i)(authorization:\s*bearer\s+)\S+"),
     re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{8,}"),
-    re.compile(r"(?i)(\b(?:password|passwd|secret|api[_-]?key|token|sessionid)\s*[=:]\s*)[^\s,;&]+"),
+    re.compile(
+        r"(?i)(\b(?:password|passwd|secret|api[_-]?key|token|sessionid)\s*[=:]\s*)[^\s,;&]+"
+    ),
     re.compile(r"\bmlc_[A-Za-z0-9_-]{16,}"),  # our Sage 100 agent API keys
 ]
 # Keys whose values are secrets whatever they look like.
@@ -64,9 +66,11 @@ def redact_value(value: Any) -> Any:
             for k, v in value.items()
         }
     if isinstance(value, list | tuple | set):
-        return type(value)(redact_value(v) for v in value) if not isinstance(value, set) else {
-            redact_value(v) for v in value
-        }
+        return (
+            type(value)(redact_value(v) for v in value)
+            if not isinstance(value, set)
+            else {redact_value(v) for v in value}
+        )
     if isinstance(value, BaseException):
         return redact_text(f"{type(value).__name__}: {value}")
     return value

@@ -22,8 +22,8 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ml_connector import clock
-from ml_connector.logging import register_secret
 from ml_connector.errors import MasterKeyError, SecretNotFoundError, VaultError
+from ml_connector.logging import register_secret
 from ml_connector.store.tables import intacct_sessions, secrets
 
 # Every column holding vault ciphertext, with its table's key: rotation re-encrypts them all.
@@ -192,19 +192,22 @@ class Vault:
                 secrets.insert().values(name=name, created_at=row["updated_at"], **row)
             )
 
-    async def get(self, name: str) -> str:
-        value = await self.get_optional(name)
+    async def get(self, name: str, *, conn: AsyncConnection | None = None) -> str:
+        value = await self.get_optional(name, conn=conn)
         if value is None:
             raise SecretNotFoundError(
                 f"secret {name!r} is not stored; run `ml-connector secrets set {name}`"
             )
         return value
 
-    async def get_optional(self, name: str) -> str | None:
-        async with self._engine.connect() as conn:
-            token = await conn.scalar(
-                sa.select(secrets.c.ciphertext).where(secrets.c.name == name)
-            )
+    async def get_optional(self, name: str, *, conn: AsyncConnection | None = None) -> str | None:
+        """``conn``: read inside the caller's transaction (on SQLite a second one would wait)."""
+        query = sa.select(secrets.c.ciphertext).where(secrets.c.name == name)
+        if conn is not None:
+            token = await conn.scalar(query)
+        else:
+            async with self._engine.connect() as own:
+                token = await own.scalar(query)
         if token is None:
             return None
         value = self.decrypt(token)

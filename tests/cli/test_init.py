@@ -51,7 +51,7 @@ def test_broken_config_exits_2(tmp_path: Path, edit: tuple[str, str], expected: 
     (tmp_path / "ml-connector.toml").write_text(example_config().replace(*edit))
     result = cli(tmp_path, "config", "validate")
     assert result.returncode == 2
-    assert f"ml-connector.toml: " in result.stderr
+    assert "ml-connector.toml: " in result.stderr
     assert expected in result.stderr
 
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import random
 from typing import Any
 
@@ -51,21 +52,29 @@ def texts(slack: SlackSimulator, channel: str) -> list[str]:
 
 def gaps(slack: SlackSimulator, channel: str) -> list[float]:
     stamps = [float(m["ts"]) for m in slack.messages(channel)]
-    return [b - a for a, b in zip(stamps, stamps[1:], strict=False)]
+    return [b - a for a, b in itertools.pairwise(stamps)]
 
 
 async def test_enqueue_is_idempotent_and_transactional(engine: AsyncEngine) -> None:
     message = OutboxMessage(text="hello", blocks=[])
     async with engine.begin() as conn:
-        first = await enqueue(conn, workspace="default", channel="C1", message=message,
-                              dedupe_key="k", source={})
-        second = await enqueue(conn, workspace="default", channel="C1", message=message,
-                               dedupe_key="k", source={})
+        first = await enqueue(
+            conn, workspace="default", channel="C1", message=message, dedupe_key="k", source={}
+        )
+        second = await enqueue(
+            conn, workspace="default", channel="C1", message=message, dedupe_key="k", source={}
+        )
     assert first is not None and second is None
     try:
         async with engine.begin() as conn:
-            await enqueue(conn, workspace="default", channel="C1", message=message,
-                          dedupe_key="rolled-back", source={})
+            await enqueue(
+                conn,
+                workspace="default",
+                channel="C1",
+                message=message,
+                dedupe_key="rolled-back",
+                source={},
+            )
             raise RuntimeError("the pipeline failed after enqueueing")
     except RuntimeError:
         pass
@@ -94,12 +103,12 @@ async def test_every_fault_kind_still_exactly_once(
 ) -> None:
     channels = [slack.channel_id(n) for n in ("gl", "payments", "alerts")]
     await fill(engine, channels, 30)
-    kinds = ["http_500", "http_503", "drop", "internal_error", "lost_answer", "ratelimited",
-             "slow"]
+    kinds = ["http_500", "http_503", "drop", "internal_error", "lost_answer", "ratelimited", "slow"]
     for kind in kinds:
         extra: dict[str, Any] = {"delay": 1.0} if kind == "slow" else {}
-        slack.faults.add(kind=kind, method="chat.postMessage", probability=0.2 / len(kinds),
-                         **extra)
+        slack.faults.add(
+            kind=kind, method="chat.postMessage", probability=0.2 / len(kinds), **extra
+        )
     worker = DeliveryWorker(engine, gateway, FAST, rng=random.Random(7))
     assert await worker.run_until_idle(timeout=120)
     for channel in channels:
@@ -171,9 +180,7 @@ async def test_revoked_token_holds_then_resumes_once(
     assert texts(slack, channel) == [f"{channel} #{n}" for n in range(3)]
 
 
-async def test_two_workers_share_the_pace(
-    database: Any, slack: SlackSimulator
-) -> None:
+async def test_two_workers_share_the_pace(database: Any, slack: SlackSimulator) -> None:
     """Separate engines stand for separate processes."""
     channels = [slack.channel_id(n) for n in ("gl", "payments")]
     await fill(database.engine(), channels, 40)

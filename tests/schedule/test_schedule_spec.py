@@ -143,6 +143,7 @@ def test_config_file_errors_name_the_schedule_key(tmp_path: Path) -> None:
         ("0 */2 * * *", False, "every 2 hours"),
         ("0 8-17 * * 1-5", False, "weekdays hourly 08:00–17:00"),
         ("0 9 * * 1", False, "Mondays 09:00"),
+        ("0 8-18/4 * * *", False, "every 4 hours 08:00–16:00"),
         ("0 9 1 * *", False, "day 1 of the month 09:00"),
         ("0 9 L * *", False, "last day of the month 09:00"),
         ("0 9 1 1 *", False, "cron 0 9 1 1 *"),

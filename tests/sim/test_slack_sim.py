@@ -23,11 +23,35 @@ TS = re.compile(r"^\d{10}\.\d{6}$")
 CHANNEL_ID = re.compile(r"^C[A-Z0-9]{8,10}$")
 
 
+class FakeClock:
+    """Time that moves only when a test says so."""
+
+    def __init__(self, start: float = 1_700_000_000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+
 @pytest.fixture
 async def sim() -> AsyncIterator[SlackSimulator]:
     # Limits off: tests about rate limits make their own simulator.
     async with SlackSimulator(
         channels=["finance-gl", "payments", "alerts"], post_interval=0.0, history_interval=0.0
+    ) as simulator:
+        yield simulator
+
+
+@pytest.fixture
+def wall() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+async def timed_sim(wall: FakeClock) -> AsyncIterator[SlackSimulator]:
+    """A simulator whose wall clock (ts, code and token expiry) a test moves by hand."""
+    async with SlackSimulator(
+        channels=["payments"], post_interval=0.0, history_interval=0.0, clock=wall
     ) as simulator:
         yield simulator
 
@@ -290,13 +314,21 @@ async def test_refuses_bad_revoked_and_missing_tokens(sim: SlackSimulator) -> No
     assert missing.response["error"] == "not_authed"
 
 
+async def test_auth_revoke_revokes_the_calling_token(sim: SlackSimulator) -> None:
+    slack = client(sim)
+    assert (await slack.auth_revoke(test=True))["revoked"] is False
+    assert (await slack.auth_test())["ok"]
+    assert (await slack.auth_revoke())["revoked"] is True
+    assert (await slack_error(slack.auth_test())).response["error"] == "token_revoked"
+
+
 async def test_refuses_messages_without_text_and_bad_metadata(sim: SlackSimulator) -> None:
     slack = client(sim)
     channel = sim.channel_id("alerts")
     with pytest.warns(UserWarning, match="text"):  # slack_sdk warns too
         nothing = await slack_error(slack.chat_postMessage(channel=channel))
+        no_text = await slack_error(slack.chat_postMessage(channel=channel, text=""))
     assert nothing.response["error"] == "no_text"
-    no_text = await slack_error(slack.chat_postMessage(channel=channel, text=""))
     assert no_text.response["error"] == "no_text"
     schema = await slack_error(
         slack.chat_postMessage(channel=channel, text="x", metadata={"event_type": "t"})
@@ -421,19 +453,21 @@ async def test_http_envelope_rules(sim: SlackSimulator) -> None:
 
 
 async def test_second_post_inside_the_interval_gets_429_with_retry_after() -> None:
+    monotonic = FakeClock(0.0)
     async with SlackSimulator(
-        channels=["a", "b"], post_interval=0.3, post_burst=1, history_interval=0.0
+        channels=["a", "b"], post_interval=1.0, post_burst=1, monotonic=monotonic
     ) as sim:
         slack = client(sim)
         first = sim.channel_id("a")
         assert (await slack.chat_postMessage(channel=first, text="1"))["ok"]
+        monotonic.now += 0.9
         limited = await slack_error(slack.chat_postMessage(channel=first, text="2"))
         assert limited.response.status_code == 429
         assert limited.response.headers["Retry-After"] == "1"
         assert limited.response["error"] == "ratelimited"
         # The limit is per channel: another channel is not affected.
         assert (await slack.chat_postMessage(channel=sim.channel_id("b"), text="1"))["ok"]
-        await asyncio.sleep(0.31)
+        monotonic.now += 1.0
         assert (await slack.chat_postMessage(channel=first, text="3"))["ok"]
         assert [m["text"] for m in sim.messages(first)] == ["1", "3"]
         assert sim.rate_limited["chat.postMessage"] == 1
@@ -463,18 +497,17 @@ async def test_history_has_its_own_tight_limit() -> None:
     assert sim.rate_limited == {"conversations.history": 1}
 
 
-async def test_slack_sdk_rate_limit_handler_honours_retry_after() -> None:
+async def test_slack_sdk_rate_limit_handler_honours_retry_after(sim: SlackSimulator) -> None:
     from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 
-    async with SlackSimulator(channels=["a"], post_interval=0.5, post_burst=1) as sim:
-        slack = client(sim, retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=1)])
-        channel = sim.channel_id("a")
-        await slack.chat_postMessage(channel=channel, text="1")
-        started = time.monotonic()
-        assert (await slack.chat_postMessage(channel=channel, text="2"))["ok"]
-        assert time.monotonic() - started >= 1.0  # slept Retry-After (1) plus jitter
+    channel = sim.channel_id("payments")
+    sim.faults.add(method="chat.postMessage", kind="ratelimited", retry_after=1, count=1)
+    slack = client(sim, retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=1)])
+    started = time.monotonic()
+    assert (await slack.chat_postMessage(channel=channel, text="after waiting"))["ok"]
+    assert time.monotonic() - started >= 1.0  # slept Retry-After (1 s) plus jitter
     assert sim.rate_limited["chat.postMessage"] == 1
-    assert len(sim.messages(channel)) == 2
+    assert [m["text"] for m in sim.messages(channel)] == ["after waiting"]
 
 
 # Faults ------------------------------------------------------------------------------------
@@ -704,9 +737,10 @@ async def test_install_flow_with_both_clients(sim: SlackSimulator) -> None:
 
 
 async def test_exchange_refuses_wrong_secret_redirect_and_expired_code(
-    sim: SlackSimulator,
+    timed_sim: SlackSimulator, wall: FakeClock
 ) -> None:
-    sim.register_app("111.222", "shh", redirect_uris=[REDIRECT], code_ttl=0.2)
+    sim = timed_sim
+    sim.register_app("111.222", "shh", redirect_uris=[REDIRECT])  # codes live 600 s
     exchanger = AsyncWebClient(base_url=sim.base_url, retry_handlers=[])
     async with aiohttp.ClientSession() as http:
         code = code_from(await authorize(sim, http, redirect_uri=REDIRECT))
@@ -726,7 +760,7 @@ async def test_exchange_refuses_wrong_secret_redirect_and_expired_code(
         )
     )
     assert wrong_redirect.response["error"] == "bad_redirect_uri"
-    await asyncio.sleep(0.25)
+    wall.now += 601
     expired = await slack_error(
         exchanger.oauth_v2_access(
             client_id="111.222", client_secret="shh", code=code, redirect_uri=REDIRECT
@@ -768,8 +802,11 @@ async def test_authorize_page_refusals_and_shortcuts(sim: SlackSimulator) -> Non
             assert "<script>" not in await page.text()
 
 
-async def test_token_rotation_refresh_and_expiry(sim: SlackSimulator) -> None:
-    sim.register_app("111.222", "shh", redirect_uris=[REDIRECT], token_rotation=True, token_ttl=0.5)
+async def test_token_rotation_refresh_and_expiry(
+    timed_sim: SlackSimulator, wall: FakeClock
+) -> None:
+    sim = timed_sim
+    sim.register_app("111.222", "shh", redirect_uris=[REDIRECT], token_rotation=True)
     exchanger = AsyncWebClient(base_url=sim.base_url, retry_handlers=[])
     async with aiohttp.ClientSession() as http:
         code = code_from(await authorize(sim, http, redirect_uri=REDIRECT))
@@ -778,7 +815,7 @@ async def test_token_rotation_refresh_and_expiry(sim: SlackSimulator) -> None:
     )
     assert installed["access_token"].startswith("xoxe.xoxb-1-")
     assert installed["refresh_token"].startswith("xoxe-1-")
-    assert installed["expires_in"] == 1  # whole seconds, rounded up
+    assert installed["expires_in"] == 43200  # 12 hours
 
     refreshed = await exchanger.oauth_v2_access(
         client_id="111.222",
@@ -799,7 +836,7 @@ async def test_token_rotation_refresh_and_expiry(sim: SlackSimulator) -> None:
         )
     )
     assert reused.response["error"] == "invalid_refresh_token"
-    await asyncio.sleep(0.55)
+    wall.now += 43200
     expired = await slack_error(client(sim, token=refreshed["access_token"]).auth_test())
     assert expired.response["error"] == "token_expired"
     bad_grant = await slack_error(

@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import typer
 
-from ml_connector.cli.context import ConfigOption, console, err_console, handle_errors, load, run
-from ml_connector.cli.context import open_store
+from ml_connector.cli.context import (
+    ConfigOption,
+    console,
+    err_console,
+    handle_errors,
+    load,
+    open_store,
+    run,
+)
 from ml_connector.config import Config
 
 app = typer.Typer(help="Check the configuration.", no_args_is_help=True)
@@ -51,8 +58,11 @@ def validate(config_path: ConfigOption = None) -> None:
 
     async def missing() -> list[tuple[str, str]]:
         async with open_store(config) as store:
-            return [(key, ref) for key, ref in secret_references(config)
-                    if not await store.vault.exists(ref)]
+            return [
+                (key, ref)
+                for key, ref in secret_references(config)
+                if not await store.vault.exists(ref)
+            ]
 
     for key, ref in run(missing()):
         err_console.print(

@@ -8,8 +8,9 @@ from __future__ import annotations
 import typer
 
 from ml_connector import __version__
-from ml_connector.cli import config, schedule, secrets, sim
+from ml_connector.cli import agent, audit, config, schedule, secrets, sim, slack
 from ml_connector.cli.init import init
+from ml_connector.cli.replay import replay
 
 app = typer.Typer(
     name="ml-connector",
@@ -20,10 +21,14 @@ app = typer.Typer(
 )
 
 app.command()(init)
+app.command()(replay)
+app.add_typer(audit.app, name="audit")
 app.add_typer(config.app, name="config")
 app.add_typer(schedule.app, name="schedule")
 app.add_typer(secrets.app, name="secrets")
 app.add_typer(sim.app, name="sim")
+app.add_typer(agent.app, name="agent")
+app.add_typer(slack.app, name="slack")
 
 
 @app.command()

@@ -14,8 +14,15 @@ import typer
 from cryptography.fernet import Fernet
 from rich.table import Table
 
-from ml_connector.cli.context import ConfigOption, console, fail, handle_errors, load, open_store
-from ml_connector.cli.context import run
+from ml_connector.cli.context import (
+    ConfigOption,
+    console,
+    fail,
+    handle_errors,
+    load,
+    open_store,
+    run,
+)
 from ml_connector.vault import ENV_VAR, Keyring, check_name, load_keyring, write_key_file
 
 app = typer.Typer(help="Store and manage secrets (encrypted at rest).", no_args_is_help=True)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import typer
 
-app = typer.Typer(help="Run a simulator (Slack, Sage Intacct) on a local port.", no_args_is_help=True)
+app = typer.Typer(
+    help="Run a simulator (Slack, Sage Intacct) on a local port.", no_args_is_help=True
+)
 
 
 @app.command("slack")
@@ -71,3 +73,52 @@ def slack(
         asyncio.run(serve())
     except KeyboardInterrupt:
         typer.echo("Slack simulator stopped.")
+
+
+@app.command("intacct")
+def intacct(
+    port: int = typer.Option(0, help="TCP port to listen on; 0 picks a free one."),
+    host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
+    seed: int = typer.Option(1, help="Seed for the generated company and random faults."),
+    entities: int = typer.Option(3, help="Number of entities (LOCATION) in the company."),
+    gl_entries: int = typer.Option(4000, help="GLENTRY lines in the generated history."),
+    vendors: int = typer.Option(250, help="Vendors in the generated company."),
+    payments: int = typer.Option(300, help="AP payments in the generated history."),
+    session_timeout: float = typer.Option(3600.0, help="Sliding session duration, seconds."),
+    max_concurrent: int = typer.Option(2, help="Requests in flight per company before GW-0010."),
+) -> None:
+    """Run the Sage Intacct XML gateway simulator until Ctrl-C; prints what it accepts."""
+    import asyncio
+
+    # Imported here so other commands do not pay for generating a company.
+    from ml_connector.sim.intacct import IntacctSimulator
+
+    async def serve() -> None:
+        sim = IntacctSimulator(
+            seed=seed,
+            entities=entities,
+            gl_entries=gl_entries,
+            vendors=vendors,
+            payments=payments,
+            session_timeout=session_timeout,
+            max_concurrent=max_concurrent,
+        )
+        await sim.start(host=host, port=port)
+        try:
+            creds = sim.credentials
+            typer.echo(f"Sage Intacct gateway simulator listening on {sim.url}")
+            typer.echo(f"  sender id        {creds.sender_id}")
+            typer.echo(f"  sender password  {creds.sender_password}")
+            typer.echo(f"  company id       {creds.company_id}")
+            typer.echo(f"  user id          {creds.user_id}")
+            typer.echo(f"  user password    {creds.user_password}")
+            typer.echo(f"  entities         {', '.join(sim.data.entity_ids())}")
+            typer.echo("Ctrl-C to stop.")
+            await asyncio.Event().wait()
+        finally:
+            await sim.stop()
+
+    try:
+        asyncio.run(serve())
+    except KeyboardInterrupt:
+        typer.echo("Sage Intacct simulator stopped.")

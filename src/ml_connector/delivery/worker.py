@@ -20,6 +20,7 @@ credentials    the workspace is held; its messages resume when the installation 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import random
 import socket
@@ -80,11 +81,13 @@ class DeliveryWorker:
         self._tasks: dict[tuple[str, str], asyncio.Task[None]] = {}
         self._stopping = asyncio.Event()
         self._wake = asyncio.Event()
+        # Do a post's bookkeeping this long before its slot, so the request leaves on time.
+        self._prepare_ahead = min(0.1, self.settings.post_interval / 2)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
-        """Run until ``stop`` is set (or ``request_stop``); then finish posts and give back leases."""
+        """Run until ``stop`` is set or ``request_stop``; then finish posts, give back leases."""
         self._ns = await namespace(self.engine)
         async with self.engine.begin() as conn:
             self._held = set(await held_workspaces(conn))
@@ -145,7 +148,7 @@ class DeliveryWorker:
         self._wake.clear()
         waiters: list[asyncio.Future[Any]] = [asyncio.ensure_future(self._wake.wait())]
         waiters.extend(self._tasks.values())
-        done, pending = await asyncio.wait(
+        _done, _pending = await asyncio.wait(
             waiters, timeout=wait, return_when=asyncio.FIRST_COMPLETED
         )
         waiters[0].cancel()
@@ -180,8 +183,8 @@ class DeliveryWorker:
                 wait = await self._step(workspace, channel)
                 if wait is None or clock.now() + wait > deadline:
                     break
-                if wait > 0:
-                    await self._sleep(wait)
+                if wait > self._prepare_ahead:
+                    await self._sleep(wait - self._prepare_ahead)
         except Exception:
             log.exception("delivery step failed", workspace=workspace, channel=channel)
         finally:
@@ -190,10 +193,8 @@ class DeliveryWorker:
             self._wake.set()
 
     async def _sleep(self, seconds: float) -> None:
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
-        except TimeoutError:
-            pass
 
     async def _step(self, workspace: str, channel: str) -> float | None:
         """Do the next thing the channel needs; return seconds to wait, or None to let go."""
@@ -217,12 +218,12 @@ class DeliveryWorker:
             if not rows:
                 return None
             pace = await claims.next_post_at(conn, workspace, channel)
-            if pace > now:
-                return pace - now
             unknown = [r for r in rows if r.status in (Status.UNKNOWN, Status.IN_FLIGHT)]
             head = rows[0]
+            if pace - now > self._prepare_ahead or (unknown and pace > now):
+                return pace - now
             if not unknown:
-                if head.not_before > now:
+                if head.not_before > max(now, pace):
                     await claims.set_next_post_at(conn, workspace, channel, head.not_before)
                     return None
                 await conn.execute(
@@ -237,7 +238,26 @@ class DeliveryWorker:
                 )
         if unknown:
             return await self._reconcile(workspace, channel, unknown)
+        # Prepared ahead of the pace: the request leaves on time, not after the bookkeeping.
+        wait = pace - clock.now()
+        if wait > 0:
+            await self._sleep(wait)
+            if self._stopping.is_set():
+                await self._unprepare(head.id)
+                return None
         return await self._post(workspace, channel, head)
+
+    async def _unprepare(self, outbox_id: int) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                outbox.update()
+                .where(
+                    outbox.c.id == outbox_id,
+                    outbox.c.status == Status.IN_FLIGHT.value,
+                    outbox.c.lease_owner == self.owner,
+                )
+                .values(status=Status.PENDING.value, attempts=outbox.c.attempts - 1)
+            )
 
     async def _post(self, workspace: str, channel: str, item: sa.Row[Any]) -> float | None:
         assert self._ns is not None
@@ -406,7 +426,11 @@ class DeliveryWorker:
                 return None
             for message in page.messages:
                 outbox_id = outbox_id_of(message, self._ns)
-                if outbox_id is not None and outbox_id in wanted and isinstance(message.get("ts"), str):
+                if (
+                    outbox_id is not None
+                    and outbox_id in wanted
+                    and isinstance(message.get("ts"), str)
+                ):
                     found[outbox_id] = message["ts"]
             if len(found) == len(wanted) or not page.next_cursor:
                 break

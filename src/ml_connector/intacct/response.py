@@ -102,12 +102,15 @@ class Response:
     authentication: Authentication | None = None
     results: list[Result] = field(default_factory=list)
     http_status: int | None = None
+    retry_after: float | None = None
 
     @property
     def error(self) -> IntacctControlError | IntacctAuthenticationError | None:
         """The failure that stopped every function, if any (control first, then sign-in)."""
         if not self.control.ok:
-            return control_error(self.control.errors, http_status=self.http_status)
+            error = control_error(self.control.errors, http_status=self.http_status)
+            error.retry_after = self.retry_after
+            return error
         if self.authentication is not None and not self.authentication.ok:
             return authentication_error(self.authentication.errors, http_status=self.http_status)
         return None

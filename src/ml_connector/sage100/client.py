@@ -67,7 +67,7 @@ class RetryPolicy:
 
     def delay(self, failures: int, rng: Callable[[], float]) -> float:
         """Full jitter: uniform in [0, min(max_delay, base * 2**(failures-1))]."""
-        return rng() * min(self.max_delay, self.base_delay * 2 ** (failures - 1))
+        return float(rng() * min(self.max_delay, self.base_delay * 2 ** (failures - 1)))
 
 
 @dataclass(frozen=True)
@@ -277,6 +277,37 @@ class Sage100Client:
             with contextlib.suppress(OSError, ssl.SSLError):
                 await writer.wait_closed()
 
+    async def _tls_refusal(self) -> str | None:
+        """Why the agent hung up, if it was because of our client certificate.
+
+        With TLS 1.3 the agent checks the client certificate after the client has finished
+        its side of the handshake, and asyncio closes without relaying the alert, so aiohttp
+        only sees a disconnect. A healthy agent answers every complete request; one that
+        completes the handshake and then closes without a byte has refused the certificate.
+        """
+        if not isinstance(self._ssl, ssl.SSLContext):
+            return None
+        url = URL(self.base_url)
+        try:
+            async with asyncio.timeout(5):
+                reader, writer = await asyncio.open_connection(url.host, url.port, ssl=self._ssl)
+                try:
+                    writer.write(b"GET /v1/health HTTP/1.1\r\nHost: agent\r\n\r\n")
+                    await writer.drain()
+                    first = await reader.read(1)
+                finally:
+                    writer.close()
+        except ssl.SSLError as exc:
+            return str(exc.reason or exc)
+        except (OSError, TimeoutError):
+            return None
+        if first:
+            return None
+        return (
+            "the agent closed the connection after the handshake: it did not accept our "
+            "client certificate (missing, expired, or not signed by the agent's CA)"
+        )
+
     async def _get(self, path: str, params: Mapping[str, str]) -> dict[str, Any]:
         started = time.monotonic()
         failures = 0
@@ -301,17 +332,23 @@ class Sage100Client:
                 if resp.status == 200:
                     body = await resp.json(content_type=None)
                     if not isinstance(body, dict):
-                        raise Sage100PermanentError("the agent answered something other than a JSON object")
+                        raise Sage100PermanentError(
+                            "the agent answered something other than a JSON object"
+                        )
                     return body
                 raise await self._error_from(resp)
         except Sage100Error:
             raise
         except (aiohttp.ClientError, OSError) as exc:
             cause = _ssl_cause(exc)
-            if cause is not None and not isinstance(exc, aiohttp.ServerTimeoutError):
+            reason = None if cause is None else str(getattr(cause, "reason", None) or cause)
+            if reason is None and isinstance(
+                exc, aiohttp.ServerDisconnectedError | aiohttp.ClientOSError
+            ):
+                reason = await self._tls_refusal()
+            if reason is not None and not isinstance(exc, aiohttp.ServerTimeoutError):
                 raise Sage100AuthError(
-                    f"TLS handshake with the Sage 100 agent at {self.base_url} failed: "
-                    f"{getattr(cause, 'reason', None) or cause}"
+                    f"TLS handshake with the Sage 100 agent at {self.base_url} failed: {reason}"
                 ) from exc
             raise Sage100TransientError(
                 f"cannot reach the Sage 100 agent at {self.base_url}: {type(exc).__name__}: {exc}"

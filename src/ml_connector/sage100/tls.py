@@ -26,7 +26,9 @@ def client_ssl_context(
         if client_cert is not None:
             ctx.load_cert_chain(str(client_cert), str(client_key) if client_key else None)
     except (OSError, ssl.SSLError) as exc:
-        raise Sage100AuthError(f"cannot load the agent's CA or the client certificate: {exc}") from exc
+        raise Sage100AuthError(
+            f"cannot load the agent's CA or the client certificate: {exc}"
+        ) from exc
     return ctx
 
 

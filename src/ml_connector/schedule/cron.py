@@ -133,6 +133,12 @@ def _describe_times(minute: str, hour: str) -> str | None:
     if hour_step is not None and minutes is not None and len(minutes) == 1:
         at = "" if minutes[0] == 0 else f" at :{minutes[0]:02d}"
         return f"every {hour_step} hours{at}"
+    stepped = _stepped_range(hour)
+    if stepped is not None and minutes is not None and len(minutes) == 1:
+        first, last, every = stepped
+        last = first + (last - first) // every * every
+        m = minutes[0]
+        return f"every {every} hours {first:02d}:{m:02d}–{last:02d}:{m:02d}"
     span = _range(hour)
     if span is not None:
         first, last = span
@@ -183,6 +189,14 @@ def _range(field: str) -> tuple[int, int] | None:
     if first.isdigit() and last.isdigit():
         return int(first), int(last)
     return None
+
+
+def _stepped_range(field: str) -> tuple[int, int, int] | None:
+    span, _, step = field.partition("/")
+    bounds = _range(span)
+    if bounds is None or not step.isdigit() or int(step) == 0:
+        return None
+    return bounds[0], bounds[1], int(step)
 
 
 def _weekday(field: str) -> int | None:

@@ -67,12 +67,16 @@ async def claim_due(
 
     ``None`` means nothing is due, another process won the slot, or the slot was skipped.
     Fire times older than ``last_fire_lookback`` seconds are never run: after a long outage
-    the schedule resumes instead of replaying history.
+    the schedule resumes instead of replaying history. A slot counts as on time up to
+    ``on_time_within`` seconds after its fire time; a later one is a catch-up (or skipped).
+    A schedule that has never fired starts with its next on-time slot.
     """
     last = await latest_slot(engine, schedule_name)
-    start = now - last_fire_lookback
-    if last is not None and last > start:
-        start = last
+    if last is None:
+        # A schedule with no history has missed nothing: only an on-time slot counts.
+        start = now - min(last_fire_lookback, on_time_within)
+    else:
+        start = max(last, now - last_fire_lookback)
     if start >= now:
         return None
     due = fires_between(spec, to_datetime(start), to_datetime(now))

@@ -143,10 +143,11 @@ def api_error(
     suffix = f" ({detail})" if detail else ""
     if http_status == 429 or (code is not None and code in RATE_LIMITED_CODES):
         wait = parse_retry_after(retry_after_header)
+        code = code or "ratelimited"
         return SlackRateLimitedError(
-            f"Slack {method}: rate limited, retry after {wait:g}s{suffix}",
+            f"Slack {method}: {code}, retry after {wait:g}s{suffix}",
             method=method,
-            code=code or "ratelimited",
+            code=code,
             http_status=http_status,
             retry_after=wait,
         )

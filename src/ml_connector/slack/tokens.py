@@ -202,7 +202,7 @@ class WorkspaceTokens:
             expires = installation.token_expires_at or 0.0
             if not force and clock.now() < expires - self.refresh_margin:
                 return  # refreshed by another worker while we waited for the row
-            refresh_token = await self.vault.get(installation.refresh_token_secret)
+            refresh_token = await self.vault.get(installation.refresh_token_secret, conn=conn)
             try:
                 async with SlackApi(self.settings.api_base_url, timeout=self.timeout) as api:
                     grant = await oauth_v2_access(

@@ -1,1 +1,1 @@
-"""The agent the customer runs beside Sage 100: a read-only HTTPS API over BOI, ODBC or demo data."""
+"""The agent run beside Sage 100: a read-only HTTPS API over BOI, ODBC or demo data."""

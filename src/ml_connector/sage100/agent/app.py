@@ -85,6 +85,8 @@ class AgentState:
 
 
 STATE: web.AppKey[AgentState] = web.AppKey("sage100_agent_state", AgentState)
+#: Which API key (by id, never the key) made the request, for the log.
+API_KEY_ID: web.RequestKey[str] = web.RequestKey("api_key_id", str)
 
 
 @web.middleware
@@ -117,7 +119,7 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
                 "missing or unknown API key (send Authorization: Bearer <key>)",
                 headers={"WWW-Authenticate": 'Bearer realm="sage100-agent"'},
             )
-        request["api_key_id"] = key_id
+        request[API_KEY_ID] = key_id
     return await handler(request)
 
 
@@ -153,9 +155,7 @@ def _company(request: web.Request) -> str:
     except InvalidRequest as exc:
         raise ApiError(400, "invalid_company", str(exc)) from exc
     if code not in request.app[STATE].backend.companies:
-        raise ApiError(
-            404, "unknown_company", f"this agent does not serve Sage 100 company {code}"
-        )
+        raise ApiError(404, "unknown_company", f"this agent does not serve Sage 100 company {code}")
     return code
 
 
@@ -181,16 +181,20 @@ async def _read_with_lock_retry(state: AgentState, company: str, query: PageQuer
         try:
             return await state.backend.read_page(company, query)
         except RecordLockedError as exc:
-            log.info("Sage 100 lock on %s %s (attempt %d): %s", company, query.resource,
-                     attempt + 1, exc.message)
+            log.info(
+                "Sage 100 lock on %s %s (attempt %d): %s",
+                company,
+                query.resource,
+                attempt + 1,
+                exc.message,
+            )
             if attempt + 1 < policy.attempts:
                 await asyncio.sleep(policy.delay_seconds * 2**attempt)
                 continue
             raise ApiError(
                 503,
                 "record_locked",
-                f"a Sage 100 record or file is in use by another user ({exc.message}); "
-                "retry later",
+                f"a Sage 100 record or file is in use by another user ({exc.message}); retry later",
                 retryable=True,
                 retry_after=policy.retry_after_seconds,
             ) from exc
@@ -203,7 +207,9 @@ async def _read_with_lock_retry(state: AgentState, company: str, query: PageQuer
                 retry_after=policy.retry_after_seconds,
             ) from exc
         except BackendError as exc:
-            raise ApiError(500, "backend_error", f"Sage 100 refused the read: {exc.message}") from exc
+            raise ApiError(
+                500, "backend_error", f"Sage 100 refused the read: {exc.message}"
+            ) from exc
     raise AssertionError("unreachable: attempts >= 1")
 
 
@@ -214,7 +220,9 @@ async def list_records(request: web.Request) -> web.Response:
         resource = Resource(name)
     except ValueError as exc:
         known = ", ".join(r.value for r in Resource)
-        raise ApiError(404, "unknown_resource", f"no resource {name!r}; try one of {known}") from exc
+        raise ApiError(
+            404, "unknown_resource", f"no resource {name!r}; try one of {known}"
+        ) from exc
     company = _company(request)
     query = _query(request, resource)
     page = await _read_with_lock_retry(state, company, query)

@@ -160,7 +160,9 @@ def init_certs(out: Path, *, hostnames: list[str] | None = None) -> CertPaths:
     )
     ca = make_ca()
     write_pem(ca, paths.ca_cert, paths.ca_key)
-    agent = issue(ca, "ml-connector Sage 100 agent", server=True, hostnames=hostnames or default_hostnames())
+    agent = issue(
+        ca, "ml-connector Sage 100 agent", server=True, hostnames=hostnames or default_hostnames()
+    )
     write_pem(agent, paths.agent_cert, paths.agent_key)
     client = issue(ca, "ml-connector", server=False)
     write_pem(client, paths.client_cert, paths.client_key)

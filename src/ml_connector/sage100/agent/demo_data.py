@@ -77,13 +77,44 @@ CREATE TABLE IF NOT EXISTS GL_DetailPosting (
 """
 
 _NAME_A = (
-    "Northwind Acme Summit Pioneer Harbor Granite Evergreen Bluewater Redwood Atlas Keystone "
-    "Lakeside Prairie Sterling Cascade Frontier Liberty Meridian Orchard Silverline"
-).split()
+    "Northwind",
+    "Acme",
+    "Summit",
+    "Pioneer",
+    "Harbor",
+    "Granite",
+    "Evergreen",
+    "Bluewater",
+    "Redwood",
+    "Atlas",
+    "Keystone",
+    "Lakeside",
+    "Prairie",
+    "Sterling",
+    "Cascade",
+    "Frontier",
+    "Liberty",
+    "Meridian",
+    "Orchard",
+    "Silverline",
+)
 _NAME_B = (
-    "Supply Paper Logistics Industrial Office Foods Electric Packaging Freight Metals "
-    "Plastics Tooling Chemicals Janitorial Printing"
-).split()
+    "Supply",
+    "Paper",
+    "Logistics",
+    "Industrial",
+    "Office",
+    "Foods",
+    "Electric",
+    "Packaging",
+    "Freight",
+    "Metals",
+    "Plastics",
+    "Tooling",
+    "Chemicals",
+    "Janitorial",
+    "Printing",
+)
 _NAME_C = ("Co.", "Inc.", "LLC", "Corp.", "Ltd.", "& Sons")
 _CITIES = (
     ("Irvine", "CA", "92618"),
@@ -165,9 +196,7 @@ class DemoStore:
         if not rows:
             return
         cols = list(rows[0])
-        sql = (
-            f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})"
-        )
+        sql = f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})"
         self.conn.executemany(sql, [tuple(r[c] for c in cols) for r in rows])
 
     def _money(self, low: float, high: float) -> float:
@@ -192,8 +221,7 @@ class DemoStore:
 
     def account_keys(self) -> list[str]:
         return [
-            r[0]
-            for r in self.conn.execute("SELECT AccountKey FROM GL_Account WHERE Status = 'A'")
+            r[0] for r in self.conn.execute("SELECT AccountKey FROM GL_Account WHERE Status = 'A'")
         ]
 
     # -- master data ---------------------------------------------------------------------
@@ -221,7 +249,8 @@ class DemoStore:
                     "City": city,
                     "State": state,
                     "ZipCode": zipcode,
-                    "TelephoneNo": f"({self.rng.randint(200, 989)}) 555-{self.rng.randint(0, 9999):04d}",
+                    "TelephoneNo": f"(555) {self.rng.randint(200, 989)}-"
+                    f"{self.rng.randint(0, 9999):04d}",
                     "EmailAddress": f"ap@{prefix.lower()}.example",
                     "TermsCode": "01",
                     "DateCreated": d,
@@ -486,9 +515,7 @@ class DemoStore:
         of a register shares one creation stamp, as the register update writes them at once.
         Returns (SourceJournal, JournalRegisterNo, record keys).
         """
-        register_no = self._next_no(
-            "SELECT max(JournalRegisterNo) FROM GL_DetailPosting", 6
-        )
+        register_no = self._next_no("SELECT max(JournalRegisterNo) FROM GL_DetailPosting", 6)
         if lines is None:
             accounts = self.account_keys()
             made: list[tuple[str, Decimal | float, Decimal | float]] = []

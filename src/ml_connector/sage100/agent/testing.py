@@ -124,11 +124,12 @@ async def running_agent(
     lock_attempts: int = 2,
     lock_delay: float = 0.01,
     retry_after: int = 0,
+    host: str = "127.0.0.1",
+    port: int = 0,
 ) -> AsyncIterator[RunningAgent]:
     """Certificates, config, seeded demo data and a listening agent under ``directory``."""
     companies = companies or ["ABC"]
-    directory.mkdir(parents=True, exist_ok=True)
-    certs = init_certs(directory / "certs", hostnames=["127.0.0.1", "localhost"])
+    certs = init_certs(directory / "certs", hostnames=sorted({"127.0.0.1", "localhost", host}))
     config_path = directory / "agent.toml"
     write_config(
         config_path,
@@ -139,6 +140,8 @@ async def running_agent(
         lock_attempts=lock_attempts,
         lock_delay=lock_delay,
         retry_after=retry_after,
+        host=host,
+        port=port,
     )
     api_key = None
     if mode != "mtls":
@@ -146,9 +149,7 @@ async def running_agent(
         append_key(config_path, made.entry)
         api_key = made.key
     config = load_config(config_path)
-    backend = DemoBackend(
-        config.path(config.backend.demo.data_dir), config.companies, clock=clock
-    )
+    backend = DemoBackend(config.path(config.backend.demo.data_dir), config.companies, clock=clock)
     if seed is not None:
         for company in config.companies:
             await backend.seed(seed, company=company)

@@ -18,7 +18,6 @@ real field names; the protocol layer formats them on the wire.
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -218,20 +217,26 @@ class DaySummary:
     voided_payments: list[int] = field(default_factory=list)
 
 
+def recordno_of(record: Record) -> int:
+    value = record["RECORDNO"]
+    assert isinstance(value, int)
+    return value
+
+
 def _money(rng: random.Random, low: int, high: int) -> Decimal:
     """A random amount in [low, high) with cents, skewed towards the low end like real invoices."""
     cents = int(low * 100 + (high - low) * 100 * rng.random() ** 2)
-    return Decimal(cents) / 100
+    return Decimal(cents).scaleb(-2)
 
 
 def _split(rng: random.Random, total: Decimal, parts: int) -> list[Decimal]:
     """``total`` split into ``parts`` positive amounts that add up exactly."""
+    if parts <= 1:
+        return [total]
     cents = int(total * 100)
-    if parts <= 1 or cents < parts:
-        return [total] + [CENT] * 0 if parts <= 1 else [total] + [Decimal(0)] * (parts - 1)
     cuts = sorted(rng.sample(range(1, cents), parts - 1))
     bounds = [0, *cuts, cents]
-    return [Decimal(bounds[i + 1] - bounds[i]) / 100 for i in range(parts)]
+    return [Decimal(bounds[i + 1] - bounds[i]).scaleb(-2) for i in range(parts)]
 
 
 class Dataset:
@@ -263,6 +268,7 @@ class Dataset:
         self._next: dict[str, int] = {name: 1 for name in SCHEMAS}
         self._batchno: dict[str, int] = dict.fromkeys(_JOURNALS, 1)
         self._docno = 10001
+        self._prbatchkey = 1
         self._url_base = "https://www.intacct.com/ia/acct/ur.phtml?.r="
         now = as_of or datetime.now(self.timezone).replace(tzinfo=None, microsecond=0)
         self.as_of = now
@@ -343,7 +349,7 @@ class Dataset:
             )
             self._add("LOCATION", record)
             self.entities.append(
-                Entity(int(record["RECORDNO"] or 0), locationid, name, currency, bank_id, bank_name)
+                Entity(recordno_of(record), locationid, name, currency, bank_id, bank_name)
             )
 
     def _make_accounts(self, start: datetime) -> None:
@@ -407,7 +413,8 @@ class Dataset:
                     "DISPLAYCONTACT.CONTACTNAME": f"{name} ({vendorid})",
                     "DISPLAYCONTACT.COMPANYNAME": name,
                     "DISPLAYCONTACT.EMAIL1": f"ap@{word.lower().replace(' ', '')}.example",
-                    "DISPLAYCONTACT.PHONE1": f"555-{rng.randrange(100, 999)}-{rng.randrange(1000, 9999)}",
+                    "DISPLAYCONTACT.PHONE1": f"555-{rng.randrange(100, 999)}-"
+                    f"{rng.randrange(1000, 9999)}",
                     "DISPLAYCONTACT.MAILADDRESS.CITY": city,
                     "DISPLAYCONTACT.MAILADDRESS.STATE": state,
                     "DISPLAYCONTACT.MAILADDRESS.COUNTRY": country,
@@ -471,7 +478,7 @@ class Dataset:
     ) -> tuple[Record, list[Record]]:
         """One posted GLBATCH with ``lines`` GLENTRY lines, balanced unless ``imbalance``."""
         rng = self._rng
-        title_prefix, module, templates = _JOURNALS[journal]
+        _title, module, templates = _JOURNALS[journal]
         template_title, debit_accounts, credit_accounts = rng.choice(templates)
         user_key, login = rng.choice(_USERS)
         batchno = self._batchno[journal]
@@ -574,11 +581,15 @@ class Dataset:
         )
         if vendor is not None:
             template.update(
-                VENDORDIMKEY=vendor["RECORDNO"], VENDORID=vendor["VENDORID"], VENDORNAME=vendor["NAME"]
+                VENDORDIMKEY=vendor["RECORDNO"],
+                VENDORID=vendor["VENDORID"],
+                VENDORNAME=vendor["NAME"],
             )
         if customer is not None:
             template.update(
-                CUSTOMERDIMKEY=int(customer[0][1:]), CUSTOMERID=customer[0], CUSTOMERNAME=customer[1]
+                CUSTOMERDIMKEY=int(customer[0][1:]),
+                CUSTOMERID=customer[0],
+                CUSTOMERNAME=customer[1],
             )
         for line_no, (tr_type, trx_amount, amount) in enumerate(sides, start=1):
             accounts = debit_accounts if tr_type == 1 else credit_accounts
@@ -664,9 +675,11 @@ class Dataset:
     ) -> Record:
         rng = self._rng
         amount = _money(rng, 150, 60000)
-        method = vendor["PAYMETHODKEY"] or "Printed Check"
+        method = str(vendor["PAYMETHODKEY"] or "Printed Check")
         docnumber = (
-            str(self._docno) if method in ("Printed Check",) else f"{method[:3].upper()}-{self._docno}"
+            str(self._docno)
+            if method in ("Printed Check",)
+            else f"{method[:3].upper()}-{self._docno}"
         )
         self._docno += 1
         paid = state in ("Complete", "Voided")
@@ -683,7 +696,6 @@ class Dataset:
             FINANCIALACCOUNTNAME=entity.bank_name,
             FINANCIALACCOUNTCURRENCY=entity.currency,
             PAYMENTMETHOD=method,
-            ENTITY=f"V{vendor['VENDORID']}",
             VENDORID=vendor["VENDORID"],
             VENDORNAME=vendor["NAME"],
             VENDORKEY=vendor["RECORDNO"],
@@ -729,13 +741,13 @@ class Dataset:
         per_run = [0] * len(runs)
         for i in range(count):
             per_run[i % len(runs) if i < len(runs) else rng.randrange(len(runs))] += 1
-        prbatchkey = 1
+        prbatchkey = self._prbatchkey
         for (day, entity), n in zip(runs, per_run, strict=True):
             stamp = self._stamp(day)
             for _ in range(n):
-                state = rng.choices(
-                    ("Complete", "Voided", "Declined", "Submitted"), (93, 3, 2, 2)
-                )[0]
+                state = rng.choices(("Complete", "Voided", "Declined", "Submitted"), (93, 3, 2, 2))[
+                    0
+                ]
                 self._payment(entity, rng.choice(clean), state, day, stamp, prbatchkey)
             prbatchkey += 1
         self._prbatchkey = prbatchkey
@@ -776,9 +788,9 @@ class Dataset:
                 journal, rng.choice(self.entities), rng.randint(2, 6), day, when,
                 imbalance=imbalance,
             )  # fmt: skip
-            summary.glbatches.append(int(batch["RECORDNO"] or 0))
-            summary.glentries.extend(int(e["RECORDNO"] or 0) for e in entries)
-            return int(batch["RECORDNO"] or 0)
+            summary.glbatches.append(recordno_of(batch))
+            summary.glentries.extend(recordno_of(e) for e in entries)
+            return recordno_of(batch)
 
         for _ in range(batches):
             post(rng.choice(normal_journals))
@@ -788,7 +800,7 @@ class Dataset:
             summary.unbalanced_batches.append(post("GJ", _money(rng, 1, 250)))
 
         entity = rng.choice(self.entities)
-        prbatchkey = getattr(self, "_prbatchkey", 1)
+        prbatchkey = self._prbatchkey
         self._prbatchkey = prbatchkey + 1
         summary.payment_runs.append(prbatchkey)
         plan = [
@@ -812,12 +824,8 @@ class Dataset:
         for count, vendors, state, bucket in plan:
             for _ in range(count):
                 record = self._payment(entity, rng.choice(vendors), state, day, when, prbatchkey)
-                recordno = int(record["RECORDNO"] or 0)
+                recordno = recordno_of(record)
                 summary.payments.append(recordno)
                 if bucket is not None:
                     bucket.append(recordno)
         return summary
-
-
-def records_by_key(records: Sequence[Record], key: str = "RECORDNO") -> dict[object, Record]:
-    return {record[key]: record for record in records}

@@ -1,4 +1,4 @@
-"""The gateway functions the simulator implements: getAPISession, readByQuery, readMore, query, read.
+"""The functions the simulator runs: getAPISession, readByQuery, readMore, query, read.
 
 Each handler returns the ``<data>`` element of a successful result or raises FunctionError with
 the ``<error>``s of a failed one; a bad argument is always a function failure, never an HTTP
@@ -179,9 +179,7 @@ def get_api_session(verb: etree._Element, ctx: CallContext) -> str:
 
 
 def read_by_query(verb: etree._Element, ctx: CallContext) -> str:
-    parts = _children(
-        verb, ("object", "fields", "query", "pagesize", "returnFormat", "docparid")
-    )
+    parts = _children(verb, ("object", "fields", "query", "pagesize", "returnFormat", "docparid"))
     schema = _schema(parts, ctx)
     if "query" not in parts:
         raise bad_argument("The query element is required (it may be empty)")

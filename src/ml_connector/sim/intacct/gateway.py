@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from ml_connector.sim.intacct.faults import Faults, FaultKind
+from ml_connector.sim.intacct.faults import FaultKind, Faults
 from ml_connector.sim.intacct.functions import (
     HANDLERS,
     CallContext,
@@ -109,9 +109,7 @@ class Gateway:
             return Parsed(parse_request(body), None)
         except RequestSchemaError as exc:
             senderid, controlid = peek_control(body)
-            error = ErrorDetail(
-                "XL03000003", f"XML Parse schema error: {exc}", support_id(), ""
-            )
+            error = ErrorDetail("XL03000003", f"XML Parse schema error: {exc}", support_id(), "")
             return Parsed(None, render_control_failure(senderid, controlid, "false", [error]))
 
     def company_of(self, request: GatewayRequest) -> str:
@@ -124,7 +122,9 @@ class Gateway:
 
     def control_failure(self, request: GatewayRequest, error: ErrorDetail) -> bytes:
         control = request.control
-        return render_control_failure(control.senderid, control.controlid, control.uniqueid, [error])
+        return render_control_failure(
+            control.senderid, control.controlid, control.uniqueid, [error]
+        )
 
     def _stamp(self, epoch: float) -> str:
         return datetime.fromtimestamp(epoch, self._tz).isoformat(timespec="seconds")
@@ -173,7 +173,9 @@ class Gateway:
                 ],
             )
         now = self._clock()
-        expires = principal.session.expires_at if principal.session else now + self.sessions.duration
+        expires = (
+            principal.session.expires_at if principal.session else now + self.sessions.duration
+        )
         auth_block = render_authentication(
             "success",
             principal.userid,
@@ -215,7 +217,7 @@ class Gateway:
                     break
         rendered: list[str] = []
         if failed_at is None:
-            for call, (status, payload) in zip(request.functions, outcomes, strict=False):
+            for call, (status, payload) in zip(request.functions, outcomes, strict=True):
                 if isinstance(payload, str):
                     rendered.append(render_result(status, call.verb, call.controlid, payload))
                 else:

@@ -97,7 +97,7 @@ def _elements(parent: etree._Element) -> list[etree._Element]:
 def text_of(element: etree._Element | None) -> str:
     if element is None:
         return ""
-    return "".join(element.itertext()).strip()
+    return "".join(str(part) for part in element.itertext()).strip()
 
 
 def _sequence(
@@ -131,7 +131,8 @@ def parse_xml(body: bytes) -> etree._Element:
         root = etree.fromstring(body, parser=_parser())
     except etree.XMLSyntaxError as exc:
         raise RequestSchemaError(f"XML Parse error: {exc}") from exc
-    if root.getroottree().docinfo.doctype:
+    # lxml-stubs omit DocInfo.doctype; it is "" when the document has no DOCTYPE.
+    if getattr(root.getroottree().docinfo, "doctype", ""):
         raise RequestSchemaError("A DOCTYPE declaration is not allowed in a request")
     return root
 

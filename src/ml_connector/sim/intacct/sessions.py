@@ -24,13 +24,14 @@ class Credentials:
     user_password: str = field(repr=False)
 
     @classmethod
-    def generate(cls, seed_token: Callable[[int], str] = secrets.token_urlsafe) -> Credentials:
+    def generate(cls) -> Credentials:
+        """Fixed ids and fresh random passwords, so a test cannot pass with a stale secret."""
         return cls(
             sender_id="mlc-sim-sender",
-            sender_password=seed_token(18),
+            sender_password=secrets.token_urlsafe(18),
             company_id="northwind-dist",
             user_id="mlc_api",
-            user_password=seed_token(18),
+            user_password=secrets.token_urlsafe(18),
         )
 
 
@@ -73,19 +74,6 @@ class SessionStore:
             return None
         session.expires_at = self._clock() + self.duration
         return session
-
-    def find(self, companyid: str, userid: str, locationid: str) -> Session | None:
-        """A live session for this principal, so getAPISession by session returns the same id."""
-        now = self._clock()
-        for session in self._sessions.values():
-            if (
-                session.companyid == companyid
-                and session.userid == userid
-                and session.locationid == locationid
-                and session.expires_at > now
-            ):
-                return session
-        return None
 
     def expire_all(self) -> int:
         count = len(self._sessions)

@@ -39,10 +39,7 @@ pre{background:#f6f6f6;border:1px solid #ddd;padding:.5rem;white-space:pre-wrap}
 def render_page(channels: Sequence[Channel], selected: Channel | None, *, team_name: str) -> str:
     names = {channel.id: channel.name for channel in channels}
     nav = "".join(
-        f'<a href="/?channel={html.escape(c.id)}"'
-        f"{' class=current' if selected is not None and c.id == selected.id else ''}>"
-        f"# {html.escape(c.name)} ({len(c.messages)})</a>"
-        for c in channels
+        _nav_link(c, current=selected is not None and c.id == selected.id) for c in channels
     )
     if selected is None:
         body = "<p>No channels.</p>"
@@ -60,6 +57,14 @@ def render_page(channels: Sequence[Channel], selected: Channel | None, *, team_n
         f"<style>{_STYLE}</style></head><body>"
         f"<nav><strong>{html.escape(team_name)}</strong><br><br>{nav}</nav>"
         f"<main>{body}</main></body></html>"
+    )
+
+
+def _nav_link(channel: Channel, *, current: bool) -> str:
+    css = ' class="current"' if current else ""
+    return (
+        f'<a href="/?channel={html.escape(channel.id)}"{css}>'
+        f"# {html.escape(channel.name)} ({len(channel.messages)})</a>"
     )
 
 

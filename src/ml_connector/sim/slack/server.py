@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -57,7 +58,8 @@ class SlackSimulator:
     Rate limits: ``post_burst`` messages at once per channel, then one per ``post_interval``
     seconds; ``conversations.history`` ``history_burst`` calls, then one per
     ``history_interval`` seconds (about one a minute for apps outside the Marketplace,
-    research/slack.md §2). ``seed`` fixes ids and random faults.
+    research/slack.md §2). ``seed`` fixes ids and random faults. ``clock`` (wall time: ``ts``,
+    code and token expiry) and ``monotonic`` (rate limits) let tests move time by hand.
     """
 
     def __init__(
@@ -74,6 +76,7 @@ class SlackSimulator:
         history_max_limit: int = 999,
         team_name: str = "ML Connector Sim",
         clock: Callable[[], float] = wall_clock.now,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._clock = clock
         self.workspace = Workspace(random.Random(seed), team_name)
@@ -82,8 +85,8 @@ class SlackSimulator:
         self.rate_limited: Counter[str] = Counter()
         self.api = WebApi(
             self.workspace,
-            post_limiter=RateLimiter(post_interval, post_burst),
-            history_limiter=RateLimiter(history_interval, history_burst),
+            post_limiter=RateLimiter(post_interval, post_burst, monotonic),
+            history_limiter=RateLimiter(history_interval, history_burst, monotonic),
             rules=Rules(metadata_max_bytes, blocks_text_limit, history_max_limit),
             clock=clock,
         )
@@ -308,8 +311,8 @@ class SlackSimulator:
             authorize = parse_authorize(self.workspace, params)
         except AuthorizeProblem as problem:
             return _html(error_page(str(problem)), status=400)
-        if params.get("approve") == "1":
-            self._grant_code(authorize)
+        if params.get("approve") == "1":  # tests skip the click
+            raise self._code_redirect(authorize)
         return _html(consent_page(authorize, team_name=self.workspace.team_name))
 
     async def _authorize_post(self, request: web.Request) -> web.Response:
@@ -320,17 +323,18 @@ class SlackSimulator:
         except AuthorizeProblem as problem:
             return _html(error_page(str(problem)), status=400)
         if params.get("decision") == "allow":
-            self._grant_code(authorize)
+            raise self._code_redirect(authorize)
         location = redirect_with(
             authorize.redirect_uri, {"error": "access_denied", "state": authorize.state}
         )
         raise web.HTTPFound(location)
 
-    def _grant_code(self, authorize: AuthorizeRequest) -> None:
+    def _code_redirect(self, authorize: AuthorizeRequest) -> web.HTTPFound:
+        """Issue a single-use code and send the browser back to the app with it."""
         code = self.workspace.issue_code(
             authorize.app, authorize.scopes, authorize.bound_redirect_uri, now=self._clock()
         )
-        raise web.HTTPFound(
+        return web.HTTPFound(
             redirect_with(authorize.redirect_uri, {"code": code.code, "state": authorize.state})
         )
 

@@ -86,6 +86,7 @@ class Backend(abc.ABC):
     def _sage_version(self) -> str | None:
         return None
 
+    @abc.abstractmethod
     def _close(self) -> None:
         """Release driver handles (on the worker thread)."""
 

@@ -258,7 +258,9 @@ class BoiBackend(Backend):
         self._check(obj, rc, f"nGetValue({column})")
         return out[0] if out else None
 
-    def _walk(self, company: str, table: BoiTable, browse: str | None = None) -> Iterator[dict[str, Any]]:
+    def _walk(
+        self, company: str, table: BoiTable, browse: str | None = None
+    ) -> Iterator[dict[str, Any]]:
         obj = self._object(company, table)
         try:
             if browse is not None:
@@ -278,7 +280,7 @@ class BoiBackend(Backend):
         try:
             rc, out = _byref(obj.nGetResultSets(desc, key, "", "", "", "", ""))
             self._check(obj, rc, f"{table.object_name}.nGetResultSets")
-            values, keys = (split_result_set(v) for v in (out + ["", ""])[:2])
+            values, keys = (split_result_set(v) for v in [*out, "", ""][:2])
             return {k.rstrip(): v.rstrip() for k, v in zip(keys, values, strict=False)}
         finally:
             self._drop(obj)

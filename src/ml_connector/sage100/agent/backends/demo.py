@@ -65,8 +65,10 @@ _INDEXES = (
     f"CREATE INDEX IF NOT EXISTS mlc_gl_account_stamp ON GL_Account (({stamp_sql()}), AccountKey)",
     f"CREATE INDEX IF NOT EXISTS mlc_po_stamp ON PO_PurchaseOrderHeader "
     f"(({stamp_sql()}), PurchaseOrderNo)",
-    f"CREATE INDEX IF NOT EXISTS mlc_ap_entry_stamp ON AP_InvoiceHeader (({stamp_sql()}), ({_AP_KEY}))",
-    f"CREATE INDEX IF NOT EXISTS mlc_ap_open_stamp ON AP_OpenInvoice (({stamp_sql()}), ({_AP_KEY}))",
+    f"CREATE INDEX IF NOT EXISTS mlc_ap_entry_stamp ON AP_InvoiceHeader "
+    f"(({stamp_sql()}), ({_AP_KEY}))",
+    f"CREATE INDEX IF NOT EXISTS mlc_ap_open_stamp ON AP_OpenInvoice "
+    f"(({stamp_sql()}), ({_AP_KEY}))",
 )
 
 _AP_COLUMNS = (
@@ -94,7 +96,8 @@ _SOURCES: dict[Resource, tuple[str, str, str]] = {
     Resource.GL_POSTINGS: (
         "GL_DetailPosting r LEFT JOIN GL_Account a ON a.AccountKey = r.AccountKey",
         stamp_sql("r", updatable=False),
-        "(" + _GL_KEY.replace("SourceJournal", "r.SourceJournal")
+        "("
+        + _GL_KEY.replace("SourceJournal", "r.SourceJournal")
         .replace("JournalRegisterNo", "r.JournalRegisterNo")
         .replace("SequenceNo", "r.SequenceNo")
         .replace("AccountKey", "r.AccountKey")
@@ -165,7 +168,8 @@ class DemoBackend(Backend):
                 raise BackendUnavailableError(
                     f"demo data for company {company} cannot be opened: {exc}"
                 ) from exc
-            store = DemoStore(conn, clock=self._clock, seed=self._seed)
+            # Each company gets its own (repeatable) data.
+            store = DemoStore(conn, clock=self._clock, seed=self._seed + sum(map(ord, company)))
             for ddl in _INDEXES:
                 conn.execute(ddl)
             self._stores[company] = store

@@ -1,0 +1,63 @@
+"""``ml-connector replay``: post messages again, by id, by pipeline run, or all dead letters."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from ml_connector.cli.context import (
+    ConfigOption,
+    console,
+    fail,
+    handle_errors,
+    load,
+    open_store,
+    run,
+)
+from ml_connector.delivery.replay import (
+    ReplayResult,
+    replay_dead_letters,
+    replay_one,
+    replay_run,
+)
+
+
+@handle_errors
+def replay(
+    outbox_id: Annotated[int | None, typer.Argument(help="The message id to post again.")] = None,
+    run_id: Annotated[int | None, typer.Option("--run", help="Every message of a run.")] = None,
+    dead_letters: Annotated[
+        bool, typer.Option("--dead-letters", help="Every dead-lettered message.")
+    ] = False,
+    pipeline: Annotated[str | None, typer.Option(help="With --dead-letters: one pipeline.")] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Also post messages that were delivered.")
+    ] = False,
+    config_path: ConfigOption = None,
+) -> None:
+    """Queue messages for delivery again; the audit trail links each copy to its original."""
+    chosen = [outbox_id is not None, run_id is not None, dead_letters]
+    if sum(chosen) != 1:
+        raise fail("give exactly one of: an ID, --run RUN_ID, --dead-letters", 2)
+    config = load(config_path)
+
+    async def go() -> list[ReplayResult]:
+        async with open_store(config) as store, store.engine.begin() as conn:
+            if outbox_id is not None:
+                return [await replay_one(conn, outbox_id, force=force)]
+            if run_id is not None:
+                return await replay_run(conn, run_id, force=force)
+            return await replay_dead_letters(conn, pipeline=pipeline)
+
+    results = run(go())
+    queued = [r for r in results if r.replay is not None]
+    for r in results:
+        if r.replay is not None:
+            console.print(f"[green]✓[/green] message {r.original} queued again as {r.replay}")
+        else:
+            console.print(f"[yellow]-[/yellow] message {r.original}: {r.skipped}")
+    if not results:
+        console.print("Nothing to replay.")
+    elif not queued:
+        raise typer.Exit(1)

@@ -1,0 +1,115 @@
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+
+from ml_connector.errors import TransientError
+from ml_connector.sage100.agent.testing import running_agent
+from ml_connector.sage100.client import (
+    RetryPolicy,
+    Sage100Client,
+    Sage100LockedError,
+    Sage100PermanentError,
+    Sage100TransientError,
+)
+
+
+class Sleeps:
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)
+
+
+async def test_record_locked_three_times_then_data(tmp_path: Path) -> None:
+    sleeps = Sleeps()
+    async with running_agent(tmp_path, lock_attempts=1, retry_after=2) as agent:
+        await agent.backend.inject_locks(3)
+        async with agent.client(sleep=sleeps, rng=lambda: 1.0) as client:
+            page = await client.page("ABC", "ap-invoices", limit=3)
+    assert len(page.records) == 3
+    assert len(sleeps.waits) == 3
+    assert all(w >= 2 for w in sleeps.waits)  # Retry-After is a floor
+
+
+async def test_gives_up_after_the_last_attempt(tmp_path: Path) -> None:
+    sleeps = Sleeps()
+    async with running_agent(tmp_path, lock_attempts=1) as agent:
+        await agent.backend.inject_locks(10)
+        async with agent.client(sleep=sleeps, retry=RetryPolicy(attempts=4)) as client:
+            with pytest.raises(Sage100LockedError) as caught:
+                await client.page("ABC", "ap-invoices")
+    assert isinstance(caught.value, TransientError)
+    assert len(sleeps.waits) == 3
+
+
+def test_full_jitter_stays_within_the_cap() -> None:
+    policy = RetryPolicy(base_delay=0.5, max_delay=4)
+    assert policy.delay(1, lambda: 1.0) == 0.5
+    assert policy.delay(10, lambda: 1.0) == 4
+    assert policy.delay(3, lambda: 0.0) == 0
+
+
+async def _stub(statuses: list[int]) -> tuple[web.AppRunner, str, list[int]]:
+    served: list[int] = []
+
+    async def handler(request: web.Request) -> web.Response:
+        status = statuses[min(len(served), len(statuses) - 1)]
+        served.append(status)
+        if status == 200:
+            return web.json_response(
+                {"company": "ABC", "resource": "gl-accounts", "records": [], "next": None}
+            )
+        return web.json_response(
+            {"error": "x", "message": f"status {status}", "retryable": status >= 500},
+            status=status,
+        )
+
+    app = web.Application()
+    app.router.add_get("/v1/companies/{code}/{resource}", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    return runner, f"http://127.0.0.1:{port}", served
+
+
+async def test_5xx_is_retried_and_400_is_not() -> None:
+    runner, url, served = await _stub([502, 500, 200])
+    try:
+        async with Sage100Client(url, sleep=Sleeps()) as client:
+            page = await client.page("ABC", "gl-accounts")
+        assert page.records == [] and served == [502, 500, 200]
+    finally:
+        await runner.cleanup()
+    runner, url, served = await _stub([400])
+    try:
+        async with Sage100Client(url, sleep=Sleeps()) as client:
+            with pytest.raises(Sage100PermanentError, match="status 400"):
+                await client.page("ABC", "gl-accounts")
+        assert served == [400]
+    finally:
+        await runner.cleanup()
+
+
+async def test_agent_down_is_transient_and_retried() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    sleeps = Sleeps()
+    async with Sage100Client(
+        f"http://127.0.0.1:{port}", sleep=sleeps, retry=RetryPolicy(attempts=3)
+    ) as client:
+        with pytest.raises(Sage100TransientError, match="cannot reach"):
+            await client.page("ABC", "gl-accounts")
+    assert len(sleeps.waits) == 2
+
+
+def test_repr_hides_the_api_key() -> None:
+    client = Sage100Client("http://127.0.0.1:1", api_key="s100_topsecret")
+    assert "topsecret" not in repr(client)
