@@ -247,4 +247,5 @@ def test_preview_table_shows_zone_utc_and_reason() -> None:
     assert "clocks go forward: 02:30 skipped, fires at 03:00" in text
     assert until(15 * 3600 + 120) == "15 h 2 min"
     assert until(3 * 86400 + 3600) == "3 d 1 h"
-    assert until(59) == "0 min"
+    assert until(59) == "< 1 min"
+    assert until(61) == "1 min"

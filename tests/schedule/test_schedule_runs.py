@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -98,8 +99,8 @@ async def test_finish_run_refuses_a_status_that_is_not_final(engine: AsyncEngine
     assert (await run_row(engine, run_id)).error == "Intacct said no"
 
 
-async def test_concurrent_starters_on_separate_engines_start_one_run(database: object) -> None:
-    engines = [database.engine() for _ in range(3)]  # type: ignore[attr-defined]
+async def test_concurrent_starters_on_separate_engines_start_one_run(database: Any) -> None:
+    engines = [database.engine() for _ in range(3)]
     for round_number in range(5):
         now = T0 + round_number * 1000
         started = await asyncio.gather(

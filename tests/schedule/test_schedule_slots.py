@@ -9,6 +9,7 @@ import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -126,8 +127,8 @@ async def test_attach_run_records_the_run(engine: AsyncEngine) -> None:
     assert run_id == 42
 
 
-async def test_three_claimers_on_three_engines_fire_each_slot_once(database: object) -> None:
-    engines = [database.engine() for _ in range(3)]  # type: ignore[attr-defined]
+async def test_three_claimers_on_three_engines_fire_each_slot_once(database: Any) -> None:
+    engines = [database.engine() for _ in range(3)]
     start = T0 - 1
     ticks = [start + 40 * i for i in range(61)]  # 40 minutes in 40-second polls
 
@@ -160,8 +161,8 @@ async def test_three_claimers_on_three_engines_fire_each_slot_once(database: obj
     assert {r.coalesced for r in rows} == {0}
 
 
-async def test_three_claimers_after_downtime_agree_on_one_catch_up(database: object) -> None:
-    engines = [database.engine() for _ in range(3)]  # type: ignore[attr-defined]
+async def test_three_claimers_after_downtime_agree_on_one_catch_up(database: Any) -> None:
+    engines = [database.engine() for _ in range(3)]
     await claim_due(engines[0], "intacct", HOURLY, T0, "p0", last_fire_lookback=DAY)
     back = T0 + 6 * 3600 + 90
     claims = await asyncio.gather(
@@ -183,7 +184,7 @@ def test_claim_fire_time_is_the_fire_epoch() -> None:
     assert fire.at - timedelta(0) == datetime.fromtimestamp(T0, UTC)
 
 
-async def test_three_processes_fire_each_slot_once(database: object) -> None:
+async def test_three_processes_fire_each_slot_once(database: Any) -> None:
     """Separate OS processes, as `serve` runs them, racing for the same slots."""
     worker = Path(__file__).with_name("claim_worker.py")
     db = database
@@ -193,8 +194,8 @@ async def test_three_processes_fire_each_slot_once(database: object) -> None:
         await asyncio.create_subprocess_exec(
             sys.executable,
             str(worker),
-            db.url,  # type: ignore[attr-defined]
-            db.schema or "-",  # type: ignore[attr-defined]
+            db.url,
+            db.schema or "-",
             f"process-{i}",
             str(start_at),
             FIVE_MINUTES.model_dump_json(),

@@ -11,6 +11,8 @@ from ml_connector import __version__
 from ml_connector.cli import agent, audit, config, schedule, secrets, sim, slack
 from ml_connector.cli.init import init
 from ml_connector.cli.replay import replay
+from ml_connector.cli.run import run_pipeline
+from ml_connector.cli.serve import serve
 
 app = typer.Typer(
     name="ml-connector",
@@ -22,6 +24,8 @@ app = typer.Typer(
 
 app.command()(init)
 app.command()(replay)
+app.command("run")(run_pipeline)
+app.command()(serve)
 app.add_typer(audit.app, name="audit")
 app.add_typer(config.app, name="config")
 app.add_typer(schedule.app, name="schedule")

@@ -1,7 +1,8 @@
 """The delivery seam implemented with :class:`ml_connector.slack.client.SlackClient`.
 
 One client per workspace. Installation health comes from an optional ``health`` object (the
-installations store); without one (tests, a single bot token) it is kept in memory.
+installations table, see :func:`managed_gateway`); without one (tests, a bare bot token) it
+is kept in memory.
 """
 
 from __future__ import annotations
@@ -9,9 +10,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Protocol
 
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ml_connector.config import Config
 from ml_connector.delivery.ports import HistoryPage
-from ml_connector.errors import CredentialsError
+from ml_connector.errors import CredentialsError, ExternalError
 from ml_connector.slack.client import SlackClient
+from ml_connector.slack.installations import get_installation, set_status
+from ml_connector.slack.tokens import WorkspaceTokens
+from ml_connector.vault import Vault
 
 
 class InstallationHealth(Protocol):
@@ -20,6 +27,8 @@ class InstallationHealth(Protocol):
     async def mark_unusable(self, workspace: str, reason: str) -> None: ...
 
     async def mark_usable(self, workspace: str) -> None: ...
+
+    async def probe(self, workspace: str) -> bool: ...
 
 
 class ClientGateway:
@@ -71,6 +80,8 @@ class ClientGateway:
             await self._health.mark_unusable(workspace, reason)
 
     async def probe(self, workspace: str) -> bool:
+        if self._health is not None:
+            return await self._health.probe(workspace)
         try:
             await self.client(workspace).auth_test()
         except CredentialsError:
@@ -83,3 +94,50 @@ class ClientGateway:
     async def aclose(self) -> None:
         for client in self._clients.values():
             await client.aclose()
+
+
+class InstallationsHealth:
+    """Installation health kept in ``slack_installations``, shared by every process."""
+
+    def __init__(self, engine: AsyncEngine, tokens: Mapping[str, WorkspaceTokens]) -> None:
+        self._engine = engine
+        self._tokens = dict(tokens)
+
+    async def is_usable(self, workspace: str) -> bool:
+        installation = await get_installation(self._engine, workspace)
+        # No row yet: a configured bot token is adopted on first use.
+        return installation is None or installation.usable
+
+    async def mark_unusable(self, workspace: str, reason: str) -> None:
+        # WorkspaceTokens.rejected has usually recorded a fuller reason already; keep it.
+        if await self.is_usable(workspace):
+            await set_status(self._engine, workspace, "unusable", reason)
+
+    async def mark_usable(self, workspace: str) -> None:
+        await set_status(self._engine, workspace, "active")
+
+    async def probe(self, workspace: str) -> bool:
+        tokens = self._tokens.get(workspace)
+        if tokens is None:
+            return False
+        try:
+            await tokens.recheck()
+        except ExternalError:
+            return False
+        return True
+
+
+def managed_gateway(
+    engine: AsyncEngine, vault: Vault, config: Config, *, timeout: float | None = None
+) -> ClientGateway:
+    """The gateway ``serve`` uses: one managed client per configured workspace."""
+    request_timeout = timeout or config.delivery.request_timeout
+    tokens = {
+        name: WorkspaceTokens(engine, vault, name, settings, timeout=request_timeout)
+        for name, settings in config.slack.workspaces.items()
+    }
+    clients = {
+        name: SlackClient(tokens[name], base_url=settings.api_base_url, timeout=request_timeout)
+        for name, settings in config.slack.workspaces.items()
+    }
+    return ClientGateway(clients, InstallationsHealth(engine, tokens))

@@ -39,6 +39,20 @@ ALLOWED_ENCODINGS |= {"ascii", "windows-1252", "cp1252"}
 _ENVELOPE_TAGS = ("control", "operation", "authentication", "result", "data", "errormessage")
 _ENCODING = re.compile(rb"""encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
 _ROOT = b"response"
+# libxml2 errors that mean "the input stopped inside a construct": a cut connection, worth a
+# retry. Anything else (an undefined entity, mismatched tags) is a broken answer.
+_CUT_SHORT = frozenset(
+    {
+        "ERR_TAG_NOT_FINISHED",
+        "ERR_GT_REQUIRED",
+        "ERR_LTSLASH_REQUIRED",
+        "ERR_ATTRIBUTE_NOT_FINISHED",
+        "ERR_LITERAL_NOT_FINISHED",
+        "ERR_COMMENT_NOT_FINISHED",
+        "ERR_CDATA_NOT_FINISHED",
+        "ERR_PI_NOT_FINISHED",
+    }
+)
 
 
 class ResponseParser:
@@ -93,7 +107,9 @@ class ResponseParser:
         if self._prolog is not None:
             self._prolog += chunk
             start = _root_start(self._prolog)
-            if start is None:
+            if start is not None and len(self._prolog) < start + len(_ROOT) + 2:
+                start = None  # not enough bytes yet to tell the root element's name
+            if start is None or start > MAX_PROLOG_BYTES:
                 if len(self._prolog) > MAX_PROLOG_BYTES:
                     raise MalformedResponseError("no root element in the first 16 KiB; refused")
                 return []
@@ -118,7 +134,10 @@ class ResponseParser:
         try:
             self._parser.close()
         except etree.XMLSyntaxError as exc:
-            raise TruncatedResponseError(f"Intacct answer ends part-way: {exc}") from exc
+            last = exc.error_log.last_error
+            if last is not None and last.type_name in _CUT_SHORT:
+                raise TruncatedResponseError(f"Intacct answer ends part-way: {exc}") from exc
+            raise MalformedResponseError(f"Intacct answer is not well-formed XML: {exc}") from exc
         self._handle_events()
         return self._response()
 

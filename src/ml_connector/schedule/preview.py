@@ -41,4 +41,4 @@ def until(seconds: float) -> str:
         return f"{days} d {hours} h" if hours else f"{days} d"
     if hours:
         return f"{hours} h {minutes} min" if minutes else f"{hours} h"
-    return f"{minutes} min"
+    return f"{minutes} min" if minutes else "< 1 min"

@@ -22,6 +22,7 @@ from ml_connector.slack.errors import (
     SlackRateLimitedError,
     SlackTransientError,
 )
+from ml_connector.slack.installations import Installation, OAuthStateError
 from ml_connector.slack.oauth import Installer
 from ml_connector.slack.tokens import (
     InstallationStatus,
@@ -33,9 +34,11 @@ from ml_connector.slack.tokens import (
 __all__ = [
     "HistoryMessage",
     "HistoryPage",
+    "Installation",
     "InstallationStatus",
     "Installer",
     "Message",
+    "OAuthStateError",
     "PostResult",
     "RecordLink",
     "SlackAmbiguousError",

@@ -193,6 +193,12 @@ class Installer:
                 previous_team=previous.team_id,
                 team=grant.team_id,
             )
+        if settings.token_rotation and grant.refresh_token is None:
+            log.warning(
+                "token_rotation is set but Slack issued a non-expiring token; "
+                "turn rotation on in the Slack app's OAuth settings",
+                workspace=workspace,
+            )
         missing = missing_scopes(grant.scope)
         if missing:
             log.warning("slack install lacks scopes", workspace=workspace, missing=missing)

@@ -1,0 +1,13 @@
+"""``ml-connector serve``: the scheduler, pipeline runs, delivery and web server in one process."""
+
+from __future__ import annotations
+
+from ml_connector.cli.context import ConfigOption, handle_errors, load, run
+from ml_connector.runtime.service import serve as serve_forever
+
+
+@handle_errors
+def serve(config_path: ConfigOption = None) -> None:
+    """Run the service until SIGTERM or Ctrl-C; stops cleanly, losing nothing."""
+    config = load(config_path)
+    run(serve_forever(config))

@@ -1,0 +1,1 @@
+"""Ties the parts into the running service: pipelines, scheduler, delivery and web."""

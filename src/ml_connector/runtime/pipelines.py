@@ -1,0 +1,22 @@
+"""Building each configured pipeline from the config."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ml_connector.config import Config, IntacctPipeline, Sage100Pipeline
+from ml_connector.pipeline import Pipeline
+from ml_connector.vault import Vault
+
+
+def build_pipelines(config: Config, engine: AsyncEngine, vault: Vault) -> dict[str, Pipeline]:
+    from ml_connector.intacct.pipeline import IntacctPipeline as IntacctRunner
+    from ml_connector.sage100.pipeline import Sage100Pipeline as Sage100Runner
+
+    built: dict[str, Pipeline] = {}
+    for name, settings in config.pipelines.items():
+        if isinstance(settings, IntacctPipeline):
+            built[name] = IntacctRunner(name, config)
+        elif isinstance(settings, Sage100Pipeline):
+            built[name] = Sage100Runner(name, config)
+    return built

@@ -1,0 +1,195 @@
+"""Running a pipeline once: recorded, never overlapping itself, heartbeat while it works.
+
+Every way a run starts — a schedule slot, `ml-connector run`, `/mlc run` — goes through
+:meth:`PipelineRunner.run`, so runs look the same in `status`, the audit trail and metrics.
+A Sage 100 pipeline runs stream by stream, each stream its own run, so a slow GL poll never
+holds up the 15-minute AP invoices.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ml_connector.config import Config, Sage100Pipeline
+from ml_connector.errors import ConfigError
+from ml_connector.logging import get_logger
+from ml_connector.pipeline import Pipeline, RunContext, RunOutcome, Trigger
+from ml_connector.runtime.metrics import PIPELINE_RUNS, PIPELINE_SECONDS
+from ml_connector.schedule.runs import finish_run, heartbeat_run, try_start_run
+from ml_connector.vault import Vault
+
+log = get_logger("ml_connector.runtime")
+
+HEARTBEAT_SECONDS = 15.0
+
+
+def run_key(pipeline: str, stream: str | None) -> str:
+    """The name runs and schedule slots are recorded under."""
+    return pipeline if stream is None else f"{pipeline}.{stream}"
+
+
+class PipelineRunner:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        vault: Vault,
+        config: Config,
+        pipelines: Mapping[str, Pipeline],
+        *,
+        owner: str,
+        on_queued: Callable[[], None] | None = None,
+        heartbeat_seconds: float = HEARTBEAT_SECONDS,
+    ) -> None:
+        self.engine = engine
+        self.vault = vault
+        self.config = config
+        self.pipelines = dict(pipelines)
+        self.owner = owner
+        self.on_queued = on_queued
+        self.heartbeat_seconds = heartbeat_seconds
+
+    def streams(self, pipeline: str, stream: str | None) -> list[str | None]:
+        settings = self.config.pipelines.get(pipeline)
+        if settings is None:
+            known = ", ".join(sorted(self.config.pipelines)) or "none configured"
+            raise ConfigError(f"no pipeline named {pipeline!r} (configured: {known})")
+        if not isinstance(settings, Sage100Pipeline):
+            if stream is not None:
+                raise ConfigError(f"pipeline {pipeline!r} has no streams")
+            return [None]
+        enabled = [name for name, s in settings.streams.items() if s.enabled]
+        if stream is None:
+            return list(enabled)
+        if stream not in enabled:
+            raise ConfigError(
+                f"pipeline {pipeline!r} has no enabled stream {stream!r} "
+                f"(enabled: {', '.join(enabled) or 'none'})"
+            )
+        return [stream]
+
+    async def run(
+        self,
+        pipeline: str,
+        trigger: Trigger,
+        *,
+        stream: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        on_started: Callable[[int], Awaitable[None]] | None = None,
+    ) -> RunOutcome:
+        """Run a pipeline (every stream of it, or one) and return the combined outcome."""
+        outcomes: list[RunOutcome] = []
+        for one in self.streams(pipeline, stream):
+            outcome = await self.run_one(
+                pipeline, trigger, stream=one, since=since, until=until, on_started=on_started
+            )
+            outcomes.append(outcome)
+        return combine(outcomes)
+
+    async def run_one(
+        self,
+        pipeline: str,
+        trigger: Trigger,
+        *,
+        stream: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        on_started: Callable[[int], Awaitable[None]] | None = None,
+    ) -> RunOutcome:
+        key = run_key(pipeline, stream)
+        run_id = await try_start_run(self.engine, key, trigger, self.owner)
+        if run_id is None:
+            return RunOutcome("failed", error=f"{key} is already running", summary="skipped")
+        if on_started is not None:
+            await on_started(run_id)
+        started = time.monotonic()
+
+        async def heartbeat() -> None:
+            await heartbeat_run(self.engine, run_id)
+
+        ctx = RunContext(
+            engine=self.engine,
+            vault=self.vault,
+            config=self.config,
+            pipeline=pipeline,
+            run_id=run_id,
+            trigger=trigger,
+            stream=stream,
+            since=since,
+            until=until,
+            heartbeat=heartbeat,
+        )
+        beating = asyncio.create_task(self._beat(run_id))
+        try:
+            outcome = await self.pipelines[pipeline].run(ctx)
+        except asyncio.CancelledError:
+            # Nothing of the run was committed unless the pipeline committed it whole.
+            await finish_run(
+                self.engine, run_id, "failed", 0, 0, "interrupted: the service stopped"
+            )
+            raise
+        except Exception as exc:  # the run is recorded as failed, whatever went wrong
+            log.exception("pipeline run crashed", pipeline=key, run_id=run_id)
+            outcome = RunOutcome("failed", error=f"{type(exc).__name__}: {exc}")
+        finally:
+            beating.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await beating
+        await finish_run(
+            self.engine,
+            run_id,
+            outcome.status,
+            records_read=outcome.records_read,
+            messages_queued=outcome.messages_queued,
+            error=outcome.error,
+        )
+        PIPELINE_RUNS.labels(key, outcome.status).inc()
+        PIPELINE_SECONDS.labels(key).observe(time.monotonic() - started)
+        log.info(
+            "pipeline run finished",
+            pipeline=key,
+            run_id=run_id,
+            status=outcome.status,
+            records=outcome.records_read,
+            queued=outcome.messages_queued,
+            error=outcome.error,
+        )
+        if outcome.messages_queued and self.on_queued is not None:
+            self.on_queued()
+        outcome.details.setdefault("run_id", run_id)
+        return outcome
+
+    async def _beat(self, run_id: int) -> None:
+        while True:
+            await asyncio.sleep(self.heartbeat_seconds)
+            await heartbeat_run(self.engine, run_id)
+
+    async def aclose(self) -> None:
+        for pipeline in self.pipelines.values():
+            await pipeline.aclose()
+
+
+def combine(outcomes: list[RunOutcome]) -> RunOutcome:
+    if len(outcomes) == 1:
+        return outcomes[0]
+    statuses = {o.status for o in outcomes}
+    status = (
+        "succeeded"
+        if statuses == {"succeeded"}
+        else ("failed" if statuses == {"failed"} else "partial")
+    )
+    errors = [o.error for o in outcomes if o.error]
+    return RunOutcome(
+        status,  # type: ignore[arg-type]
+        records_read=sum(o.records_read for o in outcomes),
+        messages_queued=sum(o.messages_queued for o in outcomes),
+        error="; ".join(errors) or None,
+        summary="; ".join(o.summary for o in outcomes if o.summary),
+        details={"runs": [o.details.get("run_id") for o in outcomes]},
+    )

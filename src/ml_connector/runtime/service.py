@@ -1,0 +1,184 @@
+"""The running service: scheduler, pipeline runs, delivery workers and web server in one loop.
+
+Start-up order matters: migrate, prove the master key, take the single-instance lock (SQLite),
+fail runs orphaned by a crash, clear dead workers' leases — only then claim any work. On
+SIGTERM/SIGINT nothing new is claimed, posts in flight finish, runs in progress get a grace
+period, and leases are given back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ml_connector import clock
+from ml_connector.config import Config
+from ml_connector.delivery import DeliverySettings, DeliveryWorker
+from ml_connector.delivery import claims
+from ml_connector.delivery.slack_gateway import ClientGateway, managed_gateway
+from ml_connector.delivery.worker import default_owner
+from ml_connector.logging import get_logger
+from ml_connector.pipeline import Pipeline, RunOutcome
+from ml_connector.runtime import instance
+from ml_connector.runtime.pipelines import build_pipelines
+from ml_connector.runtime.runner import PipelineRunner
+from ml_connector.runtime.scheduler import Scheduler
+from ml_connector.schedule.configured import configured_schedules
+from ml_connector.schedule.runs import fail_orphaned_runs
+from ml_connector.store import make_engine, migrate
+from ml_connector.store.engine import is_sqlite
+from ml_connector.vault import Keyring, Vault, load_keyring
+
+log = get_logger("ml_connector.service")
+
+ORPHAN_AFTER = 120.0
+INSTANCE_HEARTBEAT = 15.0
+
+
+@dataclass
+class Runtime:
+    """Everything a command needs to run pipelines and deliver their messages."""
+
+    config: Config
+    engine: AsyncEngine
+    vault: Vault
+    gateway: ClientGateway
+    worker: DeliveryWorker
+    runner: PipelineRunner
+    owner: str
+
+
+@asynccontextmanager
+async def open_runtime(
+    config: Config,
+    *,
+    keyring: Keyring | None = None,
+    pipelines: Mapping[str, Pipeline] | None = None,
+    delivery: DeliverySettings | None = None,
+    owner: str | None = None,
+) -> AsyncIterator[Runtime]:
+    config.data_path.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(config.db_url)
+    try:
+        await migrate(engine)
+        vault = Vault(engine, keyring or load_keyring(config.key_file))
+        await vault.ensure_canary()
+        me = owner or default_owner()
+        gateway = managed_gateway(engine, vault, config)
+        worker = DeliveryWorker(
+            engine, gateway, delivery or DeliverySettings.from_config(config.delivery), owner=me
+        )
+        built = dict(pipelines) if pipelines is not None else build_pipelines(config, engine, vault)
+        runner = PipelineRunner(engine, vault, config, built, owner=me, on_queued=worker.wake)
+        try:
+            yield Runtime(config, engine, vault, gateway, worker, runner, me)
+        finally:
+            await runner.aclose()
+            await gateway.aclose()
+    finally:
+        await engine.dispose()
+
+
+async def serve(
+    config: Config,
+    *,
+    stop: asyncio.Event | None = None,
+    keyring: Keyring | None = None,
+    pipelines: Mapping[str, Pipeline] | None = None,
+    delivery: DeliverySettings | None = None,
+    web_enabled: bool = True,
+    install_signals: bool = True,
+    scheduler_max_sleep: float | None = None,
+) -> None:
+    """Run until SIGTERM/SIGINT (or ``stop``), then shut down cleanly."""
+    stop = stop or asyncio.Event()
+    lock = (
+        instance.SingleInstanceLock(config.db_url) if config.db_url.startswith("sqlite") else None
+    )
+    if lock is not None:
+        lock.acquire()
+    try:
+        async with open_runtime(
+            config, keyring=keyring, pipelines=pipelines, delivery=delivery
+        ) as rt:
+            if install_signals:
+                loop = asyncio.get_running_loop()
+                for sig in (signal.SIGTERM, signal.SIGINT):
+                    loop.add_signal_handler(sig, stop.set)
+            await _serve(rt, stop, web_enabled=web_enabled, max_sleep=scheduler_max_sleep)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+async def _serve(
+    rt: Runtime, stop: asyncio.Event, *, web_enabled: bool, max_sleep: float | None
+) -> None:
+    await instance.register(rt.engine, rt.owner)
+    orphaned = await fail_orphaned_runs(rt.engine, ORPHAN_AFTER)
+    async with rt.engine.begin() as conn:
+        reclaimed = await claims.reclaim_expired(conn, clock.now())
+    log.info(
+        "service starting",
+        instance=rt.owner,
+        database="sqlite" if is_sqlite(rt.engine) else "postgresql",
+        orphaned_runs=len(orphaned),
+        reclaimed_leases=reclaimed,
+    )
+    scheduler = Scheduler(
+        rt.engine,
+        rt.runner,
+        configured_schedules(rt.config),
+        owner=rt.owner,
+        **({"max_sleep": max_sleep} if max_sleep is not None else {}),
+    )
+    site_runner: web.AppRunner | None = None
+    if web_enabled:
+        site_runner = await start_web(rt)
+    tasks = [
+        asyncio.create_task(rt.worker.run(stop), name="delivery"),
+        asyncio.create_task(scheduler.run(stop), name="scheduler"),
+        asyncio.create_task(_heartbeat(rt, stop), name="instance heartbeat"),
+    ]
+    try:
+        await stop.wait()
+        log.info("service stopping: no new work is claimed")
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if site_runner is not None:
+            await site_runner.cleanup()
+        await instance.unregister(rt.engine, rt.owner)
+        log.info("service stopped", instance=rt.owner)
+
+
+async def _heartbeat(rt: Runtime, stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=INSTANCE_HEARTBEAT)
+        await instance.heartbeat(rt.engine, rt.owner)
+
+
+async def start_web(rt: Runtime) -> web.AppRunner:
+    from ml_connector.web.app import create_app
+
+    async def run_pipeline(name: str, trigger: str) -> RunOutcome:
+        return await rt.runner.run(name, "slack" if trigger == "slack" else "manual")
+
+    app = create_app(config=rt.config, engine=rt.engine, vault=rt.vault, run_pipeline=run_pipeline)
+    site_runner = web.AppRunner(app, access_log=None)
+    await site_runner.setup()
+    site = web.TCPSite(site_runner, rt.config.server.host, rt.config.server.port)
+    await site.start()
+    log.info(
+        "web server listening",
+        url=f"http://{rt.config.server.host}:{rt.config.server.port}",
+    )
+    return site_runner

@@ -1,0 +1,101 @@
+"""Reading a request from Slack: headers first, then the raw body within its cap, then the
+signature, and only then anything inside the body.
+
+Every refusal is logged with its reason, the path and the size, never with the body (a
+forged request is attacker-controlled text, and a genuine one may hold user data).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from ml_connector.logging import get_logger
+from ml_connector.slack import signing
+from ml_connector.web.context import WebContext, context
+from ml_connector.web.metrics import WEBHOOK_REQUESTS
+
+log = get_logger("ml_connector.web")
+
+INVALID = {"error": "invalid request"}
+
+
+@dataclass(frozen=True)
+class SignedRequest:
+    body: bytes
+    # The configured workspaces whose signing secret signed it (one app can serve several).
+    workspaces: tuple[str, ...]
+
+
+def refuse(endpoint: str, outcome: str, status: int, message: str) -> web.HTTPException:
+    """An HTTP error answer, counted by outcome; the caller raises it."""
+    WEBHOOK_REQUESTS.labels(endpoint=endpoint, outcome=outcome).inc()
+    return _ERRORS[status](text=json.dumps({"error": message}), content_type="application/json")
+
+
+_ERRORS: dict[int, type[web.HTTPException]] = {
+    400: web.HTTPBadRequest,
+    401: web.HTTPUnauthorized,
+    413: web.HTTPRequestEntityTooLarge,
+    503: web.HTTPServiceUnavailable,
+}
+
+
+async def read_signed(request: web.Request, endpoint: str) -> SignedRequest:
+    """The verified raw body, or an HTTP error raised: 401, 413."""
+    ctx = context(request)
+    now = ctx.clock()
+    headers = request.headers
+    early = _header_failure(headers, now)
+    if early is not None:
+        raise _unauthorized(request, endpoint, early, size=request.content_length)
+    body = await read_capped(request, ctx.config.server.max_body_bytes, endpoint)
+    verdict = signing.verify(await ctx.keys.current(), headers, body, now)
+    if verdict.failure is signing.Failure.BAD_SIGNATURE:
+        fresh = await ctx.keys.refreshed()
+        if fresh is not None:
+            verdict = signing.verify(fresh, headers, body, now)
+    if verdict.failure is not None:
+        raise _unauthorized(request, endpoint, verdict.failure, size=len(body))
+    return SignedRequest(body, verdict.matched)
+
+
+def _header_failure(headers: Mapping[str, str], now: float) -> signing.Failure | None:
+    if not headers.get(signing.SIGNATURE_HEADER):
+        return signing.Failure.MISSING_HEADERS
+    return signing.check_timestamp(headers.get(signing.TIMESTAMP_HEADER), now)
+
+
+def _unauthorized(
+    request: web.Request, endpoint: str, reason: signing.Failure, *, size: int | None
+) -> web.HTTPException:
+    log.warning(
+        "slack request refused",
+        reason=reason.value,
+        path=request.path,
+        remote=request.remote,
+        bytes=size,
+        retry=request.headers.get("X-Slack-Retry-Num"),
+    )
+    return refuse(endpoint, "unauthorized", 401, INVALID["error"])
+
+
+async def read_capped(request: web.Request, limit: int, endpoint: str) -> bytes:
+    """The raw body; 413 as soon as it is known to exceed ``limit`` (nothing more is read)."""
+    declared = request.content_length
+    if declared is not None and declared > limit:
+        raise _too_large(request, endpoint, declared, limit)
+    body = bytearray()
+    async for chunk in request.content.iter_any():
+        body += chunk
+        if len(body) > limit:
+            raise _too_large(request, endpoint, len(body), limit)
+    return bytes(body)
+
+
+def _too_large(request: web.Request, endpoint: str, size: int, limit: int) -> web.HTTPException:
+    log.warning("slack request too large", path=request.path, bytes=size, limit=limit)
+    return refuse(endpoint, "too_large", 413, f"body over {limit} bytes")
