@@ -14,16 +14,22 @@ from ml_connector.intacct import (
     ControlRateLimitedError,
     FunctionPermanentError,
     FunctionTransientError,
+    IntacctClient,
+    IntacctTransport,
     Query,
     Read,
     ReadByQuery,
+    RequestSlots,
+    RetryPolicy,
     TransportTransientError,
     equalto,
 )
 from ml_connector.sim.intacct import IntacctSimulator
 
+from .conftest import credentials_for
+
 if TYPE_CHECKING:
-    from tests.intacct.conftest import Process
+    from .conftest import Process
 
 ACCOUNTS = ReadByQuery("GLACCOUNT", "", ["RECORDNO", "ACCOUNTNO"], pagesize=3)
 
@@ -37,9 +43,7 @@ async def test_five_reads_in_one_request_each_with_its_own_outcome(
     before = sim.requests
     batch = client.batch()
     batches = batch.read_by_query("GLBATCH", "STATE = 'Posted'", fields=["RECORDNO"], pagesize=10)
-    payments = batch.query(
-        Query("APPYMT", ["RECORDNO", "TOTALENTERED", "WHENPAID"], pagesize=7)
-    )
+    payments = batch.query(Query("APPYMT", ["RECORDNO", "TOTALENTERED", "WHENPAID"], pagesize=7))
     vendors = batch.read("VENDOR", [vendor["RECORDNO"]])  # type: ignore[list-item]
     accounts = batch.add(ACCOUNTS)
     broken = batch.add(Query("NOSUCHOBJECT", ["RECORDNO"]))
@@ -122,24 +126,25 @@ async def test_slow_answers_are_waited_for(
     assert time.monotonic() - started >= 0.3
 
 
-async def test_timeout_is_transient(
+async def test_timeout_is_transient_and_keeps_its_slot(
     sim: IntacctSimulator, processes: Callable[[], Process]
 ) -> None:
     process = processes()
-    from ml_connector.intacct import IntacctClient, IntacctTransport, RequestSlots
-
-    from .conftest import FAST_RETRIES, credentials_for
-
-    transport = IntacctTransport(RequestSlots(process.engine), timeout=0.2)
+    slots = RequestSlots(process.engine)
+    transport = IntacctTransport(slots, timeout=0.2)
     client = IntacctClient(
         credentials_for(sim), engine=process.engine, vault=process.vault,
-        transport=transport, gateway_url=sim.url, retry=FAST_RETRIES,
+        transport=transport, gateway_url=sim.url, retry=RetryPolicy(attempts=1),
     )  # fmt: skip
     try:
         await client.call(ACCOUNTS)
-        sim.faults.add("slow", seconds=0.5)
-        with pytest.raises(TransportTransientError, match="did not answer"):
+        sim.faults.add("slow", count=1, seconds=0.5)
+        with pytest.raises(TransportTransientError, match="did not answer") as caught:
             await client.call(ACCOUNTS)
+        assert caught.value.transient
+        # The abandoned request may still run at Intacct: its slot is not free yet.
+        company = sim.credentials.company_id
+        assert len(await slots.holders(f"intacct:{company}")) == 1
     finally:
         await transport.close()
 

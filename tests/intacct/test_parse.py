@@ -225,7 +225,9 @@ def test_nested_owned_objects_become_dicts() -> None:
     ],
 )
 def test_value_that_does_not_fit_its_type_is_refused(field: str, value: str) -> None:
-    data = f'<data listtype="GLENTRY" count="1"><GLENTRY><{field}>{value}</{field}></GLENTRY></data>'
+    data = (
+        f'<data listtype="GLENTRY" count="1"><GLENTRY><{field}>{value}</{field}></GLENTRY></data>'
+    )
     with pytest.raises(MalformedResponseError, match=f"GLENTRY.{field}"):
         parse_response(answer(result(data)))
 

@@ -31,7 +31,9 @@ xml_text = st.text(
     min_size=1,
     max_size=30,
 )
-amounts = st.decimals(allow_nan=False, allow_infinity=False, places=2, min_value=-10**9, max_value=10**9)
+amounts = st.decimals(
+    allow_nan=False, allow_infinity=False, places=2, min_value=-(10**9), max_value=10**9
+)
 dates = st.dates(min_value=date(1900, 1, 1), max_value=date(2999, 12, 31))
 stamps = st.datetimes(min_value=datetime(1900, 1, 1), max_value=datetime(2999, 12, 31)).map(
     lambda value: value.replace(microsecond=0)

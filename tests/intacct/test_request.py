@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from ml_connector.intacct import (
+    And,
     Query,
     Read,
     ReadByQuery,
@@ -67,7 +68,9 @@ def test_login_and_get_api_session() -> None:
     assert login is not None
     assert tags(login) == ["userid", "companyid", "password", "locationid"]
     assert root.findtext("operation/content/function/getAPISession/locationid") == "E100"
-    no_entity = etree.fromstring(build_request(SENDER, Login("u", "c", "p"), [("s", GetAPISession())]))
+    no_entity = etree.fromstring(
+        build_request(SENDER, Login("u", "c", "p"), [("s", GetAPISession())])
+    )
     assert no_entity.find("operation/authentication/login/locationid") is None
 
 
@@ -140,7 +143,7 @@ def test_markup_in_values_is_text_not_markup() -> None:
         lambda: ReadMore(""),
         lambda: Condition("between", "X", (1,)),
         lambda: Condition("sortof", "X", (1,)),
-        lambda: all_of(equalto("A", 1)).__class__((equalto("A", 1),)),
+        lambda: And((equalto("A", 1),)),
     ],
 )
 def test_bad_functions_are_refused_before_sending(make: object) -> None:

@@ -15,8 +15,8 @@ from ml_connector.intacct import (
     Credentials,
     IntacctClient,
     ReadByQuery,
+    metrics,
 )
-from ml_connector.intacct import metrics
 from ml_connector.intacct.session import RENEW_MARGIN, renew_time
 from ml_connector.sim.intacct import IntacctSimulator
 from ml_connector.store.tables import intacct_sessions

@@ -171,7 +171,11 @@ class IntacctClient:
         self._retry = retry or RetryPolicy()
         self._sleep = sleep
         self._sessions = SessionManager(
-            credentials, SessionStore(engine, vault), self._open_session, max_age=max_session_age
+            credentials,
+            SessionStore(engine, vault),
+            self._open_session,
+            max_age=max_session_age,
+            accepts=lambda session: _endpoint_allowed(session.endpoint, gateway_url),
         )
 
     def __repr__(self) -> str:
@@ -425,16 +429,20 @@ def _sign_in_refused(response: Response) -> bool:
     )
 
 
-def _check_endpoint(endpoint: str, gateway: str) -> None:
-    """Session ids go only to Intacct: the endpoint getAPISession names must be an
-    intacct.com host over HTTPS (as the PHP SDK's Endpoint::isDomainValid insists) or the
-    configured gateway itself (a simulator or proxy)."""
+def _endpoint_allowed(endpoint: str, gateway: str) -> bool:
+    """Session ids go only to Intacct: an intacct.com host over HTTPS (as the PHP SDK's
+    Endpoint::isDomainValid insists) or the configured gateway itself (a simulator, a proxy)."""
     target, configured = urlsplit(endpoint), urlsplit(gateway)
     host = target.hostname or ""
     if target.scheme == "https" and (host == "intacct.com" or host.endswith(".intacct.com")):
+        return True
+    return (target.scheme, target.netloc) == (configured.scheme, configured.netloc)
+
+
+def _check_endpoint(endpoint: str, gateway: str) -> None:
+    if _endpoint_allowed(endpoint, gateway):
         return
-    if (target.scheme, target.netloc) == (configured.scheme, configured.netloc):
-        return
+    target = urlsplit(endpoint)
     raise TransportPermanentError(
         f"getAPISession named the endpoint {target.scheme}://{target.netloc}, which is neither "
         "an intacct.com HTTPS host nor the configured gateway; refused"

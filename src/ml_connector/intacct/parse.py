@@ -134,8 +134,8 @@ class ResponseParser:
         try:
             self._parser.close()
         except etree.XMLSyntaxError as exc:
-            last = exc.error_log.last_error
-            if last is not None and last.type_name in _CUT_SHORT:
+            entries = list(exc.error_log)
+            if entries and entries[-1].type_name in _CUT_SHORT:
                 raise TruncatedResponseError(f"Intacct answer ends part-way: {exc}") from exc
             raise MalformedResponseError(f"Intacct answer is not well-formed XML: {exc}") from exc
         self._handle_events()

@@ -151,9 +151,11 @@ class SessionManager:
         opener: Opener,
         *,
         max_age: float = MAX_SESSION_AGE,
+        accepts: Callable[[Session], bool] = lambda session: True,
         now: Callable[[], float] = clock.now,
     ) -> None:
         self._key = credentials.session_key
+        self._accepts = accepts
         self._store = store
         self._opener = opener
         self._max_age = max_age
@@ -170,7 +172,8 @@ class SessionManager:
             if current is not None and current.usable(self._now()):
                 return current
             stored = await self._store.load(self._key)
-            if stored is not None and stored.usable(self._now()):
+            if self._fits(stored):
+                assert stored is not None
                 self._current = stored
                 return stored
             reason = "expiring" if current is not None or stored is not None else "new"
@@ -186,13 +189,17 @@ class SessionManager:
             self._current = None
             stored = await self._store.load(self._key)
             if (
-                stored is not None
+                self._fits(stored)
+                and stored is not None
                 and stored.created_at != rejected.created_at
-                and stored.usable(self._now())
             ):
                 self._current = stored
                 return stored
             return await self._open("rejected")
+
+    def _fits(self, stored: Session | None) -> bool:
+        """A stored session is used only while fresh and only for the configured gateway."""
+        return stored is not None and stored.usable(self._now()) and self._accepts(stored)
 
     async def observe(self, session: Session, authentication: Authentication | None) -> None:
         """Slide the renewal time along with the gateway's sliding timeout."""

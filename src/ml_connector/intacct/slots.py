@@ -28,6 +28,15 @@ from ml_connector.intacct.errors import TransportTransientError
 from ml_connector.store.tables import request_slots
 
 
+class Claim:
+    """A held slot. ``linger`` keeps it taken for that many seconds after the request: a
+    request we stopped waiting for may still be running at Intacct and still counts."""
+
+    def __init__(self, slot: int) -> None:
+        self.slot = slot
+        self.linger = 0.0
+
+
 class RequestSlots:
     def __init__(
         self,
@@ -49,16 +58,16 @@ class RequestSlots:
         self._prefix = f"{socket.gethostname()}:{os.getpid()}"
 
     @asynccontextmanager
-    async def hold(self, resource: str) -> AsyncIterator[int]:
+    async def hold(self, resource: str) -> AsyncIterator[Claim]:
         holder = f"{self._prefix}:{uuid.uuid4().hex[:12]}"
         started = time.monotonic()
-        slot = await self._acquire(resource, holder)
+        claim = Claim(await self._acquire(resource, holder))
         metrics.SLOT_WAIT_SECONDS.observe(time.monotonic() - started)
         try:
-            yield slot
+            yield claim
         finally:
-            # Free the slot even if the caller was cancelled mid-request.
-            await asyncio.shield(self._release(resource, slot, holder))
+            # Settle the slot even if the caller was cancelled mid-request.
+            await asyncio.shield(self._settle(resource, claim, holder))
 
     async def holders(self, resource: str) -> list[str]:
         """Live holders of a resource's slots (for status pages and tests)."""
@@ -107,13 +116,21 @@ class RequestSlots:
                     return slot
         return None
 
-    async def _release(self, resource: str, slot: int, holder: str) -> None:
+    async def _settle(self, resource: str, claim: Claim, holder: str) -> None:
         table = request_slots
+        if claim.linger > 0:
+            values: dict[str, object] = {"expires_at": self._now() + claim.linger}
+        else:
+            values = {"holder": None, "expires_at": None}
         async with self._engine.begin() as conn:
             await conn.execute(
                 sa.update(table)
-                .where(table.c.resource == resource, table.c.slot == slot, table.c.holder == holder)
-                .values(holder=None, expires_at=None)
+                .where(
+                    table.c.resource == resource,
+                    table.c.slot == claim.slot,
+                    table.c.holder == holder,
+                )
+                .values(**values)
             )
 
     async def _prepare(self, resource: str) -> None:

@@ -85,8 +85,15 @@ class IntacctTransport:
         started = time.monotonic()
         outcome = "ok"
         try:
-            async with company.lock, self._slots.hold(f"intacct:{company_id}"):
-                return await self._exchange(company.http, url, body)
+            async with company.lock, self._slots.hold(f"intacct:{company_id}") as claim:
+                try:
+                    return await self._exchange(company.http, url, body)
+                except TransportTransientError as exc:
+                    if isinstance(exc.__cause__, TimeoutError):
+                        # Intacct may still be working on it: it keeps counting against the
+                        # company's limit, so its slot stays taken for another timeout.
+                        claim.linger = self._timeout.total or DEFAULT_TIMEOUT
+                    raise
         except IntacctTransportError as exc:
             outcome = exc.kind
             raise

@@ -106,9 +106,9 @@ def advance(
     already read (otherwise the gap before it would be skipped for ever). ``versions`` are all
     versions read in the window, new or not; those the next window will overlap are kept.
     """
-    if explicit and cursor is not None:
-        if window.start > cursor.through or window.end <= cursor.through:
-            return None
+    joins_on = cursor is None or window.start <= cursor.through < window.end
+    if explicit and not joins_on:
+        return None
     floor = window.end - overlap
     seen = frozenset(key for key, stamp in versions if stamp >= floor)
     return StreamCursor(through=window.end, seen=seen)

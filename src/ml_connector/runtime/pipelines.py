@@ -10,13 +10,15 @@ from ml_connector.vault import Vault
 
 
 def build_pipelines(config: Config, engine: AsyncEngine, vault: Vault) -> dict[str, Pipeline]:
-    from ml_connector.intacct.pipeline import IntacctPipeline as IntacctRunner
-    from ml_connector.sage100.pipeline import Sage100Pipeline as Sage100Runner
-
+    # Imported here so that a service without one kind of pipeline never loads its code.
     built: dict[str, Pipeline] = {}
     for name, settings in config.pipelines.items():
         if isinstance(settings, IntacctPipeline):
+            from ml_connector.intacct.pipeline import IntacctPipeline as IntacctRunner
+
             built[name] = IntacctRunner(name, config)
         elif isinstance(settings, Sage100Pipeline):
+            from ml_connector.sage100.pipeline import Sage100Pipeline as Sage100Runner
+
             built[name] = Sage100Runner(name, config)
     return built

@@ -20,7 +20,6 @@ from ml_connector.config import Config, Sage100Pipeline
 from ml_connector.errors import ConfigError
 from ml_connector.logging import get_logger
 from ml_connector.pipeline import Pipeline, RunContext, RunOutcome, Trigger
-from ml_connector.runtime.metrics import PIPELINE_RUNS, PIPELINE_SECONDS
 from ml_connector.schedule.runs import finish_run, heartbeat_run, try_start_run
 from ml_connector.vault import Vault
 
@@ -149,13 +148,12 @@ class PipelineRunner:
             messages_queued=outcome.messages_queued,
             error=outcome.error,
         )
-        PIPELINE_RUNS.labels(key, outcome.status).inc()
-        PIPELINE_SECONDS.labels(key).observe(time.monotonic() - started)
         log.info(
             "pipeline run finished",
             pipeline=key,
             run_id=run_id,
             status=outcome.status,
+            seconds=round(time.monotonic() - started, 3),
             records=outcome.records_read,
             queued=outcome.messages_queued,
             error=outcome.error,

@@ -24,7 +24,7 @@ from prometheus_client.core import (
     Metric,
 )
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 # Imported for their side effect: their metrics join the default registry served here.
 from ml_connector.delivery import metrics as _delivery_metrics  # noqa: F401
@@ -32,6 +32,7 @@ from ml_connector.delivery.outbox import Status, queue_depth
 from ml_connector.intacct import metrics as _intacct_metrics  # noqa: F401
 from ml_connector.logging import get_logger
 from ml_connector.store.tables import outbox, runs
+from ml_connector.web.context import context
 
 log = get_logger("ml_connector.web")
 
@@ -93,7 +94,7 @@ async def read_snapshot(engine: AsyncEngine) -> StoreSnapshot:
     return snap
 
 
-async def _durations(conn: sa.ext.asyncio.AsyncConnection) -> dict[str, RunDurations]:
+async def _durations(conn: AsyncConnection) -> dict[str, RunDurations]:
     duration = runs.c.finished_at - runs.c.started_at
     columns = [
         sa.func.sum(sa.case((duration <= bound, 1), else_=0)) for bound in RUN_BUCKETS
@@ -191,8 +192,6 @@ def render(snap: StoreSnapshot) -> bytes:
 
 
 async def metrics_handler(request: web.Request) -> web.Response:
-    from ml_connector.web.context import context
-
     engine = context(request).engine
     try:
         snap = await asyncio.wait_for(read_snapshot(engine), SCRAPE_TIMEOUT)

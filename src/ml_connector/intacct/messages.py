@@ -1,0 +1,350 @@
+"""The Slack messages of the Intacct pipeline, rendered with :mod:`ml_connector.slack.blocks`.
+
+Pure: summaries and failures in, Block Kit out. Every ERP string goes through the builders'
+escaping; money is shown with its currency code (a channel may see USD and CAD side by side);
+moments are shown in the pipeline's time zone with the zone named. Debit/credit nets are shown
+signed from the debit side (a positive net change is a net debit), and the footer says so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from ml_connector.intacct.summaries import (
+    GLSummary,
+    Notable,
+    PaymentSummary,
+    ReadFailure,
+    Totals,
+    UnbalancedBatch,
+    VendorException,
+)
+from ml_connector.intacct.window import Window
+from ml_connector.slack.blocks import (
+    Block,
+    Message,
+    RecordLink,
+    alert_message,
+    compose,
+    context,
+    fields,
+    header,
+    record_links,
+    section,
+    summary_message,
+    summary_table,
+)
+from ml_connector.slack.dates import format_date, format_datetime
+from ml_connector.slack.money import format_money
+from ml_connector.slack.mrkdwn import Mrkdwn, bold, join, more
+
+_NOTABLE_TEXT = {
+    "adjusting": "Adjusting entry",
+    "closed_period": "Dated in a closed period",
+    "future_period": "Dated in a future period",
+}
+
+
+@dataclass(frozen=True)
+class Style:
+    """What every message of one pipeline shares."""
+
+    zone: ZoneInfo
+    company: str
+    mention_group: str | None = None
+    max_alert_lines: int = 10
+
+    @property
+    def mention(self) -> Mrkdwn | None:
+        # The id is validated by the config (S followed by capitals and digits), so it is safe
+        # inside the special-mention syntax https://docs.slack.dev/messaging/formatting-message-text
+        return Mrkdwn(f"<!subteam^{self.mention_group}>") if self.mention_group else None
+
+
+def when(value: datetime, zone: ZoneInfo) -> str:
+    """A naive company-local moment, shown with its zone."""
+    return format_datetime(value.replace(tzinfo=zone), zone)
+
+
+def window_text(window: Window, zone: ZoneInfo) -> str:
+    return f"{when(window.start, zone)} – {when(window.end, zone)}"
+
+
+def money_lines(totals: Totals) -> str:
+    return "\n".join(format_money(amount, currency) for currency, amount in totals.items())
+
+
+def _count(n: int, noun: str, plural: str | None = None) -> str:
+    return f"{n:,} {noun if n == 1 else plural or noun + 's'}"
+
+
+def _footer(style: Style, window: Window) -> list[str]:
+    return [f"Sage Intacct {style.company}", f"WHENMODIFIED {window_text(window, style.zone)}"]
+
+
+# -- GL -----------------------------------------------------------------------------------------
+
+
+def _notable_line(item: Notable, zone: ZoneInfo) -> RecordLink:
+    batch = item.batch
+    text = f"{_NOTABLE_TEXT[item.kind]}: {batch.label}"
+    if batch.title:
+        text += f" · {batch.title}"
+    if item.dates:
+        text += " · dated " + ", ".join(format_date(d, zone) for d in item.dates[:3])
+        if len(item.dates) > 3:
+            text += f" {more(len(item.dates) - 3)}"
+    return RecordLink(text, batch.url or None)
+
+
+def _counts_text(counts: Mapping[str, object], names: Mapping[str, str] | None = None) -> str:
+    lines = []
+    for key, value in counts.items():
+        batches, entry_lines = getattr(value, "batches", 0), getattr(value, "lines", 0)
+        label = f"{key} {names[key]}" if names and names.get(key) else key
+        lines.append(
+            f"{label}: {_count(batches, 'entry', 'entries')}, {_count(entry_lines, 'line')}"
+        )
+    return "\n".join(lines)
+
+
+def gl_summary(summary: GLSummary, style: Style, *, notable_dropped: int = 0) -> Message:
+    zone = style.zone
+    lead = join(
+        [
+            bold(_count(summary.batches, "journal entry", "journal entries")),
+            f"({_count(summary.lines, 'line')}) posted {window_text(summary.window, zone)}",
+        ],
+        " ",
+    )
+    blocks: list[Block] = [header("GL posting summary"), section(lead)]
+    blocks.extend(
+        fields(
+            [
+                ("Total debits", money_lines(summary.debits)),
+                ("Total credits", money_lines(summary.credits)),
+                ("By journal", _counts_text(summary.by_journal)),
+                ("By entity", _counts_text(summary.by_entity, summary.entity_names)),
+            ]
+        )
+    )
+    if summary.top_accounts:
+        blocks.append(section(bold("Largest net changes")))
+        rows = [
+            (f"{c.account} {c.title}".strip(), format_money(c.net, c.currency))
+            for c in summary.top_accounts
+        ]
+        blocks.extend(summary_table(rows, heading=("Account", "Net change")))
+    if summary.notable:
+        blocks.append(section(bold("Notable")))
+        links = [_notable_line(item, zone) for item in summary.notable]
+        if notable_dropped:
+            links.append(RecordLink(more(notable_dropped)))
+        blocks.append(record_links(links))
+    blocks.append(context([*_footer(style, summary.window), "net change: debit +, credit −"]))
+    debit_text = ", ".join(format_money(v, c) for c, v in summary.debits.items()) or "none"
+    fallback = (
+        f"GL posting summary: {_count(summary.batches, 'journal entry', 'journal entries')}, "
+        f"{_count(summary.lines, 'line')}, debits {debit_text}"
+    )
+    return compose(fallback, blocks)
+
+
+def gl_empty(window: Window, style: Style) -> Message:
+    return summary_message(
+        "GL posting summary",
+        summary=f"No postings {window_text(window, style.zone)}.",
+        footer=_footer(style, window),
+    )
+
+
+# -- payments ---------------------------------------------------------------------------------
+
+
+def _state_lines(summary: PaymentSummary) -> str:
+    return "\n".join(
+        f"{state}: {tally.count:,} · "
+        + ", ".join(format_money(v, c) for c, v in sorted(tally.totals.items()))
+        for state, tally in summary.by_state.items()
+    )
+
+
+def _totals_lines(groups: Mapping[str, Totals], names: Mapping[str, str] | None = None) -> str:
+    lines = []
+    for key, totals in groups.items():
+        label = f"{key} {names[key]}" if names and names.get(key) else key
+        lines.append(f"{label}: " + ", ".join(format_money(v, c) for c, v in totals.items()))
+    return "\n".join(lines) or "none"
+
+
+def payment_summary(summary: PaymentSummary, style: Style) -> Message:
+    zone = style.zone
+    runs = f" in {_count(len(summary.runs), 'payment run')}" if summary.runs else ""
+    lead = join(
+        [
+            bold(_count(summary.count, "payment")),
+            f"changed{runs}, {_count(summary.vendors_paid, 'vendor')} paid, "
+            f"{window_text(summary.window, zone)}",
+        ],
+        " ",
+    )
+    blocks: list[Block] = [header("Payment summary"), section(lead)]
+    blocks.extend(
+        fields(
+            [
+                ("By state", _state_lines(summary)),
+                ("Vendors paid", f"{summary.vendors_paid:,}"),
+                ("By payment method", _totals_lines(summary.by_method)),
+                ("By bank account", _totals_lines(summary.by_bank, summary.bank_names)),
+            ]
+        )
+    )
+    if summary.largest:
+        blocks.append(section(bold("Largest payments")))
+        rows = [
+            (
+                f"{p.vendor_name or p.vendor_id} · {p.document or p.recordno}",
+                format_money(p.amount, p.currency),
+            )
+            for p in summary.largest
+        ]
+        blocks.extend(summary_table(rows, heading=("Vendor · document", "Amount")))
+    if summary.runs:
+        blocks.append(context(["Payment runs:", *summary.runs]))
+    footer = [*_footer(style, summary.window), "totals leave out declined, voided and reversed"]
+    blocks.append(context(footer))
+    return compose(
+        f"Payment summary: {_count(summary.count, 'payment')}, "
+        f"{_count(summary.vendors_paid, 'vendor')} paid",
+        blocks,
+    )
+
+
+def payments_empty(window: Window, style: Style) -> Message:
+    return summary_message(
+        "Payment summary",
+        summary=f"No payments changed {window_text(window, style.zone)}.",
+        footer=_footer(style, window),
+    )
+
+
+# -- alerts -----------------------------------------------------------------------------------
+
+
+def _line_text(line_no: int, account: str, title: str, debit: bool, amount: str, memo: str) -> str:
+    side = "Dr" if debit else "Cr"
+    text = f"{line_no}. {account} {title}".rstrip() + f" · {side} {amount}"
+    return f"{text} · {memo}" if memo else text
+
+
+def unbalanced_alert(item: UnbalancedBatch, style: Style) -> Message:
+    batch = item.batch
+    differences = ", ".join(
+        format_money(i.difference, i.currency)
+        + (f" (entity {i.entity})" if i.entity else "")
+        for i in item.imbalances
+    )
+    limit = style.max_alert_lines
+    lines = [
+        _line_text(
+            line.line_no,
+            line.account,
+            line.account_title,
+            line.debit,
+            format_money(line.amount, line.currency),
+            line.description,
+        )
+        for line in item.lines[:limit]
+    ]
+    if len(item.lines) > limit:
+        lines.append(f"{more(len(item.lines) - limit)} lines")
+    facts: list[tuple[str, str]] = [
+        ("Batch", f"{batch.label}" + (f"\n{batch.title}" if batch.title else "")),
+        ("Journal", batch.journal or "—"),
+        ("Difference (debits − credits)", differences),
+        ("Entity", batch.entity_name or batch.entity or "—"),
+        ("Debits", "\n".join(format_money(i.debits, i.currency) for i in item.imbalances)),
+        ("Credits", "\n".join(format_money(i.credits, i.currency) for i in item.imbalances)),
+    ]
+    if batch.batch_date is not None:
+        facts.append(("Batch date", format_date(batch.batch_date, style.zone)))
+    return alert_message(
+        f"Unbalanced journal entry {batch.journal} {batch.batchno or batch.recordno}".strip(),
+        severity="critical",
+        summary=f"Debits and credits differ by {differences}.",
+        facts=facts,
+        lines=lines,
+        links=[RecordLink("Open the batch in Intacct", batch.url)] if batch.url else (),
+        footer=[f"Sage Intacct {style.company}", f"modified {when(batch.whenmodified, style.zone)}"],
+        mention=style.mention,
+    )
+
+
+def vendor_alert(item: VendorException, style: Style) -> Message:
+    pay = item.payment
+    vendor_problem = any(reason.startswith("vendor") for reason in item.reasons)
+    reasons = "; ".join(item.reasons)
+    vendor_text = f"{item.vendor_name} ({item.vendor_id})" if item.vendor_id else item.vendor_name
+    facts: list[tuple[str, str]] = [
+        ("Vendor", vendor_text or "—"),
+        ("Payment", pay.label),
+        ("Reason", reasons),
+        ("Amount", format_money(pay.amount, pay.currency)),
+        ("State", pay.state),
+        ("Method", pay.method),
+        ("Bank account", f"{pay.bank} {pay.bank_name}".strip()),
+    ]
+    if pay.run:
+        facts.append(("Payment run", pay.run))
+    if pay.paid_on is not None:
+        facts.append(("Date", format_date(pay.paid_on, style.zone)))
+    return alert_message(
+        f"Vendor exception: {item.vendor_name or item.vendor_id}",
+        severity="critical" if vendor_problem else "warning",
+        summary=f"{reasons[:1].upper()}{reasons[1:]}: {pay.label}, "
+        f"{format_money(pay.amount, pay.currency)}.",
+        facts=facts,
+        links=[RecordLink("Open the payment in Intacct", pay.url)] if pay.url else (),
+        footer=[f"Sage Intacct {style.company}", f"modified {when(pay.whenmodified, style.zone)}"],
+        mention=style.mention,
+    )
+
+
+def error_alert(failure: ReadFailure, style: Style, *, resumes_from: datetime | None) -> Message:
+    first = failure.errors[0] if failure.errors else None
+    facts: list[tuple[str, str]] = [("Read", failure.what)]
+    if first is not None:
+        description = " — ".join(p for p in (first.description, first.description2) if p)
+        facts += [
+            ("errorno", first.errorno or "—"),
+            ("Description", description or "—"),
+            ("Correction", first.correction or "—"),
+        ]
+    else:
+        facts.append(("Error", failure.message))
+    lines: Sequence[str] = [str(e) for e in failure.errors[1:]]
+    resume = (
+        f" It will be read again from {when(resumes_from, style.zone)} on the next run."
+        if resumes_from is not None
+        else " It will be read again on the next run."
+    )
+    kind = "a temporary" if failure.transient else "an"
+    return alert_message(
+        f"Intacct error reading {failure.what}",
+        severity="critical",
+        summary=f"Intacct answered with {kind} error; what was read completely has been posted."
+        + resume,
+        facts=facts,
+        lines=lines,
+        footer=_footer(style, failure.window),
+        mention=style.mention,
+    )
+
+
+def total_of(values: Mapping[str, Decimal], currency: str) -> Decimal:
+    """A currency's amount in a per-currency total (zero when absent)."""
+    return values.get(currency, Decimal(0))

@@ -1,0 +1,147 @@
+"""``POST /slack/events``: the Events API endpoint.
+
+Answered at once, handled afterwards: Slack counts a delivery as failed after three seconds
+and sends it again, so the answer never waits for the handling. Each ``event_id`` is recorded
+before the answer; a retry of an event already recorded (``X-Slack-Retry-Num``) is
+acknowledged and dropped, even when another process received the first delivery.
+
+The app subscribes to two events (``slack.scopes.BOT_EVENTS``): ``app_uninstalled`` and
+``tokens_revoked`` for the bot token. Both make the installation unusable, and its pending
+messages are held with that reason rather than failing one by one; a new install resumes
+them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from aiohttp import web
+
+from ml_connector.delivery.holds import hold_workspace
+from ml_connector.errors import StoreError
+from ml_connector.logging import get_logger
+from ml_connector.slack.installations import UNUSABLE, set_status
+from ml_connector.web.context import WebContext, context
+from ml_connector.web.inbound import read_signed, refuse
+from ml_connector.web.ledger import SeenEvent
+from ml_connector.web.metrics import WEBHOOK_REQUESTS
+from ml_connector.web.workspaces import resolve_workspace
+
+log = get_logger("ml_connector.web")
+
+ENDPOINT = "events"
+MAX_ID_LENGTH = 100  # slack_events.event_id
+REASONS = {
+    "app_uninstalled": "the Slack app was uninstalled from the workspace",
+    "tokens_revoked": "the bot token was revoked in Slack",
+}
+
+
+async def events_handler(request: web.Request) -> web.Response:
+    signed = await read_signed(request, ENDPOINT)
+    payload = parse_payload(signed.body)
+    kind = payload.get("type")
+    if kind == "url_verification":
+        challenge = payload.get("challenge")
+        if not isinstance(challenge, str):
+            raise refuse(ENDPOINT, "malformed", 400, "url_verification without a challenge")
+        WEBHOOK_REQUESTS.labels(endpoint=ENDPOINT, outcome="challenge").inc()
+        return web.json_response({"challenge": challenge})
+    if kind != "event_callback":
+        # app_rate_limited and future envelope types: acknowledged, nothing to do.
+        log.info("slack request of another type acknowledged", type=str(kind)[:60])
+        WEBHOOK_REQUESTS.labels(endpoint=ENDPOINT, outcome="ignored").inc()
+        return web.Response(status=200)
+    seen, event = parse_callback(payload)
+    ctx = context(request)
+    try:
+        first = await ctx.ledger.remember(seen)
+    except StoreError as exc:
+        log.error("slack event not recorded; Slack will retry", event_id=seen.event_id, error=exc)
+        raise refuse(ENDPOINT, "unavailable", 503, "try again") from None
+    if not first:
+        log.info(
+            "slack event retry acknowledged, already handled",
+            event_id=seen.event_id,
+            retry=request.headers.get("X-Slack-Retry-Num"),
+            reason=request.headers.get("X-Slack-Retry-Reason"),
+        )
+        WEBHOOK_REQUESTS.labels(endpoint=ENDPOINT, outcome="duplicate").inc()
+        return web.Response(status=200)
+    WEBHOOK_REQUESTS.labels(endpoint=ENDPOINT, outcome="accepted").inc()
+    ctx.tasks.spawn(
+        handle_event(ctx, signed.workspaces, seen, event), name=f"slack-event-{seen.event_id}"
+    )
+    return web.Response(status=200)
+
+
+def parse_payload(body: bytes) -> dict[str, Any]:
+    try:
+        payload = json.loads(body)
+    except (UnicodeDecodeError, ValueError):
+        raise refuse(ENDPOINT, "malformed", 400, "body is not JSON") from None
+    if not isinstance(payload, dict):
+        raise refuse(ENDPOINT, "malformed", 400, "body is not a JSON object")
+    return payload
+
+
+def parse_callback(payload: Mapping[str, Any]) -> tuple[SeenEvent, Mapping[str, Any]]:
+    event_id = payload.get("event_id")
+    event = payload.get("event")
+    if not isinstance(event_id, str) or not 0 < len(event_id) <= MAX_ID_LENGTH:
+        raise refuse(ENDPOINT, "malformed", 400, "event_callback without a valid event_id")
+    if not isinstance(event, dict):
+        raise refuse(ENDPOINT, "malformed", 400, "event_callback without an event")
+    team_id = payload.get("team_id")
+    event_type = event.get("type")
+    return (
+        SeenEvent(
+            event_id=event_id,
+            team_id=team_id[:40] if isinstance(team_id, str) else None,
+            event_type=event_type[:100] if isinstance(event_type, str) else None,
+        ),
+        event,
+    )
+
+
+async def handle_event(
+    ctx: WebContext, candidates: tuple[str, ...], seen: SeenEvent, event: Mapping[str, Any]
+) -> None:
+    if seen.event_type == "app_uninstalled" or (
+        seen.event_type == "tokens_revoked" and _bot_tokens_revoked(event)
+    ):
+        await make_unusable(ctx, candidates, seen, REASONS[seen.event_type])
+    else:
+        log.debug("slack event needs no action", event_id=seen.event_id, type=seen.event_type)
+    ctx.ledger.mark_handled(seen.event_id)
+
+
+def _bot_tokens_revoked(event: Mapping[str, Any]) -> bool:
+    """``tokens_revoked`` also reports user tokens, which ml-connector never uses."""
+    tokens = event.get("tokens")
+    return isinstance(tokens, dict) and bool(tokens.get("bot"))
+
+
+async def make_unusable(
+    ctx: WebContext, candidates: tuple[str, ...], seen: SeenEvent, reason: str
+) -> None:
+    workspace = await resolve_workspace(ctx.engine, candidates, seen.team_id)
+    if workspace is None:
+        log.warning(
+            "slack event for a team no configured workspace is installed in",
+            event=seen.event_type,
+            team_id=seen.team_id,
+        )
+        return
+    changed = await set_status(ctx.engine, workspace, UNUSABLE, reason)
+    async with ctx.engine.begin() as conn:
+        held = await hold_workspace(conn, workspace, reason)
+    log.warning(
+        "slack installation unusable; its messages are held until it is installed again",
+        workspace=workspace,
+        reason=reason,
+        newly=changed,
+        held=held,
+    )

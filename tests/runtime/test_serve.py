@@ -1,0 +1,120 @@
+"""`serve` as a real process: SIGTERM during delivery loses nothing; SQLite allows one."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from ml_connector.delivery import enqueue
+from ml_connector.delivery.outbox import OutboxMessage
+from ml_connector.sim.slack import SlackSimulator
+from ml_connector.store import make_engine, migrate
+from ml_connector.store.tables import channel_pacing, outbox, service_instances
+from ml_connector.vault import Vault, create_key_file, load_keyring
+
+
+def write_config(directory: Path, slack: SlackSimulator, port: int = 0) -> Path:
+    config = directory / "ml-connector.toml"
+    config.write_text(
+        f"""
+data_dir = "data"
+[server]
+port = {port}
+[delivery]
+post_interval = 0.2
+lease_seconds = 5
+[slack.workspaces.default]
+api_base_url = "{slack.base_url}"
+bot_token = "slack.bot_token"
+"""
+    )
+    return config
+
+
+async def prepare(directory: Path, slack: SlackSimulator, channel: str, count: int) -> str:
+    (directory / "data").mkdir()
+    create_key_file(directory / "data" / "master.key")
+    url = f"sqlite:///{directory / 'data' / 'ml-connector.db'}"
+    engine = make_engine(url)
+    await migrate(engine)
+    vault = Vault(engine, load_keyring(directory / "data" / "master.key", environ={}))
+    await vault.ensure_canary()
+    await vault.set("slack.bot_token", slack.bot_token)
+    async with engine.begin() as conn:
+        for n in range(count):
+            await enqueue(conn, workspace="default", channel=channel,
+                          message=OutboxMessage(text=f"message {n}", blocks=[]),
+                          dedupe_key=f"m{n}", source={})
+    await engine.dispose()
+    return url
+
+
+async def start_serve(directory: Path) -> asyncio.subprocess.Process:
+    env = {k: v for k, v in os.environ.items() if k not in ("MLC_CONFIG", "MLC_MASTER_KEY")}
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "ml_connector", "serve", "--config",
+        str(directory / "ml-connector.toml"), cwd=directory, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+
+
+async def delivered(url: str) -> int:
+    engine = make_engine(url)
+    async with engine.connect() as conn:
+        count = await conn.scalar(
+            sa.select(sa.func.count()).where(outbox.c.status == "delivered")
+        )
+    await engine.dispose()
+    return int(count or 0)
+
+
+async def test_sigterm_during_delivery_loses_nothing(tmp_path: Path) -> None:
+    async with SlackSimulator(channels=["gl"], post_interval=0.2) as slack:
+        channel = slack.channel_id("gl")
+        write_config(tmp_path, slack)
+        url = await prepare(tmp_path, slack, channel, 15)
+        proc = await start_serve(tmp_path)
+        for _ in range(200):
+            await asyncio.sleep(0.05)
+            if len(slack.messages(channel)) >= 3:
+                break
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = await asyncio.wait_for(proc.communicate(), 30)
+        assert proc.returncode == 0, stderr.decode()
+        engine = make_engine(url)
+        async with engine.connect() as conn:
+            statuses = list(await conn.scalars(sa.select(outbox.c.status)))
+            leases = list(await conn.scalars(sa.select(channel_pacing.c.lease_owner)))
+            instances = await conn.scalar(sa.select(sa.func.count()).select_from(service_instances))
+        await engine.dispose()
+        assert "in_flight" not in statuses
+        assert leases == [None]
+        assert instances == 0
+        assert 3 <= len(slack.messages(channel)) < 15
+        proc = await start_serve(tmp_path)
+        for _ in range(200):
+            await asyncio.sleep(0.05)
+            if await delivered(url) == 15:
+                break
+        proc.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(proc.communicate(), 30)
+        assert [m["text"] for m in slack.messages(channel)] == [f"message {n}" for n in range(15)]
+
+
+async def test_second_serve_on_one_sqlite_file_refuses(tmp_path: Path) -> None:
+    async with SlackSimulator(channels=["gl"]) as slack:
+        write_config(tmp_path, slack)
+        await prepare(tmp_path, slack, slack.channel_id("gl"), 0)
+        first = await start_serve(tmp_path)
+        await asyncio.sleep(1.5)
+        second = await start_serve(tmp_path)
+        _, stderr = await asyncio.wait_for(second.communicate(), 30)
+        first.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(first.communicate(), 30)
+        assert second.returncode == 1
+        assert "already using this SQLite database" in stderr.decode()
