@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -211,6 +212,8 @@ class IntacctPipeline(Model):
     mention_group: UserGroupId | None = None
     post_empty: bool = False
     thresholds: IntacctThresholds = IntacctThresholds()
+    # Entries dated on or before this day are in a closed period (the GL summary flags them).
+    books_closed_through: date | None = None
 
 
 StreamName = Literal["ap_invoices", "purchase_orders", "gl_postings", "gl_accounts"]

@@ -126,9 +126,7 @@ async def gather_status(
             name=name,
             type=pipeline.type,
             workspace=pipeline.workspace,
-            schedules=tuple(
-                schedule_status(s, moment) for s in schedules if s.pipeline == name
-            ),
+            schedules=tuple(schedule_status(s, moment) for s in schedules if s.pipeline == name),
             last_run=last.get(name),
             running=active.get(name),
             dead_letters=dead.get(name, 0),

@@ -9,6 +9,8 @@ import typer
 
 from ml_connector import __version__
 from ml_connector.cli import agent, audit, config, schedule, secrets, sim, slack
+from ml_connector.cli.check import check
+from ml_connector.cli.demo import demo
 from ml_connector.cli.init import init
 from ml_connector.cli.replay import replay
 from ml_connector.cli.run import run_pipeline
@@ -23,6 +25,8 @@ app = typer.Typer(
 )
 
 app.command()(init)
+app.command()(check)
+app.command()(demo)
 app.command()(replay)
 app.command("run")(run_pipeline)
 app.command()(serve)

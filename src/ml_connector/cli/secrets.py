@@ -30,7 +30,7 @@ app = typer.Typer(help="Store and manage secrets (encrypted at rest).", no_args_
 
 def read_value(name: str) -> str:
     if sys.stdin.isatty():
-        value = typer.prompt(f"Value for {name}", hide_input=True, confirmation_prompt=True)
+        value = str(typer.prompt(f"Value for {name}", hide_input=True, confirmation_prompt=True))
     else:
         value = sys.stdin.read()
     value = value.rstrip("\r\n")

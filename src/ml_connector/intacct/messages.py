@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from ml_connector.intacct.summaries import (
+    Counts,
     GLSummary,
     Notable,
     PaymentSummary,
@@ -86,6 +86,10 @@ def _footer(style: Style, window: Window) -> list[str]:
     return [f"Sage Intacct {style.company}", f"WHENMODIFIED {window_text(window, style.zone)}"]
 
 
+def _record_footer(style: Style, whenmodified: datetime) -> list[str]:
+    return [f"Sage Intacct {style.company}", f"modified {when(whenmodified, style.zone)}"]
+
+
 # -- GL -----------------------------------------------------------------------------------------
 
 
@@ -101,13 +105,12 @@ def _notable_line(item: Notable, zone: ZoneInfo) -> RecordLink:
     return RecordLink(text, batch.url or None)
 
 
-def _counts_text(counts: Mapping[str, object], names: Mapping[str, str] | None = None) -> str:
+def _counts_text(counts: Mapping[str, Counts], names: Mapping[str, str] | None = None) -> str:
     lines = []
     for key, value in counts.items():
-        batches, entry_lines = getattr(value, "batches", 0), getattr(value, "lines", 0)
         label = f"{key} {names[key]}" if names and names.get(key) else key
         lines.append(
-            f"{label}: {_count(batches, 'entry', 'entries')}, {_count(entry_lines, 'line')}"
+            f"{label}: {_count(value.batches, 'entry', 'entries')}, {_count(value.lines, 'line')}"
         )
     return "\n".join(lines)
 
@@ -244,8 +247,7 @@ def _line_text(line_no: int, account: str, title: str, debit: bool, amount: str,
 def unbalanced_alert(item: UnbalancedBatch, style: Style) -> Message:
     batch = item.batch
     differences = ", ".join(
-        format_money(i.difference, i.currency)
-        + (f" (entity {i.entity})" if i.entity else "")
+        format_money(i.difference, i.currency) + (f" (entity {i.entity})" if i.entity else "")
         for i in item.imbalances
     )
     limit = style.max_alert_lines
@@ -279,7 +281,10 @@ def unbalanced_alert(item: UnbalancedBatch, style: Style) -> Message:
         facts=facts,
         lines=lines,
         links=[RecordLink("Open the batch in Intacct", batch.url)] if batch.url else (),
-        footer=[f"Sage Intacct {style.company}", f"modified {when(batch.whenmodified, style.zone)}"],
+        footer=[
+            f"Sage Intacct {style.company}",
+            f"modified {when(batch.whenmodified, style.zone)}",
+        ],
         mention=style.mention,
     )
 
@@ -309,7 +314,7 @@ def vendor_alert(item: VendorException, style: Style) -> Message:
         f"{format_money(pay.amount, pay.currency)}.",
         facts=facts,
         links=[RecordLink("Open the payment in Intacct", pay.url)] if pay.url else (),
-        footer=[f"Sage Intacct {style.company}", f"modified {when(pay.whenmodified, style.zone)}"],
+        footer=_record_footer(style, pay.whenmodified),
         mention=style.mention,
     )
 
@@ -343,8 +348,3 @@ def error_alert(failure: ReadFailure, style: Style, *, resumes_from: datetime | 
         footer=_footer(style, failure.window),
         mention=style.mention,
     )
-
-
-def total_of(values: Mapping[str, Decimal], currency: str) -> Decimal:
-    """A currency's amount in a per-currency total (zero when absent)."""
-    return values.get(currency, Decimal(0))

@@ -25,6 +25,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
+from typing import Any
 
 from lxml import etree
 
@@ -134,8 +135,9 @@ class ResponseParser:
         try:
             self._parser.close()
         except etree.XMLSyntaxError as exc:
-            entries = list(exc.error_log)
-            if entries and entries[-1].type_name in _CUT_SHORT:
+            log: Any = exc.error_log  # lxml-stubs lack last_error
+            last = log.last_error
+            if last is not None and last.type_name in _CUT_SHORT:
                 raise TruncatedResponseError(f"Intacct answer ends part-way: {exc}") from exc
             raise MalformedResponseError(f"Intacct answer is not well-formed XML: {exc}") from exc
         self._handle_events()

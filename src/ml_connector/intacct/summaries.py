@@ -615,6 +615,9 @@ class ReadFailure:
     message: str
     errors: tuple[ErrorDetail, ...] = ()
     transient: bool = False
+    # What identifies the failure across runs: the errornos, or the kind of failure when
+    # Intacct gave none (never the text, which carries a fresh Support ID each time).
+    code: str = ""
 
     @property
     def errornos(self) -> tuple[str, ...]:

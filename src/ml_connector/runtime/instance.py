@@ -11,7 +11,7 @@ import fcntl
 import os
 import socket
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
@@ -88,9 +88,7 @@ async def unregister(engine: AsyncEngine, instance_id: str) -> None:
         )
 
 
-async def live_instances(
-    engine: AsyncEngine, within: float = 120.0
-) -> list[sa.Row[tuple[str, str, int, float]]]:
+async def live_instances(engine: AsyncEngine, within: float = 120.0) -> list[tuple[str, str, int, float]]:
     async with engine.connect() as conn:
         rows = await conn.execute(
             sa.select(
@@ -100,4 +98,4 @@ async def live_instances(
                 service_instances.c.heartbeat_at,
             ).where(service_instances.c.heartbeat_at >= clock.now() - within)
         )
-        return list(rows)
+        return [(r.instance_id, r.host, r.pid, r.heartbeat_at) for r in rows]

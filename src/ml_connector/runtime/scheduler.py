@@ -114,7 +114,7 @@ class Scheduler:
         tasks = [t for t in self._running.values() if not t.done()]
         if not tasks:
             return
-        done, pending = await asyncio.wait(tasks, timeout=timeout)
+        _, pending = await asyncio.wait(tasks, timeout=timeout)
         for task in pending:
             task.cancel()
         if pending:

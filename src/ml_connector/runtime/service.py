@@ -20,8 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ml_connector import clock
 from ml_connector.config import Config
-from ml_connector.delivery import DeliverySettings, DeliveryWorker
-from ml_connector.delivery import claims
+from ml_connector.delivery import DeliverySettings, DeliveryWorker, claims
 from ml_connector.delivery.slack_gateway import ClientGateway, managed_gateway
 from ml_connector.delivery.worker import default_owner
 from ml_connector.logging import get_logger

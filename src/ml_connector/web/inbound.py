@@ -15,7 +15,7 @@ from aiohttp import web
 
 from ml_connector.logging import get_logger
 from ml_connector.slack import signing
-from ml_connector.web.context import WebContext, context
+from ml_connector.web.context import context
 from ml_connector.web.metrics import WEBHOOK_REQUESTS
 
 log = get_logger("ml_connector.web")

@@ -103,7 +103,9 @@ class EventLedger:
             new_ids.discard(event.event_id)  # the same id twice in one batch: the first wins
             answer.set_result(first)
 
-    async def _write(self, batch: list[tuple[SeenEvent, asyncio.Future[bool]]], handled: list[str]) -> set[str]:
+    async def _write(
+        self, batch: list[tuple[SeenEvent, asyncio.Future[bool]]], handled: list[str]
+    ) -> set[str]:
         now = clock.now()
         unique = {event.event_id: event for event, _answer in batch}
         async with self._engine.begin() as conn:

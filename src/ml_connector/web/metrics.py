@@ -96,9 +96,7 @@ async def read_snapshot(engine: AsyncEngine) -> StoreSnapshot:
 
 async def _durations(conn: AsyncConnection) -> dict[str, RunDurations]:
     duration = runs.c.finished_at - runs.c.started_at
-    columns = [
-        sa.func.sum(sa.case((duration <= bound, 1), else_=0)) for bound in RUN_BUCKETS
-    ]
+    columns = [sa.func.sum(sa.case((duration <= bound, 1), else_=0)) for bound in RUN_BUCKETS]
     query = (
         sa.select(runs.c.pipeline, sa.func.count(), sa.func.sum(duration), *columns)
         .where(runs.c.finished_at.is_not(None))
@@ -137,7 +135,10 @@ class SnapshotCollector:
             depth.add_metric([workspace, channel], count)
         yield depth
         yield _by_label(
-            "mlc_outbox_dead_letters", "Dead-lettered messages, per pipeline.", "pipeline", snap.dead
+            "mlc_outbox_dead_letters",
+            "Dead-lettered messages, per pipeline.",
+            "pipeline",
+            snap.dead,
         )
         yield _by_label(
             "mlc_outbox_held",
@@ -187,7 +188,7 @@ def _bound(value: float) -> str:
 
 def render(snap: StoreSnapshot) -> bytes:
     per_scrape = CollectorRegistry(auto_describe=False)
-    per_scrape.register(SnapshotCollector(snap))  # type: ignore[arg-type]
+    per_scrape.register(SnapshotCollector(snap))
     return bytes(generate_latest(REGISTRY)) + bytes(generate_latest(per_scrape))
 
 

@@ -71,9 +71,7 @@ def unknown_pipeline(name: str, known: Sequence[str]) -> Message:
 
 
 def other_workspace(name: str) -> Message:
-    return ephemeral(
-        f"*{escape(name)}* posts to another Slack workspace; run it from there."
-    )
+    return ephemeral(f"*{escape(name)}* posts to another Slack workspace; run it from there.")
 
 
 def unknown_workspace() -> Message:

@@ -1,0 +1,189 @@
+"""A run's findings as outbox items: channel, message, dedupe key and source records.
+
+The dedupe keys are what make a re-run harmless. An alert is keyed by the record version it is
+about (``RECORDNO@WHENMODIFIED``), so the same batch or payment is never alerted twice unless
+Intacct changes it; a summary is keyed by a digest of the versions it summarises, so reading the
+same window again yields the same key and nothing is posted; an empty-window line is keyed by
+its window. An Intacct error is keyed by the stream, the point its cursor is stuck at and the
+error's code, so a fault that lasts many runs is reported once, and a new fault again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from ml_connector.intacct import messages
+from ml_connector.intacct.messages import Style
+from ml_connector.intacct.summaries import (
+    GLSummary,
+    PaymentSummary,
+    ReadFailure,
+    UnbalancedBatch,
+    VendorException,
+)
+from ml_connector.intacct.window import Window
+from ml_connector.slack.blocks import Message
+
+MAX_KEY = 400  # outbox.dedupe_key
+
+
+@dataclass(frozen=True)
+class Channels:
+    gl: str
+    payments: str
+    alerts: str
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    channel: str
+    kind: str
+    message: Message
+    dedupe_key: str
+    source: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Findings:
+    """Everything one run found, by stream; ``None`` for a stream that was not read fully."""
+
+    gl: GLSummary | None = None
+    unbalanced: Sequence[UnbalancedBatch] = ()
+    notable_dropped: int = 0
+    payments: PaymentSummary | None = None
+    exceptions: Sequence[VendorException] = ()
+    failures: Sequence[tuple[ReadFailure, datetime | None]] = ()
+
+
+def dedupe_key(pipeline: str, kind: str, *parts: str) -> str:
+    key = ":".join(("intacct", pipeline, kind, *parts))
+    if len(key) <= MAX_KEY:
+        return key
+    # A very long pipeline name: keep the key unique, and within the column.
+    return f"intacct:{kind}:{hashlib.sha256(key.encode()).hexdigest()}"
+
+
+def _window_key(window: Window) -> tuple[str, str]:
+    return window.start.isoformat(), window.end.isoformat()
+
+
+def plan(
+    findings: Findings,
+    *,
+    pipeline: str,
+    company: str,
+    channels: Channels,
+    style: Style,
+    post_empty: bool,
+) -> list[Outgoing]:
+    """The run's messages: summaries first, then alerts, each alert its own message."""
+    out: list[Outgoing] = []
+    base = {"company": company}
+    gl = findings.gl
+    if gl is not None and not gl.empty:
+        out.append(
+            Outgoing(
+                channels.gl,
+                "gl_summary",
+                messages.gl_summary(gl, style, notable_dropped=findings.notable_dropped),
+                dedupe_key(pipeline, "gl-summary", gl.digest),
+                {
+                    **base,
+                    "window": gl.window.as_json(),
+                    "GLBATCH": gl.batch_recordnos,
+                    "GLENTRY": gl.entry_recordnos,
+                },
+            )
+        )
+    elif gl is not None and post_empty:
+        out.append(
+            Outgoing(
+                channels.gl,
+                "gl_summary",
+                messages.gl_empty(gl.window, style),
+                dedupe_key(pipeline, "gl-empty", *_window_key(gl.window)),
+                {**base, "window": gl.window.as_json(), "GLBATCH": [], "GLENTRY": []},
+            )
+        )
+    pay = findings.payments
+    if pay is not None and not pay.empty:
+        out.append(
+            Outgoing(
+                channels.payments,
+                "payment_summary",
+                messages.payment_summary(pay, style),
+                dedupe_key(pipeline, "payment-summary", pay.digest),
+                {**base, "window": pay.window.as_json(), "APPYMT": pay.payment_recordnos},
+            )
+        )
+    elif pay is not None and post_empty:
+        out.append(
+            Outgoing(
+                channels.payments,
+                "payment_summary",
+                messages.payments_empty(pay.window, style),
+                dedupe_key(pipeline, "payments-empty", *_window_key(pay.window)),
+                {**base, "window": pay.window.as_json(), "APPYMT": []},
+            )
+        )
+    for item in findings.unbalanced:
+        out.append(
+            Outgoing(
+                channels.alerts,
+                "unbalanced_entry",
+                messages.unbalanced_alert(item, style),
+                dedupe_key(pipeline, "unbalanced", "GLBATCH", item.batch.key),
+                {
+                    **base,
+                    "GLBATCH": [item.batch.recordno],
+                    "GLENTRY": [line.recordno for line in item.lines],
+                    "WHENMODIFIED": item.batch.whenmodified.isoformat(),
+                },
+            )
+        )
+    for exception in findings.exceptions:
+        pay_item = exception.payment
+        out.append(
+            Outgoing(
+                channels.alerts,
+                "vendor_exception",
+                messages.vendor_alert(exception, style),
+                dedupe_key(pipeline, "vendor-exception", "APPYMT", pay_item.key),
+                {
+                    **base,
+                    "APPYMT": [pay_item.recordno],
+                    "VENDORID": exception.vendor_id,
+                    "WHENMODIFIED": pay_item.whenmodified.isoformat(),
+                    "reasons": list(exception.reasons),
+                },
+            )
+        )
+    for failure, resumes_from in findings.failures:
+        stuck_at = (resumes_from or failure.window.start).isoformat()
+        out.append(
+            Outgoing(
+                channels.alerts,
+                "intacct_error",
+                messages.error_alert(failure, style, resumes_from=resumes_from),
+                dedupe_key(pipeline, "error", failure.stream, stuck_at, failure.code),
+                {
+                    **base,
+                    "stream": failure.stream,
+                    "window": failure.window.as_json(),
+                    "errors": [
+                        {
+                            "errorno": e.errorno,
+                            "description": e.description,
+                            "description2": e.description2,
+                            "correction": e.correction,
+                        }
+                        for e in failure.errors
+                    ],
+                },
+            )
+        )
+    return out

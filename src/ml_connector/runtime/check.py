@@ -1,0 +1,285 @@
+"""``check``: ping every configured system with the stored credentials, and say what to fix.
+
+Each check returns a ``CheckResult`` with a verdict, what it found and, on failure, a hint in
+the words a finance-systems admin would act on ("invite @mlc to #ap-invoices"). Checks never
+raise: a broken part is a row in the table, not a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ml_connector.config import (
+    Config,
+    IntacctConnection,
+    IntacctPipeline,
+    Sage100Connection,
+    Sage100Pipeline,
+)
+from ml_connector.errors import CredentialsError, ExternalError, MLConnectorError
+from ml_connector.store import current_revision, head_revision
+from ml_connector.vault import Vault
+
+TIMEOUT = 30.0
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    system: str
+    target: str
+    ok: bool
+    detail: str
+    hint: str = ""
+
+
+async def run_checks(config: Config, engine: AsyncEngine, vault: Vault) -> list[CheckResult]:
+    checks: list[Awaitable[list[CheckResult]]] = [check_database(engine)]
+    for name, connection in config.connections.items():
+        if isinstance(connection, IntacctConnection):
+            checks.append(check_intacct(name, connection, engine, vault))
+        elif isinstance(connection, Sage100Connection):
+            checks.append(check_sage100(name, connection, config, vault))
+    for workspace in config.slack.workspaces:
+        checks.append(check_slack(workspace, config, engine, vault))
+    results: list[CheckResult] = []
+    for found in await asyncio.gather(*checks):
+        results.extend(found)
+    return results
+
+
+async def guarded(
+    system: str, target: str, check: Callable[[], Awaitable[list[CheckResult]]]
+) -> list[CheckResult]:
+    try:
+        return await asyncio.wait_for(check(), TIMEOUT)
+    except TimeoutError:
+        return [
+            CheckResult(
+                system,
+                target,
+                False,
+                f"no answer within {TIMEOUT:g} s",
+                "check the address and that a firewall lets us through",
+            )
+        ]
+    except CredentialsError as exc:
+        return [CheckResult(system, target, False, str(exc), "check the stored credentials")]
+    except ExternalError as exc:
+        hint = "temporary: try again shortly" if exc.transient else ""
+        return [CheckResult(system, target, False, str(exc), hint)]
+    except MLConnectorError as exc:
+        return [CheckResult(system, target, False, str(exc))]
+
+
+async def check_database(engine: AsyncEngine) -> list[CheckResult]:
+    target = engine.url.render_as_string(hide_password=True)
+    try:
+        current = await current_revision(engine)
+    except Exception as exc:  # any driver error means unreachable
+        return [
+            CheckResult(
+                "database",
+                target,
+                False,
+                f"unreachable: {exc}",
+                "check database_url and that the server is running",
+            )
+        ]
+    head = head_revision()
+    if current != head:
+        return [
+            CheckResult(
+                "database",
+                target,
+                False,
+                f"migrations at {current or 'none'}, code expects {head}",
+                "run `ml-connector init` (or start `serve`) to migrate",
+            )
+        ]
+    return [CheckResult("database", target, True, f"reachable, migrations current ({head})")]
+
+
+async def check_intacct(
+    name: str, connection: IntacctConnection, engine: AsyncEngine, vault: Vault
+) -> list[CheckResult]:
+    from ml_connector.intacct import Credentials, IntacctClient
+
+    async def check() -> list[CheckResult]:
+        credentials = Credentials(
+            sender_id=connection.sender_id,
+            sender_password=await vault.get(connection.sender_password),
+            company_id=connection.company_id,
+            user_id=connection.user_id,
+            user_password=await vault.get(connection.user_password),
+            entity_id=connection.entity_id,
+        )
+        async with IntacctClient(
+            credentials,
+            engine=engine,
+            vault=vault,
+            gateway_url=connection.gateway_url,
+            max_concurrent=connection.max_concurrent,
+        ) as client:
+            info = await client.sign_in()
+        detail = (
+            f"signed in as {connection.user_id}@{info.company_id}"
+            + (f" (entity {info.location_id})" if info.location_id else "")
+            + f"; endpoint {info.endpoint}; session timeout {info.session_timeout or 'not given'}"
+        )
+        return [CheckResult("intacct", name, True, detail)]
+
+    results = await guarded("intacct", name, check)
+    return [
+        r
+        if r.ok or r.hint
+        else CheckResult(
+            r.system,
+            r.target,
+            False,
+            r.detail,
+            "check sender id/password (Web Services), company, user and password secrets",
+        )
+        for r in results
+    ]
+
+
+async def check_sage100(
+    name: str, connection: Sage100Connection, config: Config, vault: Vault
+) -> list[CheckResult]:
+    from ml_connector.sage100.client import Sage100Client
+
+    async def check() -> list[CheckResult]:
+        api_key = await vault.get(connection.api_key) if connection.api_key else None
+        async with Sage100Client(
+            connection.agent_url,
+            ca_file=config.path(connection.ca_file) if connection.ca_file else None,
+            client_cert=config.path(connection.cert_file) if connection.cert_file else None,
+            client_key=config.path(connection.key_file) if connection.key_file else None,
+            api_key=api_key,
+            timeout=connection.timeout,
+        ) as client:
+            health = await client.health()
+        expiry = health.peer_not_after
+        cert = ""
+        if health.peer_subject:
+            cert = f"; certificate {health.peer_subject}"
+            if expiry is not None:
+                days = (expiry - datetime.now(UTC)).days
+                cert += f", expires {expiry:%Y-%m-%d} ({days} days)"
+        detail = (
+            f"agent {health.agent_version} ({health.backend}"
+            + (f", Sage 100 {health.sage_version}" if health.sage_version else "")
+            + f"), companies {', '.join(health.companies)}{cert}"
+        )
+        if connection.company not in health.companies:
+            return [
+                CheckResult(
+                    "sage100",
+                    name,
+                    False,
+                    detail,
+                    f"the agent does not serve company {connection.company}: add it "
+                    "to the agent's `companies`",
+                )
+            ]
+        if expiry is not None and (expiry - datetime.now(UTC)).days < 14:
+            return [
+                CheckResult(
+                    "sage100", name, False, detail, "the agent's certificate expires soon: renew it"
+                )
+            ]
+        return [CheckResult("sage100", name, True, detail)]
+
+    return await guarded("sage100", name, check)
+
+
+async def check_slack(
+    workspace: str, config: Config, engine: AsyncEngine, vault: Vault
+) -> list[CheckResult]:
+    from ml_connector.slack.tokens import client_for
+
+    settings = config.slack.workspaces[workspace]
+    results: list[CheckResult] = []
+
+    async def check() -> list[CheckResult]:
+        async with client_for(engine, vault, workspace, settings) as client:
+            auth = await client.auth_test()
+            results.append(
+                CheckResult(
+                    "slack",
+                    workspace,
+                    True,
+                    f"team {auth.team} ({auth.team_id}), bot user {auth.user_id}",
+                )
+            )
+            for channel, where in channels_of(config, workspace):
+                try:
+                    info = await client.conversation_info(channel)
+                except ExternalError as exc:
+                    results.append(
+                        CheckResult(
+                            "slack",
+                            f"{channel} ({where})",
+                            False,
+                            str(exc),
+                            "check the channel id; for a private channel invite the bot first",
+                        )
+                    )
+                    continue
+                if info.is_archived:
+                    results.append(
+                        CheckResult(
+                            "slack",
+                            f"#{info.name} ({where})",
+                            False,
+                            "channel is archived",
+                            "choose another channel",
+                        )
+                    )
+                elif not info.is_member:
+                    results.append(
+                        CheckResult(
+                            "slack",
+                            f"#{info.name} ({where})",
+                            False,
+                            "the bot is not a member",
+                            f"invite the bot: /invite @{auth.user_id} in #{info.name}",
+                        )
+                    )
+                else:
+                    results.append(
+                        CheckResult(
+                            "slack", f"#{info.name} ({where})", True, "exists, bot is a member"
+                        )
+                    )
+        return results
+
+    outcome = await guarded("slack", workspace, check)
+    # On a failure part-way, keep the rows found before it.
+    return outcome if outcome is results else results + outcome
+
+
+def channels_of(config: Config, workspace: str) -> list[tuple[str, str]]:
+    """Every channel the config posts to in this workspace, with where it is configured."""
+    found: dict[str, str] = {}
+    for name, pipeline in config.pipelines.items():
+        if pipeline.workspace != workspace:
+            continue
+        if isinstance(pipeline, IntacctPipeline):
+            for kind, channel in pipeline.channels.model_dump().items():
+                found.setdefault(channel, f"{name}.{kind}")
+        elif isinstance(pipeline, Sage100Pipeline):
+            for stream, settings in pipeline.streams.items():
+                found.setdefault(settings.channel, f"{name}.{stream}")
+                for n, rule in enumerate(settings.routes):
+                    found.setdefault(rule.channel, f"{name}.{stream}.routes[{n}]")
+    return list(found.items())
+
+
+def verdict(results: list[CheckResult]) -> bool:
+    return all(r.ok for r in results)

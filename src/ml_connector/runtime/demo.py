@@ -1,0 +1,329 @@
+"""``ml-connector demo``: the whole product in one command, against local simulators.
+
+With nothing configured it starts the Intacct gateway simulator, the demo Sage 100 agent
+over mTLS (certificates made on the spot) and the Slack simulator on free ports; writes a
+config, a master key and the secrets into a temporary data folder; plants the interesting
+cases (an unbalanced batch, a payment to a vendor on hold, a declined payment, a locked
+Sage 100 record); runs both pipelines once; delivers at Slack's real pace; and prints every
+posted message. ``--serve`` then keeps the service running on short schedules while new
+records keep arriving.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import tempfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import sqlalchemy as sa
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from ml_connector.config import Config, load_config
+from ml_connector.delivery import DeliverySettings
+from ml_connector.runtime.service import open_runtime, serve
+from ml_connector.runtime.terminal import render_message
+from ml_connector.sage100.agent.testing import RunningAgent, running_agent
+from ml_connector.sim.intacct import IntacctSimulator
+from ml_connector.sim.slack import SlackSimulator
+from ml_connector.store.tables import outbox
+from ml_connector.vault import Vault, create_key_file, load_keyring
+
+CHANNELS = {
+    "gl": "finance-gl",
+    "payments": "ap-payments",
+    "alerts": "finance-alerts",
+    "ap_invoices": "ap-invoices",
+    "purchase_orders": "purchase-orders",
+    "gl_postings": "gl-journal",
+    "approvals": "ap-approvals",
+}
+TIMEZONE = "America/Chicago"
+
+
+@dataclass
+class DemoWorld:
+    directory: Path
+    config_path: Path
+    slack: SlackSimulator
+    intacct: IntacctSimulator
+    agent: RunningAgent
+
+
+def config_text(
+    world_dir: Path,
+    slack: SlackSimulator,
+    intacct: IntacctSimulator,
+    agent: RunningAgent,
+    *,
+    cron: str | None,
+    port: int,
+) -> str:
+    ch = {key: slack.channel_id(name) for key, name in CHANNELS.items()}
+    creds = intacct.credentials
+    schedule = f'\n[pipelines.intacct.schedule]\ncron = "{cron}"\n' if cron else ""
+
+    def stream(name: str, channel: str, extra: str = "") -> str:
+        sched = f'schedule = {{ cron = "{cron}" }}\n' if cron else ""
+        return f'\n[pipelines.sage100.streams.{name}]\nchannel = "{channel}"\n{sched}{extra}'
+
+    approvals = (
+        f'routes = [{{ when = [{{ field = "InvoiceAmt", op = "ge", value = 10000 }}], '
+        f'channel = "{ch["approvals"]}", also = true }}]\n'
+    )
+    streams = (
+        stream("ap_invoices", ch["ap_invoices"], approvals)
+        + stream("purchase_orders", ch["purchase_orders"])
+        + stream("gl_postings", ch["gl_postings"])
+        + stream("gl_accounts", ch["gl_postings"])
+    )
+    return f"""# Written by `ml-connector demo`: every system here is a local simulator.
+data_dir = "data"
+timezone = "{TIMEZONE}"
+
+[server]
+host = "127.0.0.1"
+port = {port}
+
+[delivery]
+post_interval = 1.0
+
+[slack.workspaces.default]
+api_base_url = "{slack.base_url}"
+bot_token = "slack.bot_token"
+signing_secret = "slack.signing_secret"
+
+[connections.intacct]
+type = "intacct"
+gateway_url = "{intacct.url}"
+sender_id = "{creds.sender_id}"
+sender_password = "intacct.sender_password"
+company_id = "{creds.company_id}"
+user_id = "{creds.user_id}"
+user_password = "intacct.user_password"
+
+[connections.sage100]
+type = "sage100"
+agent_url = "{agent.url}"
+company = "{agent.companies[0]}"
+auth = "mtls"
+ca_file = "{agent.ca_file.as_posix()}"
+cert_file = "{agent.client_cert.as_posix()}"
+key_file = "{agent.client_key.as_posix()}"
+
+[pipelines.intacct]
+type = "intacct"
+connection = "intacct"
+channels = {{ gl = "{ch["gl"]}", payments = "{ch["payments"]}", alerts = "{ch["alerts"]}" }}
+post_empty = true
+{schedule}
+[pipelines.sage100]
+type = "sage100"
+connection = "sage100"
+{streams}"""
+
+
+@asynccontextmanager
+async def demo_world(
+    directory: Path, *, cron: str | None = None, port: int = 0
+) -> AsyncIterator[DemoWorld]:
+    async with (
+        SlackSimulator(
+            channels=list(dict.fromkeys(CHANNELS.values())),
+            post_interval=1.0,
+            history_interval=60.0,
+        ) as slack,
+        IntacctSimulator(
+            seed=7, gl_entries=1500, vendors=60, payments=80, bills=120, history_days=10
+        ) as intacct,
+        running_agent(
+            directory / "sage100-agent", mode="mtls", lock_attempts=1, retry_after=0
+        ) as agent,
+    ):
+        config_path = directory / "ml-connector.toml"
+        config_path.write_text(
+            config_text(directory, slack, intacct, agent, cron=cron, port=port),
+            encoding="utf-8",
+        )
+        yield DemoWorld(directory, config_path, slack, intacct, agent)
+
+
+async def store_secrets(config: Config, world: DemoWorld) -> Vault:
+    create_key_file(config.key_file)
+    from ml_connector.store import make_engine, migrate
+
+    engine = make_engine(config.db_url)
+    await migrate(engine)
+    vault = Vault(engine, load_keyring(config.key_file, environ={}))
+    await vault.ensure_canary()
+    creds = world.intacct.credentials
+    for name, value in {
+        "slack.bot_token": world.slack.bot_token,
+        "slack.signing_secret": "demo-signing-secret-" + creds.sender_password[:8],
+        "intacct.sender_password": creds.sender_password,
+        "intacct.user_password": creds.user_password,
+    }.items():
+        await vault.set(name, value)
+    await engine.dispose()
+    return vault
+
+
+async def plant_source_events(world: DemoWorld) -> list[str]:
+    """The cases a finance team wants to see handled; returns them in words."""
+    now = datetime.now(world.intacct.data.timezone).replace(tzinfo=None)
+    world.intacct.data.add_day(
+        now - timedelta(minutes=30),
+        batches=8,
+        payments=10,
+        unbalanced_batches=1,
+        onhold_payments=1,
+        declined_payments=1,
+    )
+    backend = world.agent.backend
+    await backend.add_ap_invoice(amount=Decimal("12480.00"))
+    await backend.add_ap_invoice(amount=Decimal("318.40"))
+    await backend.add_purchase_order()
+    await backend.add_gl_register()
+    # The next read of the agent finds a record held by another Sage 100 user.
+    await backend.inject_locks(1)
+    return [
+        "Intacct: a day of GL postings and a payment run",
+        "Intacct: one unbalanced GL batch, a payment to a vendor on hold, a declined payment",
+        "Sage 100: new AP invoices (one over the approvals threshold), a PO, a GL register",
+        "Sage 100: a record locked by another user on the first read",
+    ]
+
+
+async def keep_adding(world: DemoWorld, stop: asyncio.Event, every: float = 20.0) -> None:
+    rng = random.Random(11)
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=every)
+        if stop.is_set():
+            return
+        now = datetime.now(world.intacct.data.timezone).replace(tzinfo=None)
+        world.intacct.data.add_day(
+            now,
+            batches=rng.randint(1, 3),
+            payments=rng.randint(0, 3),
+            declined_payments=int(rng.random() < 0.3),
+        )
+        await world.agent.backend.simulate_activity()
+
+
+async def delivered_count(config: Config) -> tuple[int, int]:
+    from ml_connector.store import make_engine
+
+    engine = make_engine(config.db_url)
+    async with engine.connect() as conn:
+        result = await conn.execute(
+            sa.select(outbox.c.status, sa.func.count()).group_by(outbox.c.status)
+        )
+        rows: dict[str, int] = {str(status): int(count) for status, count in result}
+    await engine.dispose()
+    return int(rows.get("delivered", 0)), int(sum(rows.values()))
+
+
+async def run_demo(
+    console: Console, *, keep_serving: bool = False, directory: Path | None = None
+) -> int:
+    """Run the demo; return the number of messages posted."""
+    tmp = None
+    if directory is None:
+        tmp = tempfile.TemporaryDirectory(prefix="ml-connector-demo-")
+        directory = Path(tmp.name)
+    try:
+        async with demo_world(directory, cron="* * * * *" if keep_serving else None) as world:
+            return await _run(console, world, keep_serving)
+    finally:
+        if tmp is not None:
+            tmp.cleanup()
+
+
+async def _run(console: Console, world: DemoWorld, keep_serving: bool) -> int:
+    console.rule("[bold]ml-connector demo")
+    console.print(f"Slack simulator      {world.slack.url}  (channel page)")
+    console.print(f"Intacct simulator    {world.intacct.url}")
+    console.print(f"Sage 100 agent       {world.agent.url}  (mTLS, CA {world.agent.ca_file})")
+    console.print(f"Data folder          {world.directory}")
+    config = load_config(world.config_path)
+    await store_secrets(config, world)
+    for line in await plant_source_events(world):
+        console.print(f"  • {line}")
+    settings = DeliverySettings(post_interval=1.0, idle_poll=0.1, history_interval=60.0)
+    async with open_runtime(config, delivery=settings) as rt:
+        for pipeline in config.pipelines:
+            with console.status(f"Running pipeline {pipeline} …"):
+                outcome = await rt.runner.run(pipeline, "manual")
+            colour = {"succeeded": "green", "partial": "yellow", "failed": "red"}[outcome.status]
+            console.print(
+                f"[{colour}]{pipeline}: {outcome.status}[/{colour}] — {outcome.records_read} "
+                f"records read, {outcome.messages_queued} messages queued"
+                + (f"; {outcome.error}" if outcome.error else "")
+            )
+        worker = asyncio.create_task(rt.worker.run_until_idle(timeout=45))
+        with Progress(
+            TextColumn("Posting to Slack at 1 message/s per channel"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+        ) as progress:
+            task = progress.add_task("deliver", total=None)
+            while not worker.done():
+                done, total = await delivered_count(config)
+                progress.update(task, completed=done, total=total)
+                await asyncio.sleep(0.2)
+            done, total = await delivered_count(config)
+            progress.update(task, completed=done, total=total)
+        await worker
+    posted = print_channels(console, world.slack)
+    console.rule()
+    console.print(f"{posted} messages posted. Channel page: [bold]{world.slack.url}[/bold]")
+    if keep_serving:
+        await serve_on(console, world, config)
+    return posted
+
+
+def print_channels(
+    console: Console, slack: SlackSimulator, seen: dict[str, int] | None = None
+) -> int:
+    """Print messages not printed yet (``seen`` counts them per channel); return how many."""
+    seen = {} if seen is None else seen
+    posted = 0
+    for name in dict.fromkeys(CHANNELS.values()):
+        messages = slack.messages(slack.channel_id(name))
+        for message in messages[seen.get(name, 0) :]:
+            console.print(render_message(name, message))
+            posted += 1
+        seen[name] = len(messages)
+    return posted
+
+
+async def serve_on(console: Console, world: DemoWorld, config: Config) -> None:
+    console.print(
+        "Serving on short schedules (every minute) while new records keep arriving; Ctrl-C stops."
+    )
+    stop = asyncio.Event()
+    adder = asyncio.create_task(keep_adding(world, stop))
+    printer = asyncio.create_task(print_new(console, world.slack, stop))
+    try:
+        await serve(config, stop=stop, install_signals=True, web_enabled=False)
+    finally:
+        stop.set()
+        await asyncio.gather(adder, printer)
+
+
+async def print_new(console: Console, slack: SlackSimulator, stop: asyncio.Event) -> None:
+    seen = {name: len(slack.messages(slack.channel_id(name))) for name in CHANNELS.values()}
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=1.0)
+        print_channels(console, slack, seen)

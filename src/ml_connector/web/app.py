@@ -1,0 +1,99 @@
+"""The aiohttp application of ``ml-connector serve``: Slack endpoints, health, metrics, status.
+
+Everything the handlers need is passed in, nothing is looked up globally: the runtime gives
+the config, the engine, the vault and the function that runs a pipeline, and tests give a
+fake, slow runner the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import aiohttp
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ml_connector import clock
+from ml_connector.config import Config
+from ml_connector.logging import get_logger
+from ml_connector.slack.manifest import COMMANDS_PATH, EVENTS_PATH, OAUTH_REDIRECT_PATH
+from ml_connector.slack.oauth import Installer
+from ml_connector.vault import Vault
+from ml_connector.web.commands import commands_handler
+from ml_connector.web.context import CONTEXT, RunPipeline, WebContext
+from ml_connector.web.health import healthz_handler, readyz_handler
+from ml_connector.web.ledger import EventLedger
+from ml_connector.web.metrics import metrics_handler
+from ml_connector.web.oauth_routes import install_handler, oauth_redirect_handler
+from ml_connector.web.signing_keys import SigningKeys
+from ml_connector.web.slack_events import events_handler
+from ml_connector.web.status import status_page_handler
+
+log = get_logger("ml_connector.web")
+
+INSTALL_PATH = "/slack/install"
+# Background work (a pipeline run from /mlc) gets this long to finish at shutdown.
+SHUTDOWN_GRACE = 10.0
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def create_app(
+    config: Config,
+    engine: AsyncEngine,
+    vault: Vault,
+    run_pipeline: RunPipeline,
+    *,
+    now: Callable[[], float] = clock.now,
+    installer: Installer | None = None,
+    shutdown_grace: float = SHUTDOWN_GRACE,
+) -> web.Application:
+    """The application; ``now`` is the wall clock used for signature timestamps."""
+    ctx = WebContext(
+        config=config,
+        engine=engine,
+        vault=vault,
+        run_pipeline=run_pipeline,
+        keys=SigningKeys(config, vault),
+        ledger=EventLedger(engine),
+        installer=installer or Installer(config, engine, vault),
+        clock=now,
+    )
+    app = web.Application(
+        middlewares=[_internal_errors], client_max_size=config.server.max_body_bytes
+    )
+    app[CONTEXT] = ctx
+
+    async def lifecycle(_app: web.Application) -> AsyncIterator[None]:
+        ctx.ledger.start()
+        ctx.http = aiohttp.ClientSession()
+        try:
+            yield
+        finally:
+            await ctx.tasks.close(shutdown_grace)
+            await ctx.ledger.close()
+            await ctx.http.close()
+            ctx.http = None
+
+    app.cleanup_ctx.append(lifecycle)
+    app.router.add_post(EVENTS_PATH, events_handler)
+    app.router.add_post(COMMANDS_PATH, commands_handler)
+    app.router.add_get(INSTALL_PATH, install_handler)
+    app.router.add_get(OAUTH_REDIRECT_PATH, oauth_redirect_handler)
+    app.router.add_get("/healthz", healthz_handler)
+    app.router.add_get("/readyz", readyz_handler)
+    app.router.add_get("/metrics", metrics_handler)
+    app.router.add_get("/", status_page_handler)
+    return app
+
+
+@web.middleware
+async def _internal_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A bug answers a bare 500 and is logged with its traceback; the client learns nothing."""
+    try:
+        return await handler(request)
+    except web.HTTPException:
+        raise
+    except Exception:
+        log.exception("request failed", path=request.path, method=request.method)
+        return web.json_response({"error": "internal error"}, status=500)

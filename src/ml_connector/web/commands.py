@@ -1,0 +1,171 @@
+"""``POST /slack/commands``: the ``/mlc`` slash command.
+
+Slack shows "operation timed out" if the answer takes more than three seconds, so ``run``
+answers that the run is queued, runs the pipeline in the background and reports through the
+command's ``response_url``; ``status`` answers directly, or in the same delayed way if the
+database is slow to answer. Only the users or channels listed in the workspace's
+``allowed_users`` / ``allowed_channels`` may run pipelines; both empty means nobody may.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from typing import Literal
+from urllib.parse import parse_qs
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+
+from ml_connector.config import SlackWorkspace
+from ml_connector.logging import get_logger
+from ml_connector.status import gather_status
+from ml_connector.web import replies
+from ml_connector.web.context import WebContext, context
+from ml_connector.web.inbound import read_signed, refuse
+from ml_connector.web.metrics import WEBHOOK_REQUESTS
+from ml_connector.web.response_url import post_response, usable_url
+from ml_connector.web.workspaces import resolve_workspace
+
+log = get_logger("ml_connector.web")
+
+ENDPOINT = "commands"
+STATUS_DEADLINE = 2.0  # seconds to gather status before answering "later"
+MAX_FIELDS = 50
+
+Action = Literal["help", "status", "run", "unknown"]
+
+
+@dataclass(frozen=True)
+class CommandText:
+    action: Action
+    argument: str = ""
+
+
+@dataclass(frozen=True)
+class SlashCommand:
+    command: str
+    text: str
+    user_id: str
+    channel_id: str
+    team_id: str | None
+    response_url: str | None
+
+
+def parse_text(text: str) -> CommandText:
+    """``/mlc`` arguments: ``help``, ``status``, ``run NAME``; anything else is unknown."""
+    words = text.split()
+    if not words or words[0].lower() == "help":
+        return CommandText("help")
+    verb = words[0].lower()
+    if verb == "status" and len(words) == 1:
+        return CommandText("status")
+    if verb == "run" and len(words) == 2:
+        return CommandText("run", words[1])
+    return CommandText("unknown", text.strip())
+
+
+def parse_form(body: bytes) -> SlashCommand:
+    try:
+        fields = parse_qs(
+            body.decode("utf-8"),
+            keep_blank_values=True,
+            strict_parsing=True,
+            max_num_fields=MAX_FIELDS,
+        )
+    except (UnicodeDecodeError, ValueError):
+        raise refuse(ENDPOINT, "malformed", 400, "body is not form data") from None
+
+    def one(name: str) -> str | None:
+        values = fields.get(name)
+        return values[0] if values else None
+
+    command, user_id, channel_id = one("command"), one("user_id"), one("channel_id")
+    if not command or not user_id or not channel_id:
+        raise refuse(ENDPOINT, "malformed", 400, "command, user_id and channel_id are required")
+    return SlashCommand(
+        command=command,
+        text=one("text") or "",
+        user_id=user_id,
+        channel_id=channel_id,
+        team_id=one("team_id"),
+        response_url=one("response_url"),
+    )
+
+
+def may_run(settings: SlackWorkspace, user_id: str, channel_id: str) -> bool:
+    return user_id in settings.allowed_users or channel_id in settings.allowed_channels
+
+
+async def commands_handler(request: web.Request) -> web.Response:
+    signed = await read_signed(request, ENDPOINT)
+    command = parse_form(signed.body)
+    ctx = context(request)
+    WEBHOOK_REQUESTS.labels(endpoint=ENDPOINT, outcome="accepted").inc()
+    parsed = parse_text(command.text)
+    if parsed.action == "help":
+        return web.json_response(replies.help_message())
+    if parsed.action == "status":
+        return web.json_response(await status_reply(ctx, command))
+    if parsed.action == "run":
+        return web.json_response(await run_reply(ctx, signed.workspaces, command, parsed.argument))
+    return web.json_response(replies.unknown_command(command.text))
+
+
+async def status_reply(ctx: WebContext, command: SlashCommand) -> replies.Message:
+    zone = ZoneInfo(ctx.config.timezone)
+    gathering = asyncio.ensure_future(gather_status(ctx.config, ctx.engine, recent_limit=0))
+    done, _pending = await asyncio.wait({gathering}, timeout=STATUS_DEADLINE)
+    if done:
+        return replies.status_message(gathering.result(), zone)
+    if not usable_url(command.response_url):
+        gathering.cancel()
+        return replies.ephemeral("The database is slow to answer; try `/mlc status` again.")
+    url = str(command.response_url)
+
+    async def later() -> None:
+        status = await gathering
+        await post_response(ctx.client(), url, replies.status_message(status, zone))
+
+    ctx.tasks.spawn(later(), name="mlc-status")
+    return replies.ephemeral("Gathering the status; it will appear here in a moment.")
+
+
+async def run_reply(
+    ctx: WebContext, candidates: tuple[str, ...], command: SlashCommand, name: str
+) -> replies.Message:
+    workspace = await resolve_workspace(ctx.engine, candidates, command.team_id)
+    settings = ctx.config.slack.workspaces.get(workspace) if workspace else None
+    if workspace is None or settings is None:
+        return replies.unknown_workspace()
+    if not may_run(settings, command.user_id, command.channel_id):
+        log.info(
+            "slash command run refused",
+            workspace=workspace,
+            user=command.user_id,
+            channel=command.channel_id,
+            pipeline=name[:100],
+        )
+        return replies.not_allowed(command.user_id)
+    pipeline = ctx.config.pipelines.get(name)
+    if pipeline is None:
+        return replies.unknown_pipeline(name, list(ctx.config.pipelines))
+    if pipeline.workspace != workspace:
+        return replies.other_workspace(name)
+    log.info("pipeline run requested in slack", pipeline=name, user=command.user_id)
+    ctx.tasks.spawn(run_and_report(ctx, name, command.response_url), name=f"mlc-run-{name}")
+    return replies.queued(name)
+
+
+async def run_and_report(ctx: WebContext, pipeline: str, response_url: str | None) -> None:
+    started = time.monotonic()
+    try:
+        outcome = await ctx.run_pipeline(pipeline, "slack")
+    except Exception as exc:  # the runner is the service's; whatever it raises, the user hears
+        log.error("pipeline run from slack crashed", pipeline=pipeline, error=exc)
+        message = replies.run_crashed(pipeline)
+    else:
+        message = replies.run_result(pipeline, outcome, time.monotonic() - started)
+    if usable_url(response_url):
+        await post_response(ctx.client(), str(response_url), message)
