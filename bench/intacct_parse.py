@@ -22,9 +22,7 @@ import argparse
 import gc
 import io
 import json
-import multiprocessing
 import random
-import resource
 import subprocess
 import sys
 import tempfile
@@ -168,9 +166,14 @@ def rates(data: bytes, expected: int, repeats: int) -> dict[str, float]:
     return {name: expected / seconds for name, seconds in best.items()}
 
 
-def _rss_bytes() -> int:
-    with open("/proc/self/statm") as handle:
-        return int(handle.read().split()[1]) * resource.getpagesize()
+def _status_bytes(field: str) -> int:
+    """VmRSS / VmHWM of this process. VmHWM (the high-water mark) belongs to this exec'd
+    image, unlike ru_maxrss, which a child inherits from its (much larger) parent."""
+    with open("/proc/self/status") as handle:
+        for line in handle:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError(f"{field} not in /proc/self/status")
 
 
 def measure_memory_child(name: str, path: str) -> None:
@@ -179,9 +182,9 @@ def measure_memory_child(name: str, path: str) -> None:
     parse = PARSERS[name]
     parse(answer(10, seed=1))  # imports and first-use set-up are not the parse's memory
     gc.collect()
-    before = max(_rss_bytes(), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+    before = max(_status_bytes("VmRSS"), _status_bytes("VmHWM"))
     parse(data)
-    peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - before
+    peak_rss = _status_bytes("VmHWM") - before
     gc.collect()
     tracemalloc.start()
     parse(data)
@@ -216,7 +219,7 @@ def main() -> None:
         measure_memory_child(*args.memory_child)
         return
     records = args.records or (10_000 if args.quick else 100_000)
-    repeats = 5 if records <= 20_000 else 3
+    repeats = 3
     data = answer(records)
     print(f"readByQuery answer: {records:,} GLENTRY records, {len(data) / (1 << 20):.1f} MiB")
     rate = rates(data, records, repeats)
@@ -240,5 +243,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    multiprocessing.freeze_support()
     main()

@@ -137,7 +137,8 @@ def main() -> None:
         print(f"{label:28}{ours[key]:>14.3f}{base[key]:>18.3f}")
     print(f"ratio of rates (ours / baseline): {ours['fraction'] / base['fraction']:.2f}")
     target = ours["fraction"] >= 0.97 and ours["429s"] == 0 and ours["duplicates"] == 0
-    print(f"target (≥ 0.97 of the limit, zero 429s, zero duplicates): {'met' if target else 'MISSED'}")
+    verdict = "met" if target else "MISSED"
+    print(f"target (≥ 0.97 of the limit, zero 429s, zero duplicates): {verdict}")
 
 
 if __name__ == "__main__":

@@ -253,6 +253,8 @@ class Sage100Pipeline(Model):
     connection: str
     workspace: str = "default"
     timezone: TimeZoneName | None = None
+    # Sage 100 AP/PO amounts carry no currency of their own: the company's home currency.
+    currency: str = Field("USD", pattern=r"^[A-Z]{3}$")
     streams: dict[StreamName, Sage100Stream]
 
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 import sqlalchemy as sa
+from prometheus_client import REGISTRY
 
 from ml_connector import clock
 from ml_connector.intacct import (
@@ -15,7 +16,6 @@ from ml_connector.intacct import (
     Credentials,
     IntacctClient,
     ReadByQuery,
-    metrics,
 )
 from ml_connector.intacct.session import RENEW_MARGIN, renew_time
 from ml_connector.sim.intacct import IntacctSimulator
@@ -28,7 +28,8 @@ ACCOUNTS = ReadByQuery("GLACCOUNT", "", ["RECORDNO", "ACCOUNTNO", "TITLE"], page
 
 
 def refreshes(reason: str) -> float:
-    return metrics.SESSION_REFRESHES.labels(reason=reason)._value.get()  # type: ignore[no-any-return]
+    value = REGISTRY.get_sample_value("mlc_intacct_session_refreshes_total", {"reason": reason})
+    return value or 0.0
 
 
 async def test_session_is_shared_across_runs_and_processes(

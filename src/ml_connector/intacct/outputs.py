@@ -47,16 +47,20 @@ class Outgoing:
     source: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@dataclass
 class Findings:
-    """Everything one run found, by stream; ``None`` for a stream that was not read fully."""
+    """Everything one run found, by stream; ``None`` for a stream that was not read fully.
+
+    Each failure comes with the point its stream will be read again from (``None`` when the
+    stream has no cursor yet).
+    """
 
     gl: GLSummary | None = None
     unbalanced: Sequence[UnbalancedBatch] = ()
     notable_dropped: int = 0
     payments: PaymentSummary | None = None
     exceptions: Sequence[VendorException] = ()
-    failures: Sequence[tuple[ReadFailure, datetime | None]] = ()
+    failures: list[tuple[ReadFailure, datetime | None]] = field(default_factory=list)
 
 
 def dedupe_key(pipeline: str, kind: str, *parts: str) -> str:

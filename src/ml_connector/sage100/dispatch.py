@@ -1,0 +1,113 @@
+"""From one poll's events to outbox rows: route each event, then digest crowded channels.
+
+Routing comes first and the flood rule is applied per channel, because a channel is what a
+person reads: 30 invoices to AP is a flood there, while the three of them over the approval
+limit are still three separate messages in approvals.
+
+Dedupe keys name the record, its stamp, its fingerprint and the channel, so the same event
+can never be queued twice (a re-read window, a repeated poll after a crash) while a record
+that changes back and forth at different stamps is still news each time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ml_connector.config import Sage100Stream
+from ml_connector.sage100.changes import digest as fingerprint_digest
+from ml_connector.sage100.digests import digest
+from ml_connector.sage100.messages import Style, render
+from ml_connector.sage100.plan import Event, RegisterEvent
+from ml_connector.sage100.routing import route
+from ml_connector.sage100.streams import StreamSpec
+from ml_connector.slack.blocks import Message
+
+MAX_DEDUPE_KEY = 400
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    channel: str
+    message: Message
+    dedupe_key: str
+    source: dict[str, Any]
+    kind: str
+
+
+def _key(*parts: str) -> str:
+    key = ":".join(parts)
+    if len(key) <= MAX_DEDUPE_KEY:
+        return key
+    # Very long pipeline names or record keys: keep a readable prefix, make it unique.
+    tail = hashlib.sha256(key.encode()).hexdigest()[:32]
+    return f"{key[: MAX_DEDUPE_KEY - len(tail) - 1]}#{tail}"
+
+
+def _source(company: str, event: Event) -> dict[str, Any]:
+    source: dict[str, Any] = {
+        "system": "sage100",
+        "company": company,
+        "stream": event.spec.name,
+        "event": event.kind,
+        "record_key": event.record_key,
+        "stamp": event.stamp,
+    }
+    if isinstance(event, RegisterEvent):
+        keys = event.register.line_keys
+        source.update(lines=len(keys), first_line=keys[0], last_line=keys[-1])
+        source["earlier_lines"] = event.earlier_lines
+    else:
+        source["changes"] = [c.field.label for c in event.changes]
+    return source
+
+
+def plan_outgoing(
+    pipeline: str,
+    spec: StreamSpec,
+    settings: Sage100Stream,
+    events: Sequence[Event],
+    style: Style,
+) -> list[Outgoing]:
+    by_channel: dict[str, list[Event]] = {}
+    for event in events:
+        for channel in route(settings.channel, settings.routes, event.fields()):
+            by_channel.setdefault(channel, []).append(event)
+    rows: list[Outgoing] = []
+    prefix = f"sage100:{pipeline}:{spec.name}"
+    for channel, items in by_channel.items():
+        if len(items) > settings.digest_threshold:
+            members = sorted((e.record_key, e.stamp, e.version) for e in items)
+            rows.append(
+                Outgoing(
+                    channel=channel,
+                    message=digest(spec, items, style),
+                    dedupe_key=_key(prefix, "digest", fingerprint_digest({"m": members}), channel),
+                    source={
+                        "system": "sage100",
+                        "company": style.company,
+                        "stream": spec.name,
+                        "digest": True,
+                        "record_keys": [m[0] for m in members],
+                        "first_stamp": min(e.stamp for e in items),
+                        "last_stamp": max(e.stamp for e in items),
+                    },
+                    kind=f"sage100.{spec.name}.digest",
+                )
+            )
+            continue
+        for event in items:
+            rows.append(
+                Outgoing(
+                    channel=channel,
+                    message=render(event, style),
+                    dedupe_key=_key(
+                        prefix, event.record_key, event.stamp, event.version, event.kind, channel
+                    ),
+                    source=_source(style.company, event),
+                    kind=f"sage100.{spec.name}.{event.kind}",
+                )
+            )
+    return rows

@@ -1,0 +1,340 @@
+"""The Sage 100 → Slack pipeline: poll each stream from its cursor, queue what is news.
+
+One run polls the requested stream (or every enabled one). For each stream:
+
+1. read the agent from ``cursor − overlap`` (or ``--since``) in ``(stamp, record_key)``
+   order, following pages to the end (or to ``--until``);
+2. in ONE transaction: load the cursor and the stored fingerprints, decide what is news
+   (:mod:`.plan`), route and render it (:mod:`.dispatch`), enqueue the outbox rows, store the
+   new fingerprints and advance the cursor.
+
+Nothing is written before the read is complete, so an agent that goes down mid-read, or a
+process killed before the commit, leaves the cursor where it was and the next run reads the
+same window again; the dedupe keys and fingerprints make that repeat post nothing twice.
+Streams are independent: one failing does not hold back the others (the run is "partial").
+
+A stream's first run starts at the agent's current time (less the overlap) rather than
+posting the company's whole history; ``run --since`` reads history on purpose, and the
+digest rule keeps even that to one message per channel.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ml_connector.config import Config, Sage100Connection, Sage100Stream
+from ml_connector.config import Sage100Pipeline as Sage100Settings
+from ml_connector.delivery.outbox import enqueue
+from ml_connector.errors import ConfigError, ExternalError, VaultError
+from ml_connector.logging import get_logger
+from ml_connector.pipeline import RunContext, RunOutcome
+from ml_connector.sage100.client import RetryPolicy, Sage100Client
+from ml_connector.sage100.cursor import StreamCursor, shift
+from ml_connector.sage100.dispatch import plan_outgoing
+from ml_connector.sage100.links import template_problems
+from ml_connector.sage100.messages import Style
+from ml_connector.sage100.plan import Plan, plan_gl_postings, plan_records, register_keys
+from ml_connector.sage100.records import Record, format_stamp, parse_stamp, record_key, stamp
+from ml_connector.sage100.routing import rule_problems
+from ml_connector.sage100.state import load_cursor, load_states, save_cursor, save_states
+from ml_connector.sage100.streams import STREAMS, StreamSpec
+from ml_connector.vault import Vault
+
+log = get_logger("ml_connector.sage100.pipeline")
+
+PAGE_SIZE = 500
+
+
+@dataclass
+class StreamResult:
+    stream: str
+    read: int = 0
+    events: int = 0
+    queued: int = 0
+    digests: int = 0
+    cursor: str | None = None
+    error: str | None = None
+
+    def line(self) -> str:
+        if self.error:
+            return f"{self.stream} failed: {self.error}"
+        if not self.events:
+            return f"{self.stream}: nothing new ({self.read} records read)"
+        digests = f", {self.digests} as digests" if self.digests else ""
+        return (
+            f"{self.stream}: {self.queued} messages queued for {self.events} changes "
+            f"({self.read} records read{digests})"
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "read": self.read,
+            "events": self.events,
+            "queued": self.queued,
+            "digests": self.digests,
+            "cursor": self.cursor,
+            "error": self.error,
+        }
+
+
+@dataclass
+class _Window:
+    start: str
+    until: str | None
+    first_run: bool = False
+    records: list[Record] = field(default_factory=list)
+
+
+def _local(value: datetime, zone: ZoneInfo) -> str:
+    """A ``--since``/``--until`` moment as a Sage 100 stamp (the server's wall-clock time)."""
+    if value.tzinfo is not None:
+        value = value.astimezone(zone).replace(tzinfo=None)
+    return format_stamp(value)
+
+
+class Sage100Pipeline:
+    """Polls one Sage 100 company through its agent and queues Slack messages per stream."""
+
+    def __init__(
+        self,
+        name: str,
+        config: Config,
+        *,
+        client: Sage100Client | None = None,
+        retry: RetryPolicy | None = None,
+        page_size: int = PAGE_SIZE,
+    ) -> None:
+        settings = config.pipelines.get(name)
+        if not isinstance(settings, Sage100Settings):
+            raise ConfigError(f"pipelines.{name}: expected a pipeline of type 'sage100'")
+        connection = config.connections.get(settings.connection)
+        if not isinstance(connection, Sage100Connection):
+            raise ConfigError(
+                f"pipelines.{name}.connection: expected a sage100 connection, "
+                f"got {settings.connection!r}"
+            )
+        problems: list[str] = []
+        for stream_name, stream in settings.streams.items():
+            where = f"pipelines.{name}.streams.{stream_name}"
+            spec = STREAMS[stream_name]
+            problems += rule_problems(stream.routes, spec, where)
+            if stream.record_link:
+                problems += template_problems(stream.record_link, spec, f"{where}.record_link")
+        if problems:
+            raise ConfigError("\n".join(problems), problems)
+        self.name = name
+        self._config = config
+        self._settings = settings
+        self._connection = connection
+        self._zone = config.pipeline_timezone(name)
+        self._client = client
+        self._owns_client = client is None
+        self._retry = retry or RetryPolicy()
+        self._page_size = page_size
+
+    def __repr__(self) -> str:
+        return f"Sage100Pipeline({self.name!r}, company={self._connection.company!r})"
+
+    async def aclose(self) -> None:
+        if self._client is not None and self._owns_client:
+            await self._client.close()
+            self._client = None
+
+    # -- run ------------------------------------------------------------------------------
+
+    async def run(self, ctx: RunContext) -> RunOutcome:
+        try:
+            streams = self._selected(ctx.stream)
+        except ConfigError as exc:
+            return RunOutcome(status="failed", error=str(exc), summary=str(exc))
+        try:
+            client = await self._agent(ctx.vault)
+        except (ExternalError, VaultError) as exc:
+            error = f"cannot set up the Sage 100 agent client: {exc}"
+            return RunOutcome(status="failed", error=error, summary=error)
+        results = []
+        for stream_name, stream in streams:
+            result = StreamResult(stream_name)
+            try:
+                await self._poll(ctx, client, STREAMS[stream_name], stream, result)
+            except ExternalError as exc:
+                result.error = str(exc)
+                log.warning(
+                    "sage100 poll failed",
+                    pipeline=self.name,
+                    stream=stream_name,
+                    error=str(exc),
+                    transient=exc.transient,
+                )
+            results.append(result)
+        return self._outcome(results)
+
+    def _selected(self, wanted: str | None) -> list[tuple[str, Sage100Stream]]:
+        streams = self._settings.streams
+        if wanted is None:
+            return [(n, s) for n, s in streams.items() if s.enabled]
+        if wanted not in streams:
+            known = ", ".join(streams) or "none"
+            raise ConfigError(
+                f"pipeline {self.name} has no stream {wanted!r} (configured: {known})"
+            )
+        if not streams[wanted].enabled:
+            raise ConfigError(
+                f"stream {wanted!r} of pipeline {self.name} is disabled in the config "
+                f"(pipelines.{self.name}.streams.{wanted}.enabled)"
+            )
+        return [(wanted, streams[wanted])]
+
+    @staticmethod
+    def _outcome(results: list[StreamResult]) -> RunOutcome:
+        failed = [r for r in results if r.error]
+        if not results:
+            status = "succeeded"
+        elif len(failed) == len(results):
+            status = "failed"
+        elif failed:
+            status = "partial"
+        else:
+            status = "succeeded"
+        summary = "; ".join(r.line() for r in results) or "no enabled streams"
+        return RunOutcome(
+            status=status,
+            records_read=sum(r.read for r in results),
+            messages_queued=sum(r.queued for r in results),
+            error="; ".join(f"{r.stream}: {r.error}" for r in failed) or None,
+            summary=summary,
+            details={"streams": {r.stream: r.as_dict() for r in results}},
+        )
+
+    async def _agent(self, vault: Vault) -> Sage100Client:
+        if self._client is None:
+            conn = self._connection
+            path = self._config.path
+            self._client = Sage100Client(
+                conn.agent_url,
+                ca_file=path(conn.ca_file) if conn.ca_file else None,
+                client_cert=path(conn.cert_file) if conn.cert_file else None,
+                client_key=path(conn.key_file) if conn.key_file else None,
+                api_key=await vault.get(conn.api_key) if conn.auth == "api_key" and conn.api_key
+                else None,
+                retry=self._retry,
+                timeout=conn.timeout,
+            )
+        return self._client
+
+    # -- one stream -------------------------------------------------------------------------
+
+    async def _poll(
+        self,
+        ctx: RunContext,
+        client: Sage100Client,
+        spec: StreamSpec,
+        stream: Sage100Stream,
+        result: StreamResult,
+    ) -> None:
+        window = await self._window(ctx, client, spec, stream)
+        await self._read(ctx, client, spec, window)
+        result.read = len(window.records)
+        async with ctx.engine.begin() as conn:
+            cursor = await load_cursor(conn, self.name, spec.name, for_update=True)
+            if cursor is None:
+                cursor = StreamCursor.starting_at(window.start)
+            plan = await self._plan(conn, spec, stream, window, cursor)
+            style = Style(
+                company=self._connection.company,
+                currency=self._settings.currency,
+                zone=self._zone,
+                record_link=stream.record_link,
+            )
+            outgoing = plan_outgoing(self.name, spec, stream, plan.events, style)
+            for item in outgoing:
+                queued = await enqueue(
+                    conn,
+                    workspace=self._settings.workspace,
+                    channel=item.channel,
+                    message=item.message,
+                    dedupe_key=item.dedupe_key,
+                    source=item.source,
+                    pipeline=self.name,
+                    run_id=ctx.run_id,
+                    kind=item.kind,
+                )
+                if queued is not None:
+                    result.queued += 1
+            await save_states(conn, self.name, spec.name, plan.states)
+            assert plan.cursor is not None
+            await save_cursor(conn, self.name, spec.name, plan.cursor)
+        result.events = len(plan.events)
+        result.digests = sum(1 for item in outgoing if item.kind.endswith(".digest"))
+        result.cursor = plan.cursor.position.stamp
+        log.info(
+            "sage100 poll",
+            pipeline=self.name,
+            stream=spec.name,
+            since=window.start,
+            read=result.read,
+            events=result.events,
+            queued=result.queued,
+            cursor=result.cursor,
+        )
+
+    async def _window(
+        self, ctx: RunContext, client: Sage100Client, spec: StreamSpec, stream: Sage100Stream
+    ) -> _Window:
+        until = _local(ctx.until, self._zone) if ctx.until else None
+        if ctx.since is not None:
+            return _Window(_local(ctx.since, self._zone), until)
+        async with ctx.engine.connect() as conn:
+            cursor = await load_cursor(conn, self.name, spec.name)
+        if cursor is not None:
+            return _Window(cursor.window_start(stream.overlap_minutes), until)
+        # First run: begin at the agent's own clock, the clock its stamps come from.
+        health = await client.health()
+        now = health.server_time or format_stamp(datetime.now(self._zone).replace(tzinfo=None))
+        start = shift(format_stamp(parse_stamp(now)), -stream.overlap_minutes)
+        return _Window(start, until, first_run=True)
+
+    async def _read(
+        self, ctx: RunContext, client: Sage100Client, spec: StreamSpec, window: _Window
+    ) -> None:
+        async for page in client.pages(
+            self._connection.company,
+            spec.resource,
+            changed_since=window.start,
+            limit=self._page_size,
+        ):
+            for record in page.records:
+                if window.until is not None and stamp(record) > window.until:
+                    return
+                window.records.append(record)
+            if ctx.heartbeat is not None:
+                await ctx.heartbeat()
+
+    async def _plan(
+        self,
+        conn: AsyncConnection,
+        spec: StreamSpec,
+        stream: Sage100Stream,
+        window: _Window,
+        cursor: StreamCursor,
+    ) -> Plan:
+        records = window.records
+        if spec.name == "gl_postings":
+            registers = await load_states(conn, self.name, spec.name, register_keys(records))
+            return plan_gl_postings(
+                spec, records, registers, cursor, overlap_minutes=stream.overlap_minutes
+            )
+        states = await load_states(conn, self.name, spec.name, (record_key(r) for r in records))
+        return plan_records(
+            spec,
+            records,
+            states,
+            cursor,
+            window_start=window.start,
+            overlap_minutes=stream.overlap_minutes,
+        )
