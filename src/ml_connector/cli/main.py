@@ -15,6 +15,7 @@ from ml_connector.cli.init import init
 from ml_connector.cli.replay import replay
 from ml_connector.cli.run import run_pipeline
 from ml_connector.cli.serve import serve
+from ml_connector.cli.status import status
 
 app = typer.Typer(
     name="ml-connector",
@@ -30,6 +31,7 @@ app.command()(demo)
 app.command()(replay)
 app.command("run")(run_pipeline)
 app.command()(serve)
+app.command()(status)
 app.add_typer(audit.app, name="audit")
 app.add_typer(config.app, name="config")
 app.add_typer(schedule.app, name="schedule")

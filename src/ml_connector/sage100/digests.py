@@ -29,7 +29,8 @@ _KIND_WORDS = {"created": "new", "updated": "updated", "deleted": "deleted"}
 def _breakdown(events: Sequence[Event]) -> str:
     counts = Counter(e.kind for e in events)
     return ", ".join(
-        f"{counts[kind]:,} {_KIND_WORDS[kind]}" for kind in ("created", "updated", "deleted")
+        f"{counts[kind]:,} {_KIND_WORDS[kind]}"
+        for kind in ("created", "updated", "deleted")
         if counts[kind]
     )
 
@@ -122,9 +123,11 @@ def digest(spec: StreamSpec, events: Sequence[Event], style: Style) -> Message:
     title = f"{spec.plural[0].upper()}{spec.plural[1:]}: {_breakdown(events)}"
     first = min(e.stamp for e in events)
     last = max(e.stamp for e in events)
-    heading = "Largest" if any(
-        isinstance(e, RegisterEvent) or e.amount is not None for e in events
-    ) else "Changes"
+    heading = (
+        "Largest"
+        if any(isinstance(e, RegisterEvent) or e.amount is not None for e in events)
+        else "Changes"
+    )
     blocks: list[Block] = [
         header(title),
         section(Mrkdwn(f"{bold(count)} in one poll, gathered into one message.")),

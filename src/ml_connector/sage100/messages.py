@@ -93,7 +93,10 @@ def _lead(event: RecordEvent, style: Style, summary: str) -> list[Block]:
         return [section(Mrkdwn(summary))]
     if not event.earlier_known:
         return [section(_UNKNOWN_EARLIER)]
-    return [section(Mrkdwn(f"{bold('What changed')}")), section_lines(change_lines(event.changes, style))]
+    return [
+        section(Mrkdwn(f"{bold('What changed')}")),
+        section_lines(change_lines(event.changes, style)),
+    ]
 
 
 def _verb(event: RecordEvent) -> str:
@@ -261,8 +264,12 @@ def gl_register(event: RegisterEvent, style: Style) -> Message:
             ("Lines", str(lines)),
             ("Debits", style.money(reg.debit)),
             ("Credits", style.money(reg.credit)),
-            ("Journal", f"{reg.source_journal} ({reg.source_module})" if reg.source_module
-             else reg.source_journal),
+            (
+                "Journal",
+                f"{reg.source_journal} ({reg.source_module})"
+                if reg.source_module
+                else reg.source_journal,
+            ),
             ("Register", reg.register_no),
             style.key_field(event),
         ]

@@ -32,7 +32,7 @@ from ml_connector.config import Sage100Pipeline as Sage100Settings
 from ml_connector.delivery.outbox import enqueue
 from ml_connector.errors import ConfigError, ExternalError, VaultError
 from ml_connector.logging import get_logger
-from ml_connector.pipeline import RunContext, RunOutcome
+from ml_connector.pipeline import RunContext, RunOutcome, RunStatus
 from ml_connector.sage100.client import RetryPolicy, Sage100Client
 from ml_connector.sage100.cursor import StreamCursor, shift
 from ml_connector.sage100.dispatch import plan_outgoing
@@ -86,7 +86,6 @@ class StreamResult:
 class _Window:
     start: str
     until: str | None
-    first_run: bool = False
     records: list[Record] = field(default_factory=list)
 
 
@@ -193,6 +192,7 @@ class Sage100Pipeline:
     @staticmethod
     def _outcome(results: list[StreamResult]) -> RunOutcome:
         failed = [r for r in results if r.error]
+        status: RunStatus
         if not results:
             status = "succeeded"
         elif len(failed) == len(results):
@@ -220,7 +220,8 @@ class Sage100Pipeline:
                 ca_file=path(conn.ca_file) if conn.ca_file else None,
                 client_cert=path(conn.cert_file) if conn.cert_file else None,
                 client_key=path(conn.key_file) if conn.key_file else None,
-                api_key=await vault.get(conn.api_key) if conn.auth == "api_key" and conn.api_key
+                api_key=await vault.get(conn.api_key)
+                if conn.auth == "api_key" and conn.api_key
                 else None,
                 retry=self._retry,
                 timeout=conn.timeout,
@@ -297,7 +298,7 @@ class Sage100Pipeline:
         health = await client.health()
         now = health.server_time or format_stamp(datetime.now(self._zone).replace(tzinfo=None))
         start = shift(format_stamp(parse_stamp(now)), -stream.overlap_minutes)
-        return _Window(start, until, first_run=True)
+        return _Window(start, until)
 
     async def _read(
         self, ctx: RunContext, client: Sage100Client, spec: StreamSpec, window: _Window

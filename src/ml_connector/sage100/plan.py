@@ -123,9 +123,9 @@ def _kind(
     spec: StreamSpec, new: Fingerprint, old: Mapping[str, str] | None, *, is_new: bool = True
 ) -> EventKind:
     """Status D is how Sage 100 shows a deleted GL account, so that is what we call it."""
-    if spec is GL_ACCOUNTS and new.get("Status") == "D":
-        if old is None or old.get("Status") != "D":
-            return "deleted"
+    was_deleted = old is not None and old.get("Status") == "D"
+    if spec is GL_ACCOUNTS and new.get("Status") == "D" and not was_deleted:
+        return "deleted"
     return "created" if old is None and is_new else "updated"
 
 

@@ -60,7 +60,7 @@ def _compare(actual: Any, expected: Scalar) -> int | None:
             return None
     else:
         left, right = str(actual).strip(), expected.strip()
-    return (left > right) - (left < right)
+    return int(left > right) - int(left < right)
 
 
 def matches(condition: RouteCondition, fields: Mapping[str, Any]) -> bool:

@@ -28,10 +28,18 @@ def _insert(conn: AsyncConnection, table: sa.Table) -> Any:
     return dialect.insert(table)
 
 
-async def load_cursor(conn: AsyncConnection, pipeline: str, stream: str) -> StreamCursor | None:
-    value = await conn.scalar(
-        sa.select(cursors.c.value).where(cursors.c.pipeline == pipeline, cursors.c.stream == stream)
+async def load_cursor(
+    conn: AsyncConnection, pipeline: str, stream: str, *, for_update: bool = False
+) -> StreamCursor | None:
+    """The stream's cursor; ``for_update`` locks its row on PostgreSQL until the commit, so
+    two processes polling one stream at once queue the poll's messages once (SQLite's
+    ``BEGIN IMMEDIATE`` already serialises writers)."""
+    query = sa.select(cursors.c.value).where(
+        cursors.c.pipeline == pipeline, cursors.c.stream == stream
     )
+    if for_update:
+        query = query.with_for_update()
+    value = await conn.scalar(query)
     if value is None:
         return None
     try:

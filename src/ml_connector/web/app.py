@@ -22,6 +22,7 @@ from ml_connector.vault import Vault
 from ml_connector.web.commands import commands_handler
 from ml_connector.web.context import CONTEXT, RunPipeline, WebContext
 from ml_connector.web.health import healthz_handler, readyz_handler
+from ml_connector.web.inbound import Refusal
 from ml_connector.web.ledger import EventLedger
 from ml_connector.web.metrics import metrics_handler
 from ml_connector.web.oauth_routes import install_handler, oauth_redirect_handler
@@ -89,9 +90,11 @@ def create_app(
 
 @web.middleware
 async def _internal_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """A bug answers a bare 500 and is logged with its traceback; the client learns nothing."""
+    """Refusals become their answer; a bug answers a bare 500, logged with its traceback."""
     try:
         return await handler(request)
+    except Refusal as refusal:
+        return refusal.response
     except web.HTTPException:
         raise
     except Exception:

@@ -7,7 +7,6 @@ forged request is attacker-controlled text, and a genuine one may hold user data
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -30,18 +29,18 @@ class SignedRequest:
     workspaces: tuple[str, ...]
 
 
-def refuse(endpoint: str, outcome: str, status: int, message: str) -> web.HTTPException:
-    """An HTTP error answer, counted by outcome; the caller raises it."""
+class Refusal(Exception):
+    """A request turned away with an HTTP error; the app's middleware sends ``response``."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.response = web.json_response({"error": message}, status=status)
+
+
+def refuse(endpoint: str, outcome: str, status: int, message: str) -> Refusal:
+    """A refusal counted by outcome; the caller raises it."""
     WEBHOOK_REQUESTS.labels(endpoint=endpoint, outcome=outcome).inc()
-    return _ERRORS[status](text=json.dumps({"error": message}), content_type="application/json")
-
-
-_ERRORS: dict[int, type[web.HTTPException]] = {
-    400: web.HTTPBadRequest,
-    401: web.HTTPUnauthorized,
-    413: web.HTTPRequestEntityTooLarge,
-    503: web.HTTPServiceUnavailable,
-}
+    return Refusal(status, message)
 
 
 async def read_signed(request: web.Request, endpoint: str) -> SignedRequest:
@@ -71,7 +70,7 @@ def _header_failure(headers: Mapping[str, str], now: float) -> signing.Failure |
 
 def _unauthorized(
     request: web.Request, endpoint: str, reason: signing.Failure, *, size: int | None
-) -> web.HTTPException:
+) -> Refusal:
     log.warning(
         "slack request refused",
         reason=reason.value,
@@ -96,6 +95,6 @@ async def read_capped(request: web.Request, limit: int, endpoint: str) -> bytes:
     return bytes(body)
 
 
-def _too_large(request: web.Request, endpoint: str, size: int, limit: int) -> web.HTTPException:
+def _too_large(request: web.Request, endpoint: str, size: int, limit: int) -> Refusal:
     log.warning("slack request too large", path=request.path, bytes=size, limit=limit)
     return refuse(endpoint, "too_large", 413, f"body over {limit} bytes")

@@ -1,0 +1,83 @@
+"""``ml-connector status``: pipelines, last and next runs, queues, dead letters, installations."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from rich.table import Table
+
+from ml_connector.cli.context import ConfigOption, console, handle_errors, load, open_store, run
+from ml_connector.status import ServiceStatus, gather_status
+
+
+def when(epoch: float | None, zone: str | None = None) -> str:
+    """A time in the pipeline's zone (where its schedule is read), else the local one."""
+    if epoch is None:
+        return "—"
+    moment = datetime.fromtimestamp(epoch, ZoneInfo(zone) if zone else None)
+    return moment.strftime("%Y-%m-%d %H:%M %Z").strip()
+
+
+@handle_errors
+def status(config_path: ConfigOption = None) -> None:
+    """Show pipelines, last and next runs, queue depth per channel, dead letters, Slack health."""
+    config = load(config_path)
+
+    async def fetch() -> ServiceStatus:
+        async with open_store(config) as store:
+            return await gather_status(config, store.engine, recent_limit=0)
+
+    found = run(fetch())
+    pipelines = Table(
+        "pipeline",
+        "last run",
+        "outcome",
+        "read",
+        "queued",
+        "next run",
+        "dead letters",
+        title="Pipelines",
+        title_justify="left",
+    )
+    for p in found.pipelines:
+        last = p.last_run
+        outcome = "—"
+        if p.running is not None:
+            outcome = "[cyan]running[/cyan]"
+        elif last is not None:
+            colour = {"succeeded": "green", "partial": "yellow"}.get(last.status, "red")
+            outcome = f"[{colour}]{last.status}[/{colour}]"
+            if last.error:
+                outcome += f" — {last.error[:60]}"
+        nxt = p.next_run
+        first = next((s for s in p.schedules if s.next_run == nxt), None)
+        reason = first.next_reason if first else None
+        zone = first.timezone if first else None
+        pipelines.add_row(
+            p.name,
+            when(last.started_at if last else None, zone),
+            outcome,
+            str(last.records_read) if last else "",
+            str(last.messages_queued) if last else "",
+            when(nxt, zone) + (f" ({reason})" if reason else ""),
+            f"[red]{p.dead_letters}[/red]" if p.dead_letters else "0",
+        )
+    console.print(pipelines)
+    queues = Table("workspace", "channel", "waiting", title="Delivery queue", title_justify="left")
+    for q in found.queues:
+        queues.add_row(q.workspace, q.channel, str(q.depth))
+    console.print(queues if found.queues else "Delivery queue: empty")
+    health = Table(
+        "workspace", "team", "state", "reason", title="Slack installations", title_justify="left"
+    )
+    for i in found.installations:
+        colour = "green" if i.state == "active" else "red"
+        health.add_row(
+            i.workspace, i.team_name or "", f"[{colour}]{i.state}[/{colour}]", i.reason or ""
+        )
+    console.print(health)
+    console.print(
+        f"Dead letters: {found.dead_letters}"
+        + (" — `ml-connector replay --dead-letters` posts them again" if found.dead_letters else "")
+    )
