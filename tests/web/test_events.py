@@ -10,7 +10,6 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ml_connector import clock
 from ml_connector.delivery.outbox import OutboxMessage, enqueue
 from ml_connector.slack.installations import get_installation, save_installation
 from ml_connector.store.tables import outbox, slack_events
@@ -278,23 +277,3 @@ async def test_an_uninstall_from_a_team_we_are_not_installed_in_changes_nothing(
     assert await outbox_states(server.engine) == [("pending", None)]
     installation = await get_installation(server.engine, "default")
     assert installation is not None and installation.status == "active"
-
-
-async def test_a_rotated_signing_secret_is_picked_up(server: Server) -> None:
-    ctx_vault = (
-        server.app["ml_connector.web" if False else next(iter(server.app))] if False else None
-    )
-    del ctx_vault
-    from ml_connector.web.context import CONTEXT
-
-    ctx = server.app[CONTEXT]
-    body = event_body("Ev0ROTATE01")
-    assert (await server.post_signed(EVENTS, body))[0] == 200
-    await ctx.vault.set("slack.default.signing_secret", "a-brand-new-signing-secret")
-    # The cached copy is younger than the reload interval: the old secret still works …
-    ctx.keys._loaded_at = (ctx.keys._loaded_at or 0) - 10  # … until the copy ages.
-    status, _a, _h = await server.post_signed(
-        EVENTS, event_body("Ev0ROTATE02"), secret="a-brand-new-signing-secret"
-    )
-    assert status == 200
-    assert clock.now() > 0

@@ -24,6 +24,7 @@ import asyncio
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
 from types import TracebackType
 from typing import Self, TypeVar
 from urllib.parse import urlsplit
@@ -144,6 +145,17 @@ class Batch:
         for pending, outcome in zip(self._pending, outcomes, strict=True):
             pending.outcome = outcome
         return outcomes
+
+
+@dataclass(frozen=True)
+class SignIn:
+    """What a sign-in proved: who we are, where to call next, and until when."""
+
+    company_id: str
+    user_id: str
+    location_id: str
+    endpoint: str
+    session_timeout: datetime | None
 
 
 class IntacctClient:
@@ -283,6 +295,17 @@ class IntacctClient:
         await self._sleep(self._retry.delay(attempt, error.retry_after))
 
     # -- sessions ---------------------------------------------------------------------------
+
+    async def sign_in(self) -> SignIn:
+        """A real ``getAPISession`` with the credentials, bypassing the cache (for `check`)."""
+        session, auth = await self._open_session()
+        return SignIn(
+            company_id=auth.companyid or self._credentials.company_id,
+            user_id=auth.userid or self._credentials.user_id,
+            location_id=session.location_id,
+            endpoint=session.endpoint,
+            session_timeout=auth.sessiontimeout,
+        )
 
     async def _open_session(self) -> tuple[Session, Authentication]:
         creds = self._credentials

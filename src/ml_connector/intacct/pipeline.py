@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ml_connector.config import Config, IntacctConnection
 from ml_connector.config import IntacctPipeline as IntacctPipelineConfig
 from ml_connector.delivery.outbox import enqueue
-from ml_connector.errors import TransientError
+from ml_connector.errors import ConfigError, TransientError
 from ml_connector.intacct import outputs, reads, state
 from ml_connector.intacct.client import IntacctClient, RetryPolicy
 from ml_connector.intacct.errors import IntacctError
@@ -137,10 +137,10 @@ class IntacctPipeline:
     ) -> None:
         settings = config.pipelines.get(name)
         if not isinstance(settings, IntacctPipelineConfig):
-            raise ValueError(f"pipeline {name!r} is not an intacct pipeline")
-        connection = config.connections[settings.connection]
+            raise ConfigError(f"pipelines.{name}: expected an intacct pipeline")
+        connection = config.connections.get(settings.connection)
         if not isinstance(connection, IntacctConnection):
-            raise ValueError(f"pipeline {name!r} needs an intacct connection")
+            raise ConfigError(f"pipelines.{name}.connection: expected an intacct connection")
         self.name = name
         self._settings = settings
         self._connection = connection

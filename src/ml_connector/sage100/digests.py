@@ -137,7 +137,9 @@ def digest(spec: StreamSpec, events: Sequence[Event], style: Style) -> Message:
         context(
             [
                 f"Sage 100 · company {style.company}",
-                f"{display.moment(first, style.zone)} – {display.moment(last, style.zone)}",
+                display.moment(first, style.zone)
+                if first == last
+                else f"{display.moment(first, style.zone)} – {display.moment(last, style.zone)}",
             ]
         ),
     ]

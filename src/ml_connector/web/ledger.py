@@ -57,11 +57,15 @@ class EventLedger:
             await self._writer
             self._writer = None
 
+    @property
+    def backlog(self) -> int:
+        """Ids waiting to be written."""
+        return len(self._seen)
+
     async def remember(self, event: SeenEvent) -> bool:
         """``True`` the first time this event id is seen anywhere, ``False`` for a retry.
 
-        Raises :class:`StoreError` if the database could not be written: the caller answers
-        with an error so that Slack delivers the event again.
+        Raises :class:`StoreError` if the database could not be written.
         """
         if self._writer is None or self._closing:
             raise StoreError("the event ledger is not running")
@@ -121,11 +125,13 @@ class EventLedger:
                     }
                     for event in unique.values()
                 ]
+                # executemany: one cached statement, batched into multi-row VALUES by the
+                # driver layer ("insertmanyvalues"), so a big batch costs no fresh compile.
                 result = await conn.execute(
                     insert(slack_events)
-                    .values(rows)
                     .on_conflict_do_nothing(index_elements=["event_id"])
-                    .returning(slack_events.c.event_id)
+                    .returning(slack_events.c.event_id),
+                    rows,
                 )
                 new_ids = {row[0] for row in result}
             if handled:

@@ -42,6 +42,12 @@ WEBHOOK_REQUESTS = Counter(
     "ignored, unauthorized, too_large, malformed, unavailable).",
     ["endpoint", "outcome"],
 )
+SLACK_EVENTS = Counter(
+    "mlc_slack_events_total",
+    "Acknowledged Slack events after recording their id: handled, duplicate (a retry of one "
+    "already recorded) or unrecorded (the database refused; not handled).",
+    ["outcome"],
+)
 
 RUN_BUCKETS = (1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0)
 SCRAPE_TIMEOUT = 5.0

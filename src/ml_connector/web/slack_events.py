@@ -1,9 +1,14 @@
 """``POST /slack/events``: the Events API endpoint.
 
 Answered at once, handled afterwards: Slack counts a delivery as failed after three seconds
-and sends it again, so the answer never waits for the handling. Each ``event_id`` is recorded
-before the answer; a retry of an event already recorded (``X-Slack-Retry-Num``) is
-acknowledged and dropped, even when another process received the first delivery.
+and sends it again, so the answer waits for nothing but the signature check and parsing. In
+particular it does not wait for the database: on SQLite the event-id insert queues behind
+every delivery worker's write, and its result would not change the answer (a retry gets 200
+too). After the answer each ``event_id`` is recorded (insert-or-ignore, group-committed by
+:class:`~.ledger.EventLedger`) and only the delivery that recorded it first is handled, so a
+retry (``X-Slack-Retry-Num``) is never handled twice, even when another process received the
+first delivery. If the ledger falls too far behind, the endpoint answers 503 and Slack
+delivers again later.
 
 The app subscribes to two events (``slack.scopes.BOT_EVENTS``): ``app_uninstalled`` and
 ``tokens_revoked`` for the bot token. Both make the installation unusable, and its pending
@@ -26,13 +31,15 @@ from ml_connector.slack.installations import UNUSABLE, set_status
 from ml_connector.web.context import WebContext, context
 from ml_connector.web.inbound import read_signed, refuse
 from ml_connector.web.ledger import SeenEvent
-from ml_connector.web.metrics import WEBHOOK_REQUESTS
+from ml_connector.web.metrics import SLACK_EVENTS, WEBHOOK_REQUESTS
 from ml_connector.web.workspaces import resolve_workspace
 
 log = get_logger("ml_connector.web")
 
 ENDPOINT = "events"
 MAX_ID_LENGTH = 100  # slack_events.event_id
+# Events acknowledged but not yet recorded; past this Slack is asked to come back later.
+MAX_BACKLOG = 20_000
 REASONS = {
     "app_uninstalled": "the Slack app was uninstalled from the workspace",
     "tokens_revoked": "the bot token was revoked in Slack",
@@ -56,25 +63,37 @@ async def events_handler(request: web.Request) -> web.Response:
         return web.Response(status=200)
     seen, event = parse_callback(payload)
     ctx = context(request)
+    if ctx.ledger.backlog >= MAX_BACKLOG:
+        log.error("slack events arrive faster than they are recorded; asking Slack to retry")
+        raise refuse(ENDPOINT, "unavailable", 503, "busy, try again")
+    retry = request.headers.get("X-Slack-Retry-Num")
+    WEBHOOK_REQUESTS.labels(endpoint=ENDPOINT, outcome="accepted").inc()
+    ctx.tasks.spawn(
+        record_and_handle(ctx, signed.workspaces, seen, event, retry),
+        name=f"slack-event-{seen.event_id}",
+    )
+    return web.Response(status=200)
+
+
+async def record_and_handle(
+    ctx: WebContext,
+    candidates: tuple[str, ...],
+    seen: SeenEvent,
+    event: Mapping[str, Any],
+    retry: str | None,
+) -> None:
     try:
         first = await ctx.ledger.remember(seen)
     except StoreError as exc:
-        log.error("slack event not recorded; Slack will retry", event_id=seen.event_id, error=exc)
-        raise refuse(ENDPOINT, "unavailable", 503, "try again") from None
+        SLACK_EVENTS.labels(outcome="unrecorded").inc()
+        log.error("slack event not recorded, so not handled", event_id=seen.event_id, error=exc)
+        return
     if not first:
-        log.info(
-            "slack event retry acknowledged, already handled",
-            event_id=seen.event_id,
-            retry=request.headers.get("X-Slack-Retry-Num"),
-            reason=request.headers.get("X-Slack-Retry-Reason"),
-        )
-        WEBHOOK_REQUESTS.labels(endpoint=ENDPOINT, outcome="duplicate").inc()
-        return web.Response(status=200)
-    WEBHOOK_REQUESTS.labels(endpoint=ENDPOINT, outcome="accepted").inc()
-    ctx.tasks.spawn(
-        handle_event(ctx, signed.workspaces, seen, event), name=f"slack-event-{seen.event_id}"
-    )
-    return web.Response(status=200)
+        SLACK_EVENTS.labels(outcome="duplicate").inc()
+        log.info("slack event retry ignored, already handled", event_id=seen.event_id, retry=retry)
+        return
+    await handle_event(ctx, candidates, seen, event)
+    SLACK_EVENTS.labels(outcome="handled").inc()
 
 
 def parse_payload(body: bytes) -> dict[str, Any]:

@@ -7,7 +7,7 @@ The simulated company's history ends three days ago, so a run's first window (th
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -47,7 +47,7 @@ MENTION = "S0PIPE7AB"
 
 
 def config_for(
-    intacct: IntacctSimulator, slack: SlackSimulator, **pipeline: Any
+    intacct: IntacctSimulator, slack: SlackSimulator, *, name: str = "intacct", **pipeline: Any
 ) -> Config:
     c = intacct.credentials
     settings: dict[str, Any] = {
@@ -77,7 +77,7 @@ def config_for(
                     "user_password": "intacct/user",
                 }
             },
-            "pipelines": {"intacct": settings},
+            "pipelines": {name: settings},
         }
     )
 
@@ -98,7 +98,11 @@ class Harness:
         return ZoneInfo(COMPANY_ZONE)
 
     async def run(
-        self, *, since: datetime | None = None, until: datetime | None = None
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        heartbeat: Callable[[], Awaitable[None]] | None = None,
     ) -> RunOutcome:
         self.runs += 1
         ctx = RunContext(
@@ -110,6 +114,7 @@ class Harness:
             trigger="manual",
             since=since,
             until=until,
+            heartbeat=heartbeat,
         )
         outcome = await self.pipeline.run(ctx)
         self.outcomes.append(outcome)
@@ -137,10 +142,9 @@ def company_now() -> datetime:
     return datetime.now(ZoneInfo(COMPANY_ZONE)).replace(tzinfo=None, microsecond=0)
 
 
-@pytest.fixture
-async def intacct_sim() -> AsyncIterator[IntacctSimulator]:
-    async with IntacctSimulator(
-        seed=11,
+def intacct_simulator(seed: int = 11) -> IntacctSimulator:
+    return IntacctSimulator(
+        seed=seed,
         gl_entries=200,
         vendors=40,
         payments=30,
@@ -148,19 +152,28 @@ async def intacct_sim() -> AsyncIterator[IntacctSimulator]:
         history_days=15,
         as_of=company_now() - timedelta(days=3),
         timezone=COMPANY_ZONE,
-    ) as sim:
-        yield sim
+    )
 
 
-@pytest.fixture
-async def slack_sim() -> AsyncIterator[SlackSimulator]:
-    async with SlackSimulator(
+def slack_simulator() -> SlackSimulator:
+    return SlackSimulator(
         channels=["gl", "payments", "alerts"],
         post_interval=INTERVAL,
         post_burst=1,
         history_interval=0.2,
         history_burst=1,
-    ) as sim:
+    )
+
+
+@pytest.fixture
+async def intacct_sim() -> AsyncIterator[IntacctSimulator]:
+    async with intacct_simulator() as sim:
+        yield sim
+
+
+@pytest.fixture
+async def slack_sim() -> AsyncIterator[SlackSimulator]:
+    async with slack_simulator() as sim:
         yield sim
 
 
@@ -168,20 +181,21 @@ async def make_harness(
     engine: AsyncEngine,
     intacct: IntacctSimulator,
     slack: SlackSimulator,
+    *,
+    name: str = "intacct",
+    now: Callable[[], datetime] | None = None,
+    vault: Vault | None = None,
     **pipeline: Any,
 ) -> Harness:
-    vault = Vault.ephemeral(engine)
+    """``vault``: share one between the harnesses of a database, as processes share a key."""
+    vault = vault or Vault.ephemeral(engine)
     await vault.set("intacct/sender", intacct.credentials.sender_password)
     await vault.set("intacct/user", intacct.credentials.user_password)
-    config = config_for(intacct, slack, **pipeline)
-    return Harness(
-        engine,
-        vault,
-        intacct,
-        slack,
-        config,
-        IntacctPipeline("intacct", config, retry=FAST_RETRIES),
-    )
+    config = config_for(intacct, slack, name=name, **pipeline)
+    options: dict[str, Any] = {"retry": FAST_RETRIES}
+    if now is not None:
+        options["now"] = now
+    return Harness(engine, vault, intacct, slack, config, IntacctPipeline(name, config, **options))
 
 
 @pytest.fixture

@@ -1,0 +1,121 @@
+"""``GET /``: behind auth, escaped, and never showing a secret."""
+
+from __future__ import annotations
+
+import base64
+import time
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ml_connector.delivery.outbox import OutboxMessage, enqueue
+from ml_connector.schedule.runs import finish_run, try_start_run
+from ml_connector.slack.installations import save_installation
+from ml_connector.vault import Vault
+
+from .conftest import (
+    SIGNING_SECRET,
+    STATUS_PASSWORD,
+    STATUS_TOKEN,
+    Server,
+    ServerFactory,
+    make_config,
+)
+
+BOT_TOKEN = "xoxb-1234567890-abcdefghijklmnop"
+
+
+def basic(user: str, password: str) -> dict[str, str]:
+    raw = base64.b64encode(f"{user}:{password}".encode()).decode()
+    return {"Authorization": f"Basic {raw}"}
+
+
+@pytest.fixture
+async def page_server(start_server: ServerFactory) -> Server:
+    config = make_config(
+        status_token="web.status_token",
+        status_user="finance",
+        status_password="web.status_password",
+    )
+    server: Server = await start_server(config=config)
+    return server
+
+
+async def seed(engine: AsyncEngine, vault: Vault) -> None:
+    await vault.set("slack.default.bot_token", BOT_TOKEN)
+    async with engine.begin() as conn:
+        await save_installation(
+            conn,
+            workspace="default",
+            team_id="T0TEAM0001",
+            team_name="Acme <Corp>",
+            bot_token_secret="slack.default.bot_token",
+        )
+        await enqueue(
+            conn,
+            workspace="default",
+            channel="C0GL000001",
+            message=OutboxMessage(text="GL summary", blocks=[]),
+            dedupe_key="k1",
+            source={"batch": 1},
+            pipeline="intacct",
+            kind="gl_summary",
+        )
+    run_id = await try_start_run(engine, "intacct", "schedule", "t", now=time.time() - 30)
+    assert run_id is not None
+    await finish_run(
+        engine,
+        run_id,
+        "failed",
+        0,
+        0,
+        f"<script>alert(1)</script> Slack said token={BOT_TOKEN}",
+    )
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Authorization": "Bearer wrong-token"},
+        {"Authorization": f"Bearer {STATUS_TOKEN}x"},
+        basic("finance", "wrong"),
+        basic("someone", STATUS_PASSWORD),
+        {"Authorization": "Basic !!!not-base64"},
+        {"Authorization": "Digest whatever"},
+    ],
+)
+async def test_the_page_needs_credentials(page_server: Server, headers: dict[str, str]) -> None:
+    status, text, answer_headers = await page_server.get("/", headers)
+    assert status == 401
+    assert "intacct" not in text
+    assert (
+        "Basic" in answer_headers["WWW-Authenticate"]
+        or "Bearer" in answer_headers["WWW-Authenticate"]
+    )
+
+
+async def test_without_configured_credentials_the_page_is_off(server: Server) -> None:
+    status, text, _ = await server.get("/", {"Authorization": f"Bearer {STATUS_TOKEN}"})
+    assert status == 403
+    assert "status_token" in text
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{"Authorization": f"Bearer {STATUS_TOKEN}"}, basic("finance", STATUS_PASSWORD)],
+)
+async def test_the_page_shows_the_service_and_no_secret(
+    page_server: Server, engine: AsyncEngine, vault: Vault, headers: dict[str, str]
+) -> None:
+    await seed(engine, vault)
+    status, text, answer_headers = await page_server.get("/", headers)
+    assert status == 200
+    assert answer_headers["Content-Type"].startswith("text/html")
+    assert "default-src 'none'" in answer_headers["Content-Security-Policy"]
+    for expected in ("intacct", "C0GL000001", "gl_summary", "failed", "Acme &lt;Corp&gt;"):
+        assert expected in text, expected
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
+    assert "<script" not in text
+    for secret in (BOT_TOKEN, SIGNING_SECRET, STATUS_TOKEN, STATUS_PASSWORD):
+        assert secret not in text
