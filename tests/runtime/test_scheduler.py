@@ -86,11 +86,15 @@ async def test_downtime_gives_one_catch_up_run(database: Any) -> None:
     spec = ScheduleSpec(cron="*/5 * * * *")
     engine = database.engine()
     runner = PipelineRunner(
-        engine, Vault.ephemeral(engine), config(), {"intacct": CountingPipeline(runs, "p")},
+        engine,
+        Vault.ephemeral(engine),
+        config(),
+        {"intacct": CountingPipeline(runs, "p")},
         owner="p",
     )
-    scheduler = Scheduler(engine, runner, [ConfiguredSchedule("intacct", "intacct", None, spec)],
-                          owner="p")
+    scheduler = Scheduler(
+        engine, runner, [ConfiguredSchedule("intacct", "intacct", None, spec)], owner="p"
+    )
     start = datetime(2026, 11, 25, 14, 0, 30, tzinfo=UTC).timestamp()
     await scheduler.tick(start)
     await scheduler.drain()

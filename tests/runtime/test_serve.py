@@ -47,9 +47,14 @@ async def prepare(directory: Path, slack: SlackSimulator, channel: str, count: i
     await vault.set("slack.bot_token", slack.bot_token)
     async with engine.begin() as conn:
         for n in range(count):
-            await enqueue(conn, workspace="default", channel=channel,
-                          message=OutboxMessage(text=f"message {n}", blocks=[]),
-                          dedupe_key=f"m{n}", source={})
+            await enqueue(
+                conn,
+                workspace="default",
+                channel=channel,
+                message=OutboxMessage(text=f"message {n}", blocks=[]),
+                dedupe_key=f"m{n}",
+                source={},
+            )
     await engine.dispose()
     return url
 
@@ -57,18 +62,23 @@ async def prepare(directory: Path, slack: SlackSimulator, channel: str, count: i
 async def start_serve(directory: Path) -> asyncio.subprocess.Process:
     env = {k: v for k, v in os.environ.items() if k not in ("MLC_CONFIG", "MLC_MASTER_KEY")}
     return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "ml_connector", "serve", "--config",
-        str(directory / "ml-connector.toml"), cwd=directory, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "ml_connector",
+        "serve",
+        "--config",
+        str(directory / "ml-connector.toml"),
+        cwd=directory,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
 
 
 async def delivered(url: str) -> int:
     engine = make_engine(url)
     async with engine.connect() as conn:
-        count = await conn.scalar(
-            sa.select(sa.func.count()).where(outbox.c.status == "delivered")
-        )
+        count = await conn.scalar(sa.select(sa.func.count()).where(outbox.c.status == "delivered"))
     await engine.dispose()
     return int(count or 0)
 

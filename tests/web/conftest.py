@@ -186,7 +186,7 @@ async def start_server(engine: AsyncEngine, vault: Vault) -> AsyncIterator[Serve
         config: Config | None = None, runner: FakeRunner | None = None, **app_args: Any
     ) -> Server:
         fake = runner or FakeRunner()
-        app = create_app(config or make_config(), engine, vault, fake, **app_args)
+        app = create_app(config or make_config(), engine, vault, fake, freeze_gc=False, **app_args)
         server = Server(app, fake, engine)
         await server.start()
         servers.append(server)

@@ -42,7 +42,9 @@ class ThreadedServer:
         await migrate(self.engine)
         vault = Vault.ephemeral(self.engine)
         await vault.set(SIGNING_REF, SIGNING_SECRET)
-        self.runner = web.AppRunner(create_app(make_config(), self.engine, vault, FakeRunner()))
+        self.runner = web.AppRunner(
+            create_app(make_config(), self.engine, vault, FakeRunner(), freeze_gc=False)
+        )
         await self.runner.setup()
         site = web.TCPSite(self.runner, "127.0.0.1", 0)
         await site.start()

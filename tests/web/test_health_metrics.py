@@ -27,7 +27,7 @@ async def test_healthz_and_readyz(server: Server) -> None:
 
 async def test_readyz_is_503_on_an_unmigrated_database(tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'empty.db'}")
-    app = create_app(make_config(), engine, Vault.ephemeral(engine), FakeRunner())
+    app = create_app(make_config(), engine, Vault.ephemeral(engine), FakeRunner(), freeze_gc=False)
     server = Server(app, FakeRunner(), engine)
     await server.start()
     try:

@@ -167,7 +167,9 @@ def plan(
             )
         )
     for failure, resumes_from in findings.failures:
-        stuck_at = (resumes_from or failure.window.start).isoformat()
+        # A stream that has never been read completely has no cursor; its window still slides
+        # with the clock, so it is keyed as stuck at its beginning.
+        stuck_at = resumes_from.isoformat() if resumes_from is not None else "first-read"
         out.append(
             Outgoing(
                 channels.alerts,

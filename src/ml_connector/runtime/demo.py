@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from rich.console import Console
@@ -130,6 +131,11 @@ connection = "sage100"
 {streams}"""
 
 
+def local_now() -> datetime:
+    """The Sage 100 server's wall clock, in the demo company's zone."""
+    return datetime.now(ZoneInfo(TIMEZONE)).replace(tzinfo=None)
+
+
 @asynccontextmanager
 async def demo_world(
     directory: Path, *, cron: str | None = None, port: int = 0
@@ -140,11 +146,22 @@ async def demo_world(
             post_interval=1.0,
             history_interval=60.0,
         ) as slack,
+        # Both ERPs keep local times without a zone: run them in the pipelines' zone.
         IntacctSimulator(
-            seed=7, gl_entries=1500, vendors=60, payments=80, bills=120, history_days=10
+            seed=7,
+            gl_entries=1500,
+            vendors=60,
+            payments=80,
+            bills=120,
+            history_days=10,
+            timezone=TIMEZONE,
         ) as intacct,
         running_agent(
-            directory / "sage100-agent", mode="mtls", lock_attempts=1, retry_after=0
+            directory / "sage100-agent",
+            mode="mtls",
+            lock_attempts=1,
+            retry_after=0,
+            clock=local_now,
         ) as agent,
     ):
         config_path = directory / "ml-connector.toml"

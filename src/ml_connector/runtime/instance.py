@@ -88,7 +88,9 @@ async def unregister(engine: AsyncEngine, instance_id: str) -> None:
         )
 
 
-async def live_instances(engine: AsyncEngine, within: float = 120.0) -> list[tuple[str, str, int, float]]:
+async def live_instances(
+    engine: AsyncEngine, within: float = 120.0
+) -> list[tuple[str, str, int, float]]:
     async with engine.connect() as conn:
         rows = await conn.execute(
             sa.select(

@@ -22,6 +22,25 @@ _BOLD = re.compile(r"(?<![\w*])\*([^*\n]+)\*(?![\w*])")
 _ITALIC = re.compile(r"(?<![\w_])_([^_\n]+)_(?![\w_])")
 _STRIKE = re.compile(r"(?<![\w~])~([^~\n]+)~(?![\w~])")
 _CODE = re.compile(r"`([^`\n]+)`")
+_EMOJI = re.compile(r":([a-z0-9_+-]+):")
+# The shortcodes our messages use, as a terminal can show them.
+EMOJI = {
+    "rotating_light": "🚨",
+    "red_circle": "🔴",
+    "large_orange_circle": "🟠",
+    "large_yellow_circle": "🟡",
+    "large_blue_circle": "🔵",
+    "large_green_circle": "🟢",
+    "warning": "⚠",
+    "white_check_mark": "✅",
+    "x": "❌",
+    "information_source": "ℹ",
+    "moneybag": "💰",
+    "package": "📦",
+    "ledger": "📒",
+    "receipt": "🧾",
+    "bank": "🏦",
+}
 
 
 def mrkdwn_to_markup(text: str) -> str:
@@ -37,6 +56,7 @@ def mrkdwn_to_markup(text: str) -> str:
 
     plain = _LINK.sub(link, text)
     plain = html.unescape(plain)
+    plain = _EMOJI.sub(lambda m: EMOJI.get(m.group(1), m.group(0)), plain)
     marked = escape(plain)
     marked = _CODE.sub(r"[cyan]\1[/cyan]", marked)
     marked = _BOLD.sub(r"[bold]\1[/bold]", marked)
@@ -49,7 +69,9 @@ def _text(obj: Mapping[str, Any] | None) -> str:
     if not obj:
         return ""
     value = str(obj.get("text", ""))
-    return mrkdwn_to_markup(value) if obj.get("type") == "mrkdwn" else escape(value)
+    if obj.get("type") == "mrkdwn":
+        return mrkdwn_to_markup(value)
+    return escape(_EMOJI.sub(lambda m: EMOJI.get(m.group(1), m.group(0)), value))
 
 
 def render_blocks(blocks: Sequence[Mapping[str, Any]], fallback: str) -> RenderableType:

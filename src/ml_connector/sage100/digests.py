@@ -26,13 +26,13 @@ LARGEST = 10
 _KIND_WORDS = {"created": "new", "updated": "updated", "deleted": "deleted"}
 
 
-def _breakdown(events: Sequence[Event]) -> str:
+def _counts(events: Sequence[Event]) -> list[tuple[str, int]]:
     counts = Counter(e.kind for e in events)
-    return ", ".join(
-        f"{counts[kind]:,} {_KIND_WORDS[kind]}"
-        for kind in ("created", "updated", "deleted")
-        if counts[kind]
-    )
+    return [(_KIND_WORDS[k], counts[k]) for k in ("created", "updated", "deleted") if counts[k]]
+
+
+def _breakdown(events: Sequence[Event]) -> str:
+    return ", ".join(f"{n:,} {word}" for word, n in _counts(events))
 
 
 def _record_line(event: RecordEvent, style: Style) -> str:
@@ -92,7 +92,12 @@ def _facts(spec: StreamSpec, events: Sequence[Event], style: Style) -> list[tupl
             ("Lines", f"{sum(e.register.line_count for e in registers):,}"),
             ("Debits", style.money(debit)),
             ("Credits", style.money(credit)),
-            ("Out of balance", f"{unbalanced:,} registers" if unbalanced else "none"),
+            (
+                "Out of balance",
+                f"{unbalanced:,} register{'s' if unbalanced != 1 else ''}"
+                if unbalanced
+                else "none",
+            ),
         ]
     amounts = [e.amount for e in records if e.amount is not None]
     if amounts:
@@ -103,11 +108,6 @@ def _facts(spec: StreamSpec, events: Sequence[Event], style: Style) -> list[tupl
         held = sum(1 for e in records if text(e.record, "HoldPayment").upper() == "Y")
         facts.append(("On hold", f"{held:,}"))
     return facts
-
-
-def _counts(events: Sequence[Event]) -> list[tuple[str, int]]:
-    counts = Counter(e.kind for e in events)
-    return [(_KIND_WORDS[k], counts[k]) for k in ("created", "updated", "deleted") if counts[k]]
 
 
 def digest(spec: StreamSpec, events: Sequence[Event], style: Style) -> Message:
@@ -132,8 +132,7 @@ def digest(spec: StreamSpec, events: Sequence[Event], style: Style) -> Message:
         header(title),
         section(Mrkdwn(f"{bold(count)} in one poll, gathered into one message.")),
         *fields(_facts(spec, events, style)),
-        section(Mrkdwn(bold(heading))),
-        lines_block(item_lines),
+        lines_block([bold(heading), *item_lines]),
         context(
             [
                 f"Sage 100 · company {style.company}",

@@ -31,7 +31,8 @@ from ml_connector.slack.blocks import (
 )
 from ml_connector.slack.mrkdwn import Mrkdwn, bold, escape, link
 
-TOP_ACCOUNTS = 5
+#: Four rows fill one two-column section (Slack allows ten fields; two are the heading).
+TOP_ACCOUNTS = 4
 
 
 @dataclass(frozen=True)
@@ -93,10 +94,11 @@ def _lead(event: RecordEvent, style: Style, summary: str) -> list[Block]:
         return [section(Mrkdwn(summary))]
     if not event.earlier_known:
         return [section(_UNKNOWN_EARLIER)]
-    return [
-        section(Mrkdwn(f"{bold('What changed')}")),
-        section_lines(change_lines(event.changes, style)),
-    ]
+    return [changes_block(event, style)]
+
+
+def changes_block(event: RecordEvent, style: Style) -> Block:
+    return section_lines([bold("What changed"), *change_lines(event.changes, style)])
 
 
 def _verb(event: RecordEvent) -> str:
@@ -192,15 +194,12 @@ def gl_account(event: RecordEvent, style: Style) -> Message:
     description = text(r, "AccountDesc")
     title = {
         "created": f"New GL account {account}",
-        "updated": f"GL account {account} changed",
+        "updated": f"GL account {account} updated",
         "deleted": f"GL account {account} deleted",
     }[event.kind]
     summary = f"{bold(account)} {escape(description)}"
     if event.kind == "deleted" and event.earlier_known and event.changes:
-        lead = [
-            section(Mrkdwn(f"{bold('What changed')}")),
-            section_lines(change_lines(event.changes, style)),
-        ]
+        lead = [changes_block(event, style)]
     elif event.kind == "deleted":
         lead = [section(Mrkdwn(f"{summary} is now marked deleted (status D) in Sage 100."))]
     else:

@@ -16,6 +16,10 @@ Streams are independent: one failing does not hold back the others (the run is "
 A stream's first run starts at the agent's current time (less the overlap) rather than
 posting the company's whole history; ``run --since`` reads history on purpose, and the
 digest rule keeps even that to one message per channel.
+
+Sage 100 stamps carry no zone: they are the wall-clock time of the Sage 100 server. The
+pipeline's ``timezone`` is taken to be that server's zone; it names the zone in messages
+and converts an aware ``--since``/``--until`` (a naive one is already server-local).
 """
 
 from __future__ import annotations

@@ -24,7 +24,6 @@ from ml_connector.sage100.records import (
     money,
     record_key,
     stamp,
-    text,
 )
 from ml_connector.sage100.registers import ZERO, Register, group, line_register_key
 from ml_connector.sage100.streams import EVENT_FIELD, GL_ACCOUNTS, StreamSpec
@@ -226,4 +225,4 @@ def plan_gl_postings(
 
 
 def register_keys(lines: Iterable[Record]) -> set[str]:
-    return {line_register_key(line) for line in lines if text(line, "JournalRegisterNo")}
+    return {line_register_key(line) for line in lines}

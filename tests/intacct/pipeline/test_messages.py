@@ -191,6 +191,18 @@ def test_plan_keys_summaries_by_content_and_alerts_by_record_version() -> None:
         post_empty=False,
     )
     assert [o.dedupe_key for o in again] == keys
+    never_read = plan(
+        Findings(failures=[(failure, None)]),
+        pipeline="books",
+        company="northwind",
+        channels=CHANNELS,
+        style=STYLE,
+        post_empty=True,
+    )
+    # No cursor yet: the window slides with the clock, the key must not.
+    assert [o.dedupe_key for o in never_read] == [
+        "intacct:books:error:payments:first-read:BL01001973"
+    ]
 
 
 def test_empty_windows_post_only_when_asked() -> None:

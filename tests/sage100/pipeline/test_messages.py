@@ -78,7 +78,7 @@ def test_register_digest_lists_unbalanced_registers_first() -> None:
     shown = block_text(message.to_payload())
     assert message.text.startswith("GL registers: 5 new")
     assert shown.index("GJ-000002") < shown.index("GJ-000005") < shown.index("GJ-000004")
-    assert "*Out of balance*\n1 registers" in shown
+    assert "*Out of balance*\n1 register" in shown
     assert "*Debits*\nUSD 15,000.00" in shown
 
 

@@ -13,7 +13,6 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
 from importlib import resources
 from typing import Any
 
@@ -139,7 +138,7 @@ async def health(request: web.Request) -> web.Response:
             "sage_version": sage_version,
             "companies": state.backend.companies,
             "auth": state.auth_mode,
-            "server_time": datetime.now().replace(microsecond=0).isoformat(),
+            "server_time": state.backend.local_now().replace(microsecond=0).isoformat(),
         }
     )
 

@@ -12,6 +12,7 @@ import asyncio
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, ParamSpec, TypeVar
 
 from ml_connector.sage100.agent.paging import Position
@@ -59,6 +60,10 @@ class Backend(abc.ABC):
     @property
     def companies(self) -> list[str]:
         return list(self._companies)
+
+    def local_now(self) -> datetime:
+        """Sage 100's wall clock: its stamps are local times of this server, without zone."""
+        return datetime.now()
 
     async def call(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run ``fn`` on this back end's own thread."""

@@ -156,6 +156,9 @@ class DemoBackend(Backend):
 
     # -- worker-thread side --------------------------------------------------------------
 
+    def local_now(self) -> datetime:
+        return self._clock()
+
     def _store(self, company: str) -> DemoStore:
         store = self._stores.get(company)
         if store is None:
