@@ -202,9 +202,10 @@ async def chaos(db_url: str, seconds: float, seed: int) -> dict[str, int]:
                 await vault.set("intacct.user_password", intacct.credentials.user_password)
 
                 for kind in ("ratelimited", "http_503", "lost_answer", "drop"):
-                    slack.faults.add(kind=kind, method="chat.postMessage", probability=0.04)
-                intacct.faults.add("gw_0010", probability=0.05)
-                intacct.faults.add("http_500", probability=0.05)
+                    slack.faults.add(kind=kind, method="chat.postMessage", probability=0.06)
+                intacct.faults.add("gw_0010", probability=0.1)
+                intacct.faults.add("http_500", probability=0.1)
+                planted = 0  # lock errors and session expiries the driver causes itself
                 env = {k: v for k, v in os.environ.items() if k != "MLC_MASTER_KEY"}
                 env["MLC_CONFIG"] = str(config)
                 fleet = Fleet(config, env)
@@ -223,6 +224,7 @@ async def chaos(db_url: str, seconds: float, seed: int) -> dict[str, int]:
                     if tick % 3 == 0:
                         await agent.backend.add_purchase_order()
                         await agent.backend.inject_locks(1)
+                        planted += 1
                     if tick % 5 == 0:
                         intacct.data.add_day(
                             datetime.now(intacct.data.timezone).replace(tzinfo=None),
@@ -233,6 +235,7 @@ async def chaos(db_url: str, seconds: float, seed: int) -> dict[str, int]:
                         )
                     if tick % 7 == 0:
                         intacct.expire_sessions()
+                        planted += 1
                     await fleet.start_run(rng.choice(["sage100", "sage100", "intacct"]))
                     if tick % 2 == 0:
                         await fleet.kill_random(rng)
@@ -273,7 +276,11 @@ async def chaos(db_url: str, seconds: float, seed: int) -> dict[str, int]:
                 invoice_hits = {
                     key: sum(key in text for text in ap_texts) for key in created_invoices
                 }
-                faults = sum(slack.faults.injected.values()) + sum(intacct.faults.injected.values())
+                faults = (
+                    sum(slack.faults.injected.values())
+                    + sum(intacct.faults.injected.values())
+                    + planted
+                )
                 return {
                     "source events (AP invoices created)": len(created_invoices),
                     "messages queued": len(ids),

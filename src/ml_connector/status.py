@@ -111,8 +111,8 @@ async def gather_status(
     """
     moment = clock.now() if now is None else now
     async with engine.connect() as conn:
-        last = await _latest_runs(conn, running=False)
-        active = await _latest_runs(conn, running=True)
+        last = _by_pipeline(await _latest_runs(conn, running=False), config)
+        active = _by_pipeline(await _latest_runs(conn, running=True), config)
         dead = await _dead_letters_by_pipeline(conn)
         depth = await queue_depth(conn)
         recent = await list_entries(conn, limit=recent_limit) if recent_limit > 0 else []
@@ -184,6 +184,17 @@ async def _latest_runs(conn: AsyncConnection, *, running: bool) -> dict[str, Run
     ).subquery()
     rows = await conn.execute(sa.select(runs).join(newest, runs.c.id == newest.c.id))
     return {row.pipeline: _run(row) for row in rows}
+
+
+def _by_pipeline(latest: dict[str, RunSummary], config: Config) -> dict[str, RunSummary]:
+    """Fold stream runs (``sage100.ap_invoices``) into their pipeline, newest first."""
+    folded: dict[str, RunSummary] = {}
+    for key, summary in latest.items():
+        name = key if key in config.pipelines else key.split(".", 1)[0]
+        current = folded.get(name)
+        if current is None or summary.started_at > current.started_at:
+            folded[name] = summary
+    return folded
 
 
 def _run(row: Any) -> RunSummary:

@@ -37,6 +37,7 @@ from ml_connector.sage100.errors import (
     Sage100PermanentError,
     Sage100TransientError,
 )
+from ml_connector.sage100.metrics import REQUEST_SECONDS
 from ml_connector.sage100.tls import client_ssl_context, describe_peer
 
 __all__ = [
@@ -326,6 +327,16 @@ class Sage100Client:
                 await self._sleep(wait)
 
     async def _get_once(self, path: str, params: Mapping[str, str]) -> dict[str, Any]:
+        started = time.monotonic()
+        outcome = "error"
+        try:
+            body = await self._fetch(path, params)
+            outcome = "ok"
+            return body
+        finally:
+            REQUEST_SECONDS.labels(outcome).observe(time.monotonic() - started)
+
+    async def _fetch(self, path: str, params: Mapping[str, str]) -> dict[str, Any]:
         url = self.base_url + path
         try:
             async with self._http().get(url, params=params) as resp:

@@ -31,6 +31,7 @@ from ml_connector.delivery import metrics as _delivery_metrics  # noqa: F401
 from ml_connector.delivery.outbox import Status, queue_depth
 from ml_connector.intacct import metrics as _intacct_metrics  # noqa: F401
 from ml_connector.logging import get_logger
+from ml_connector.sage100 import metrics as _sage100_metrics  # noqa: F401
 from ml_connector.store.tables import outbox, runs
 from ml_connector.web.context import context
 
