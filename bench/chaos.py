@@ -59,6 +59,8 @@ def write_config(
     path.write_text(f"""
 data_dir = "data"
 database_url = "{db_url}"
+[server]
+port = 0
 [delivery]
 post_interval = 0.2
 lease_seconds = 3
@@ -114,6 +116,7 @@ class Fleet:
         self.serves: list[asyncio.subprocess.Process | None] = [None, None, None]
         self.runs: list[asyncio.subprocess.Process] = []
         self.kills = 0
+        self.crashes = 0  # processes that exited on their own with an error
 
     async def spawn(self, *args: str) -> asyncio.subprocess.Process:
         return await asyncio.create_subprocess_exec(
@@ -135,6 +138,12 @@ class Fleet:
         self.runs = [p for p in self.runs if p.returncode is None]
         self.runs.append(await self.spawn("run", pipeline, "--no-deliver"))
 
+    def count_crashes(self) -> None:
+        for n, proc in enumerate(self.serves):
+            if proc is not None and proc.returncode not in (None, -signal.SIGKILL):
+                self.crashes += 1
+                self.serves[n] = None
+
     async def kill_random(self, rng: random.Random) -> str:
         live_runs = [p for p in self.runs if p.returncode is None]
         if live_runs and rng.random() < 0.3:
@@ -143,6 +152,7 @@ class Fleet:
             await victim.wait()
             self.kills += 1
             return "run"
+        self.count_crashes()
         n = rng.randrange(3)
         proc = self.serves[n]
         if proc is not None and proc.returncode is None:
@@ -292,6 +302,7 @@ async def chaos(db_url: str, seconds: float, seed: int) -> dict[str, int]:
                     "invoices never posted": sum(1 for h in invoice_hits.values() if h == 0),
                     "invoices posted twice": sum(1 for h in invoice_hits.values() if h > 1),
                     "kills": fleet.kills,
+                    "serve crashes (not killed)": fleet.crashes,
                     "faults injected": faults,
                     "dead letters": sum(1 for r in rows if r.status == "dead"),
                 }
