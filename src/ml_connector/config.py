@@ -13,7 +13,7 @@ import tomllib
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from pydantic import (
     AfterValidator,
@@ -25,7 +25,7 @@ from pydantic import (
 )
 
 from ml_connector.errors import ConfigError
-from ml_connector.schedule.spec import ScheduleSpec
+from ml_connector.schedule.spec import ScheduleSpec, TimeZoneName
 
 DEFAULT_FILE = "ml-connector.toml"
 ENV_VAR = "MLC_CONFIG"
@@ -75,14 +75,6 @@ def _company_code(value: str) -> str:
     return value.upper()
 
 
-def _timezone(value: str) -> str:
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError("expected an IANA time zone like America/Chicago") from None
-    return value
-
-
 def _http_url(value: str) -> str:
     if not re.match(r"^https?://[^\s/]+", value):
         raise ValueError("expected an http(s) URL")
@@ -94,7 +86,6 @@ UserGroupId = Annotated[str, AfterValidator(_usergroup_id)]
 UserId = Annotated[str, AfterValidator(_user_id)]
 SecretRef = Annotated[str, AfterValidator(_secret_ref)]
 CompanyCode = Annotated[str, AfterValidator(_company_code)]
-TimeZoneName = Annotated[str, AfterValidator(_timezone)]
 HttpUrl = Annotated[str, AfterValidator(_http_url)]
 
 

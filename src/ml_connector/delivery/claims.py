@@ -22,6 +22,20 @@ from ml_connector.store.tables import channel_pacing, outbox, workspace_limits
 ACTIVE = (Status.PENDING.value, Status.UNKNOWN.value, Status.IN_FLIGHT.value)
 
 
+def _has_work() -> sa.Exists:
+    """The channel row has a message waiting, in flight or unknown."""
+    p = channel_pacing
+    return (
+        sa.select(outbox.c.id)
+        .where(
+            outbox.c.workspace == p.c.workspace,
+            outbox.c.channel == p.c.channel,
+            outbox.c.status.in_(ACTIVE),
+        )
+        .exists()
+    )
+
+
 async def claim_due_channels(
     conn: AsyncConnection,
     *,
@@ -34,15 +48,7 @@ async def claim_due_channels(
 ) -> list[tuple[str, str]]:
     """Lease up to ``limit`` due channels to ``owner``; return them."""
     p = channel_pacing
-    has_work = (
-        sa.select(outbox.c.id)
-        .where(
-            outbox.c.workspace == p.c.workspace,
-            outbox.c.channel == p.c.channel,
-            outbox.c.status.in_(ACTIVE),
-        )
-        .exists()
-    )
+    has_work = _has_work()
     candidates = (
         sa.select(p.c.workspace, p.c.channel)
         .where(
@@ -153,15 +159,7 @@ async def set_next_post_at(
 async def earliest_due(conn: AsyncConnection, exclude_workspaces: frozenset[str]) -> float | None:
     """When the next channel becomes due, so an idle worker sleeps exactly that long."""
     p = channel_pacing
-    has_work = (
-        sa.select(outbox.c.id)
-        .where(
-            outbox.c.workspace == p.c.workspace,
-            outbox.c.channel == p.c.channel,
-            outbox.c.status.in_(ACTIVE),
-        )
-        .exists()
-    )
+    has_work = _has_work()
     query = sa.select(sa.func.min(p.c.next_post_at)).where(has_work)
     if exclude_workspaces:
         query = query.where(p.c.workspace.not_in(exclude_workspaces))

@@ -7,10 +7,10 @@ overlapping window harmless: a second enqueue with the same key adds nothing.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -123,6 +123,51 @@ async def enqueue(
     if new_id is not None:
         await ensure_channel(conn, workspace, channel)
     return new_id
+
+
+class Outgoing(Protocol):
+    """A message a pipeline has rendered and addressed, ready for the outbox."""
+
+    @property
+    def channel(self) -> str: ...
+    @property
+    def message(self) -> SupportsPayload | Mapping[str, Any]: ...
+    @property
+    def dedupe_key(self) -> str: ...
+    @property
+    def source(self) -> Mapping[str, Any]: ...
+    @property
+    def kind(self) -> str: ...
+
+
+OutgoingT = TypeVar("OutgoingT", bound=Outgoing)
+
+
+async def enqueue_all(
+    conn: AsyncConnection,
+    items: Iterable[OutgoingT],
+    *,
+    workspace: str,
+    pipeline: str,
+    run_id: int | None,
+) -> list[OutgoingT]:
+    """Enqueue a run's messages in the caller's transaction; return those that were new."""
+    queued: list[OutgoingT] = []
+    for item in items:
+        new_id = await enqueue(
+            conn,
+            workspace=workspace,
+            channel=item.channel,
+            message=item.message,
+            dedupe_key=item.dedupe_key,
+            source=item.source,
+            pipeline=pipeline,
+            run_id=run_id,
+            kind=item.kind,
+        )
+        if new_id is not None:
+            queued.append(item)
+    return queued
 
 
 async def ensure_channel(conn: AsyncConnection, workspace: str, channel: str) -> None:

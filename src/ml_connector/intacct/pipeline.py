@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ml_connector.config import Config, IntacctConnection
 from ml_connector.config import IntacctPipeline as IntacctPipelineConfig
-from ml_connector.delivery.outbox import enqueue
+from ml_connector.delivery.outbox import enqueue_all
 from ml_connector.errors import ConfigError, TransientError
 from ml_connector.intacct import outputs, reads, state
 from ml_connector.intacct.client import IntacctClient, RetryPolicy
@@ -329,22 +329,14 @@ class IntacctPipeline:
         titles: dict[str, str],
     ) -> list[Outgoing]:
         """Messages, cursors and titles in one transaction; the items newly queued."""
-        queued: list[Outgoing] = []
         async with ctx.engine.begin() as conn:
-            for item in planned:
-                new_id = await enqueue(
-                    conn,
-                    workspace=self._settings.workspace,
-                    channel=item.channel,
-                    message=item.message,
-                    dedupe_key=item.dedupe_key,
-                    source=item.source,
-                    pipeline=self.name,
-                    run_id=ctx.run_id,
-                    kind=item.kind,
-                )
-                if new_id is not None:
-                    queued.append(item)
+            queued = await enqueue_all(
+                conn,
+                planned,
+                workspace=self._settings.workspace,
+                pipeline=self.name,
+                run_id=ctx.run_id,
+            )
             for stream, cursor in cursors.items():
                 await state.save_cursor(conn, self.name, stream, cursor)
             await state.save_titles(conn, self._connection.company_id, titles)

@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ml_connector.config import Config, Sage100Connection, Sage100Stream
 from ml_connector.config import Sage100Pipeline as Sage100Settings
-from ml_connector.delivery.outbox import enqueue
+from ml_connector.delivery.outbox import enqueue_all
 from ml_connector.errors import ConfigError, ExternalError, VaultError
 from ml_connector.logging import get_logger
 from ml_connector.pipeline import RunContext, RunOutcome, RunStatus
@@ -257,20 +257,14 @@ class Sage100Pipeline:
                 record_link=stream.record_link,
             )
             outgoing = plan_outgoing(self.name, spec, stream, plan.events, style)
-            for item in outgoing:
-                queued = await enqueue(
-                    conn,
-                    workspace=self._settings.workspace,
-                    channel=item.channel,
-                    message=item.message,
-                    dedupe_key=item.dedupe_key,
-                    source=item.source,
-                    pipeline=self.name,
-                    run_id=ctx.run_id,
-                    kind=item.kind,
-                )
-                if queued is not None:
-                    result.queued += 1
+            queued = await enqueue_all(
+                conn,
+                outgoing,
+                workspace=self._settings.workspace,
+                pipeline=self.name,
+                run_id=ctx.run_id,
+            )
+            result.queued += len(queued)
             await save_states(conn, self.name, spec.name, plan.states)
             assert plan.cursor is not None
             await save_cursor(conn, self.name, spec.name, plan.cursor)
