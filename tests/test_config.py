@@ -85,3 +85,13 @@ def test_channel_ids_accept_only_slack_shapes(value: str) -> None:
         assert not ok
     else:
         assert ok
+
+
+def test_out_of_range_values_say_what_range_is_expected(tmp_path: Path) -> None:
+    text = example_config().replace("max_attempts = 8", "max_attempts = 0")
+    text = text.replace("port = 8080", "port = 70000")
+    file = tmp_path / "ml-connector.toml"
+    assert sorted(problems(tmp_path, text)) == [
+        f"{file}: delivery.max_attempts: expected a value greater than or equal to 1, got 0",
+        f"{file}: server.port: expected a value less than or equal to 65535, got 70000",
+    ]

@@ -391,11 +391,24 @@ def describe_errors(exc: ValidationError, data: dict[str, Any]) -> list[str]:
         if kind == "value_error" and not loc:
             lines.extend(message.splitlines())
             continue
-        expected = _EXPECTED.get(kind)
-        if expected is None:
-            expected = message if message.startswith("expected") else f"expected {message}"
+        expected = _EXPECTED.get(kind) or _expected(message)
         lines.append(f"{key}: {expected}, got {_got(error)}" if key else expected)
     return lines
+
+
+def _expected(message: str) -> str:
+    """Our validators say ``expected …``; pydantic's bounds say ``Input should be …``.
+
+    Both become one ``expected …`` phrase, so every line reads ``key: expected X, got Y``.
+    """
+    if message.startswith("expected"):
+        return message
+    if message.startswith("String should have "):
+        return "expected a string with " + message.removeprefix("String should have ")
+    text = message.removeprefix("Input should be ")
+    if text.startswith(("greater than", "less than")):
+        return f"expected a value {text}"
+    return f"expected {text}"
 
 
 def _clean_loc(loc: tuple[int | str, ...]) -> list[int | str]:

@@ -27,7 +27,7 @@ _PATTERNS = [
     re.compile(
         r"(?i)(\b(?:password|passwd|secret|api[_-]?key|token|sessionid)\s*[=:]\s*)[^\s,;&]+"
     ),
-    re.compile(r"\bmlc_[A-Za-z0-9_-]{16,}"),  # our Sage 100 agent API keys
+    re.compile(r"\bs100_[A-Za-z0-9_-]{16,}"),  # our Sage 100 agent API keys
 ]
 # Keys whose values are secrets whatever they look like.
 _SECRET_KEYS = re.compile(

@@ -3,6 +3,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import random
+from dataclasses import replace
 from typing import Any
 
 import sqlalchemy as sa
@@ -197,3 +198,91 @@ async def test_two_workers_share_the_pace(database: Any, slack: SlackSimulator) 
     assert sum(slack.rate_limited.values()) == 0
     for gw in gateways:
         await gw.aclose()
+
+
+async def test_reconciliation_over_several_history_pages_completes(engine: AsyncEngine) -> None:
+    """A lost post found only by reading many pages must not restart the scan forever.
+
+    Apps outside the Marketplace get small pages and about one history call a minute, so the
+    budget runs out between pages; the scan waits for it instead of starting over.
+    """
+    async with SlackSimulator(
+        channels=["gl"],
+        post_interval=INTERVAL,
+        history_interval=0.2,
+        history_max_limit=2,
+    ) as sim:
+        gw = ClientGateway({"default": SlackClient(sim.bot_token, base_url=sim.base_url)})
+        channel = sim.channel_id("gl")
+        await fill(engine, [channel], 5)
+        assert await DeliveryWorker(engine, gw, FAST).run_until_idle(timeout=30)
+        sim.faults.add(kind="drop", method="chat.postMessage", count=1)
+        async with engine.begin() as conn:
+            await enqueue(
+                conn,
+                workspace="default",
+                channel=channel,
+                message=OutboxMessage(text="after the drop", blocks=[]),
+                dedupe_key="test:after-drop",
+                source={},
+            )
+        # Our budget a little stricter than the simulator's limit, as with the real one.
+        settings = replace(FAST, history_interval=0.3)
+        assert await DeliveryWorker(engine, gw, settings).run_until_idle(timeout=30)
+        await gw.aclose()
+        assert texts(sim, channel)[-1] == "after the drop"
+        assert len(texts(sim, channel)) == 6
+        assert sim.calls["conversations.history"] == 3
+
+
+async def test_ambiguous_failures_dead_letter_after_max_attempts(
+    engine: AsyncEngine, slack: SlackSimulator, gateway: ClientGateway
+) -> None:
+    """A send that keeps failing ambiguously is reconciled each time, then given up."""
+    channel = slack.channel_id("gl")
+    slack.faults.add(kind="drop", method="chat.postMessage")
+    await fill(engine, [channel], 1)
+    settings = replace(FAST, max_attempts=3)
+    assert await DeliveryWorker(engine, gateway, settings).run_until_idle(timeout=30)
+    async with engine.connect() as conn:
+        row = (await conn.execute(sa.select(outbox))).one()
+    assert row.status == "dead" and row.attempts == 3
+    assert "3 attempts" in row.last_error
+    assert texts(slack, channel) == []
+
+
+class SlowGateway:
+    """Holds each post longer than a channel lease lasts before passing it on."""
+
+    def __init__(self, inner: ClientGateway, delay: float) -> None:
+        self.inner = inner
+        self.delay = delay
+
+    async def post_message(self, workspace: str, channel: str, **kwargs: Any) -> str:
+        await asyncio.sleep(self.delay)
+        return await self.inner.post_message(workspace, channel, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+async def test_slow_post_keeps_its_lease(
+    engine: AsyncEngine, slack: SlackSimulator, gateway: ClientGateway
+) -> None:
+    """Another worker must not take over (and re-post) a channel whose post is still going."""
+    channel = slack.channel_id("gl")
+    await fill(engine, [channel], 2)
+    settings = replace(FAST, lease_seconds=1.2)
+    slow = DeliveryWorker(engine, SlowGateway(gateway, 2.5), settings)  # type: ignore[arg-type]
+    fast = DeliveryWorker(engine, gateway, settings)
+    first = asyncio.create_task(slow.run())
+    for _ in range(100):
+        await asyncio.sleep(0.02)
+        async with engine.connect() as conn:
+            statuses = list(await conn.scalars(sa.select(outbox.c.status)))
+        if "in_flight" in statuses:
+            break
+    assert await fast.run_until_idle(timeout=30)
+    slow.request_stop()
+    await first
+    assert texts(slack, channel) == [f"{channel} #{n}" for n in range(2)]

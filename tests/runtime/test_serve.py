@@ -8,10 +8,13 @@ import signal
 import sys
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
-from ml_connector.delivery import enqueue
+from ml_connector.config import load_config
+from ml_connector.delivery import DeliveryWorker, enqueue
 from ml_connector.delivery.outbox import OutboxMessage
+from ml_connector.runtime.service import serve
 from ml_connector.sim.slack import SlackSimulator
 from ml_connector.store import make_engine, migrate
 from ml_connector.store.tables import channel_pacing, outbox, service_instances
@@ -128,3 +131,28 @@ async def test_second_serve_on_one_sqlite_file_refuses(tmp_path: Path) -> None:
         await asyncio.wait_for(first.communicate(), 30)
         assert second.returncode == 1
         assert "already using this SQLite database" in stderr.decode()
+
+
+async def test_a_crashed_part_stops_serve_instead_of_running_on_without_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A service whose delivery has died must not keep running as if it were healthy."""
+
+    async def crash(self: DeliveryWorker, stop: asyncio.Event | None = None) -> None:
+        raise RuntimeError("delivery broke")
+
+    monkeypatch.setattr(DeliveryWorker, "run", crash)
+    async with SlackSimulator(channels=["gl"]) as slack:
+        config = load_config(write_config(tmp_path, slack))
+        url = await prepare(tmp_path, slack, slack.channel_id("gl"), 0)
+        keyring = load_keyring(tmp_path / "data" / "master.key", environ={})
+        service = serve(
+            config, keyring=keyring, pipelines={}, web_enabled=False, install_signals=False
+        )
+        with pytest.raises(RuntimeError, match="delivery broke"):
+            await asyncio.wait_for(service, 10)
+    engine = make_engine(url)
+    async with engine.connect() as conn:
+        instances = await conn.scalar(sa.select(sa.func.count()).select_from(service_instances))
+    await engine.dispose()
+    assert instances == 0

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from yarl import URL
 
 from ml_connector.errors import ConfigError, CredentialsError
 from ml_connector.sage100.agent.auth import append_key, new_key, revoke_key
@@ -15,6 +16,7 @@ from ml_connector.sage100.agent.config import load_config
 from ml_connector.sage100.agent.server import build_ssl, start_agent
 from ml_connector.sage100.agent.testing import RunningAgent
 from ml_connector.sage100.client import RetryPolicy, Sage100AuthError, Sage100Client
+from ml_connector.sage100.tls import client_ssl_context
 
 NO_RETRY = RetryPolicy(attempts=1)
 
@@ -99,6 +101,23 @@ async def test_missing_bearer_is_401_with_challenge(key_agent: RunningAgent) -> 
             await client.health()
     assert caught.value.http_status == 401
     assert caught.value.code == "unauthorized"
+
+
+async def test_key_with_bytes_that_are_not_utf8_is_401(key_agent: RunningAgent) -> None:
+    """aiohttp decodes such a header with surrogates; the key check must refuse, not crash."""
+    url = URL(key_agent.url)
+    context = client_ssl_context(key_agent.ca_file, None, None)
+    reader, writer = await asyncio.open_connection(url.host, url.port, ssl=context)
+    try:
+        writer.write(
+            b"GET /v1/health HTTP/1.1\r\nHost: agent\r\n"
+            b"Authorization: Bearer s100_\xff\xfe\r\nConnection: close\r\n\r\n"
+        )
+        await writer.drain()
+        status_line = await reader.readline()
+    finally:
+        writer.close()
+    assert status_line.split()[1] == b"401"
 
 
 async def test_plain_http_is_refused_without_insecure_dev(tmp_path: Path) -> None:

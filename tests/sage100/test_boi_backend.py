@@ -173,3 +173,39 @@ async def test_a_record_that_stays_locked_is_503_record_locked(
     assert caught.value.code == "record_locked"
     assert caught.value.retry_after == 7
     assert "in use by another user" in str(caught.value)
+
+
+async def test_vendor_names_are_looked_up_by_division_and_number() -> None:
+    """AP_Vendor's key is APDivisionNo + VendorNo: one number can be two vendors."""
+    world = _world()
+    world.tables["AP_Vendor_svc"] = [
+        {"APDivisionNo": "01", "VendorNo": "ACME", "VendorName": "Acme East"},
+        {"APDivisionNo": "02", "VendorNo": "ACME", "VendorName": "Acme West"},
+    ]
+    world.tables["AP_Invoice_bus"] = [
+        {
+            "APDivisionNo": division,
+            "VendorNo": "ACME",
+            "InvoiceNo": f"INV-{division}",
+            "InvoiceDate": "20240502",
+            "InvoiceDueDate": "20240601",
+            "TermsCode": "01",
+            "HoldPayment": "N",
+            "InvoiceAmt": 100,
+            "BatchNo": "00001",
+            "DateCreated": "20240502",
+            "TimeCreated": "10.00000",
+            "DateUpdated": "20240502",
+            "TimeUpdated": "10.00000",
+        }
+        for division in ("02", "01")
+    ]
+    backend = _backend(world)
+    try:
+        page = await backend.read_page(
+            "ABC", PageQuery(Resource.AP_INVOICES, since=None, after=None, limit=10)
+        )
+    finally:
+        await backend.close()
+    names = {r["InvoiceNo"]: r["VendorName"] for r in page.records}
+    assert names == {"INV-01": "Acme East", "INV-02": "Acme West"}

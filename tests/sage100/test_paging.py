@@ -49,7 +49,9 @@ def test_record_stamp_prefers_update_then_creation() -> None:
     assert record_stamp(row) == "2024-05-02T10:15:00"
 
 
-@pytest.mark.parametrize("raw", ["AB", "ABCD", "a-c", "A C", "", "ÄBC"])
+@pytest.mark.parametrize(
+    "raw", ["AB", "ABCD", "a-c", "A C", "", "ÄBC", "aß", "\ufb00a", " ABC", "ABC\n"]
+)
 def test_bad_company_codes(raw: str) -> None:
     with pytest.raises(InvalidRequest, match="exactly three letters or digits"):
         parse_company_code(raw)

@@ -111,3 +111,20 @@ def test_retry_after_reads_whole_and_decimal_seconds() -> None:
     assert parse_retry_after(None) == 1.0
     assert parse_retry_after("soon") == 1.0
     assert parse_retry_after("-3") == 1.0
+
+
+def test_untrusted_certificate_is_permanent_not_retried() -> None:
+    import ssl
+    from types import SimpleNamespace
+
+    import aiohttp
+
+    from ml_connector.slack.client import _from_transport
+    from ml_connector.slack.errors import SlackPermanentError
+
+    key = SimpleNamespace(host="slack.com", port=443, is_ssl=True, ssl=True)
+    exc = aiohttp.ClientConnectorCertificateError(key, ssl.SSLCertVerificationError("bad"))  # type: ignore[arg-type]
+    error = _from_transport("chat.postMessage", exc, side_effects=True)
+    assert isinstance(error, SlackPermanentError)
+    assert not error.transient
+    assert "certificate" in str(error)

@@ -13,8 +13,10 @@ import pytest
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ml_connector.pipeline import RunOutcome
 from ml_connector.schedule.runs import finish_run, try_start_run
 from ml_connector.web.commands import parse_text
+from ml_connector.web.replies import run_result
 
 from .conftest import (
     ALLOWED_CHANNEL,
@@ -247,3 +249,17 @@ async def test_an_unsigned_run_is_refused_and_runs_nothing(server: Server) -> No
     await asyncio.sleep(0.1)
     assert server.fake.calls == []
     assert await database_dump(server.engine) == before
+
+
+def test_run_result_redacts_secrets_in_the_error_and_summary() -> None:
+    """The status page redacts a run's error; the Slack reply about the same run must too."""
+    outcome = RunOutcome(
+        status="failed",
+        records_read=0,
+        messages_queued=0,
+        error="agent said: password=hunter2hunter2",
+        summary="Bearer abcdefghijklmnop refused",
+    )
+    text = json.dumps(run_result("sage100", outcome, 1.0))
+    assert "hunter2hunter2" not in text
+    assert "abcdefghijklmnop" not in text

@@ -11,7 +11,8 @@ Outcomes of a post, and what follows:
 delivered      ``ts`` stored; next post to the channel one interval after the answer
 rate_limited   the channel waits Retry-After; the attempt is not counted against the item
 transient      backoff with full jitter, then dead letter after max attempts or max age
-ambiguous      ``unknown``: nothing more is posted to the channel before reconciliation
+ambiguous      ``unknown``: reconciled before anything else is posted to the channel; if
+               Slack does not have it, the transient rule above decides: retry or dead
 permanent      dead letter at once, with Slack's reason
 credentials    the workspace is held; its messages resume when the installation works
 =============  ==========================================================================
@@ -25,7 +26,7 @@ import os
 import random
 import socket
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -53,6 +54,7 @@ from ml_connector.store.tables import outbox
 log = get_logger("ml_connector.delivery")
 
 HISTORY = "conversations.history"
+DB_RETRY_SECONDS = 2.0
 
 
 def default_owner() -> str:
@@ -96,11 +98,17 @@ class DeliveryWorker:
         try:
             while not self._stopping.is_set():
                 now = clock.now()
-                if now - last_probe >= self.settings.probe_interval:
-                    await self._probe_held()
-                    last_probe = now
-                await self._dispatch(now)
-                await self._idle(now)
+                try:
+                    if now - last_probe >= self.settings.probe_interval:
+                        await self._probe_held()
+                        last_probe = now
+                    await self._dispatch(now)
+                    await self._idle(now)
+                except (sa.exc.OperationalError, sa.exc.InterfaceError, OSError):
+                    # A database blip (failover, a dropped connection) must not stop delivery:
+                    # nothing is lost, the next loop claims again from what is stored.
+                    log.exception("delivery loop: database unavailable; retrying")
+                    await self._sleep(DB_RETRY_SECONDS)
         finally:
             self._stopping.set()
             if watcher is not None:
@@ -196,6 +204,37 @@ class DeliveryWorker:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
 
+    @contextlib.asynccontextmanager
+    async def _keep_lease(self, workspace: str, channel: str) -> AsyncIterator[None]:
+        """Renew the channel lease while a Slack call or a wait for its budget is under way.
+
+        Another worker takes over a channel whose lease has expired and reconciles its
+        in-flight send at once; if our post were still on the wire, that could post it twice.
+        """
+        every = self.settings.lease_seconds / 3
+
+        async def renew() -> None:
+            while True:
+                await asyncio.sleep(every)
+                try:
+                    async with self.engine.begin() as conn:
+                        until = clock.now() + self.settings.lease_seconds
+                        kept = await claims.renew_lease(conn, workspace, channel, self.owner, until)
+                except Exception:
+                    log.exception("could not renew a channel lease", channel=channel)
+                    continue
+                if not kept:
+                    log.warning("lost a channel lease during a slack call", channel=channel)
+                    return
+
+        renewer = asyncio.create_task(renew(), name=f"lease {channel}")
+        try:
+            yield
+        finally:
+            renewer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewer
+
     async def _step(self, workspace: str, channel: str) -> float | None:
         """Do the next thing the channel needs; return seconds to wait, or None to let go."""
         now = clock.now()
@@ -266,13 +305,14 @@ class DeliveryWorker:
         error: ExternalError | None = None
         ts: str | None = None
         try:
-            ts = await self.gateway.post_message(
-                workspace,
-                channel,
-                text=message["text"],
-                blocks=message.get("blocks") or [],
-                metadata=message_metadata(self._ns, item.id),
-            )
+            async with self._keep_lease(workspace, channel):
+                ts = await self.gateway.post_message(
+                    workspace,
+                    channel,
+                    text=message["text"],
+                    blocks=message.get("blocks") or [],
+                    metadata=message_metadata(self._ns, item.id),
+                )
         except ExternalError as exc:
             error = exc
         except Exception as exc:  # a bug or an unmapped library error: retry, never lose it
@@ -282,7 +322,7 @@ class DeliveryWorker:
         async with self.engine.begin() as conn:
             wait = await self._settle(conn, workspace, channel, item, started, done, ts, error)
         if isinstance(error, CredentialsError):
-            await self.gateway.mark_unusable(workspace, error.code or error.message)
+            await self.gateway.mark_unusable(workspace, _reason(error))
         return wait
 
     async def _settle(
@@ -332,34 +372,16 @@ class DeliveryWorker:
         elif isinstance(error, CredentialsError):
             values = {"status": Status.PENDING.value, "attempts": outbox.c.attempts - 1}
             await conn.execute(outbox.update().where(mine).values(**values))
-            reason = f"installation unusable: {error.code or error.message}"
-            held = await hold_workspace(conn, workspace, reason)
-            self._held.add(workspace)
-            log.error(
-                "slack installation unusable; holding its messages",
-                workspace=workspace,
-                reason=error.code,
-                held=held,
-            )
+            await self._hold(conn, workspace, error)
             return None
         elif isinstance(error, AmbiguousError):
             values = {"status": Status.UNKNOWN.value, "last_error": error.message}
             next_post = max(next_post, done + s.reconcile_delay)
         elif error.transient:
-            attempts = item.attempts + 1
-            too_old = done - item.created_at > s.max_age
-            if attempts >= s.max_attempts or too_old:
-                why = "too old" if too_old else f"{attempts} attempts"
-                values = {"status": Status.DEAD.value, "last_error": f"{why}: {error.message}"}
-            else:
-                retry_at = done + full_jitter(attempts, s.backoff_base, s.backoff_max, self._rng)
-                values = {
-                    "status": Status.PENDING.value,
-                    "not_before": retry_at,
-                    "last_error": error.message,
-                }
-                next_post = max(next_post, retry_at)
-                release = retry_at - done > 1.0
+            values = self._retry_or_dead(item.attempts + 1, item.created_at, done, error.message)
+            if values["status"] == Status.PENDING.value:
+                next_post = max(next_post, values["not_before"])
+                release = values["not_before"] - done > 1.0
         else:
             values = {"status": Status.DEAD.value, "last_error": error.message}
             log.error(
@@ -371,6 +393,33 @@ class DeliveryWorker:
         await conn.execute(outbox.update().where(mine).values(**values))
         await claims.set_next_post_at(conn, workspace, channel, next_post)
         return None if release else max(next_post - clock.now(), 0.0)
+
+    def _retry_or_dead(
+        self, attempts: int, created_at: float, done: float, error: str
+    ) -> dict[str, Any]:
+        """The dead-letter rule for a send that failed but may be tried again.
+
+        ``attempts`` counts the failed one. Past the attempt or age limit the item is dead;
+        otherwise it waits a full-jitter backoff before its next turn.
+        """
+        s = self.settings
+        too_old = done - created_at > s.max_age
+        if attempts >= s.max_attempts or too_old:
+            why = "too old" if too_old else f"{attempts} attempts"
+            return {"status": Status.DEAD.value, "last_error": f"{why}: {error}"}
+        retry_at = done + full_jitter(attempts, s.backoff_base, s.backoff_max, self._rng)
+        return {"status": Status.PENDING.value, "not_before": retry_at, "last_error": error}
+
+    async def _hold(self, conn: AsyncConnection, workspace: str, error: ExternalError) -> None:
+        """Hold the workspace's messages: a revoked token must not burn their attempts."""
+        held = await hold_workspace(conn, workspace, f"installation unusable: {_reason(error)}")
+        self._held.add(workspace)
+        log.error(
+            "slack installation unusable; holding its messages",
+            workspace=workspace,
+            reason=_reason(error),
+            held=held,
+        )
 
     # -- reconciliation ----------------------------------------------------------------------
 
@@ -397,25 +446,35 @@ class DeliveryWorker:
                 wait_until = await claims.take_budget(
                     conn, workspace, HISTORY, clock.now(), s.history_interval
                 )
-                if wait_until is not None:
+                if wait_until is not None and cursor is None:
                     await claims.set_next_post_at(conn, workspace, channel, wait_until)
                     return None
+            if wait_until is not None:
+                # Part way through the pages: starting over later would spend the budget on
+                # the first page again and never reach the last one. Wait for it here.
+                if not await self._wait_keeping_lease(workspace, channel, wait_until):
+                    return None
+                continue
             try:
-                page = await self.gateway.history(
-                    workspace, channel, oldest=f"{max(oldest, 0):.6f}", cursor=cursor
-                )
+                async with self._keep_lease(workspace, channel):
+                    page = await self.gateway.history(
+                        workspace, channel, oldest=f"{max(oldest, 0):.6f}", cursor=cursor
+                    )
             except RateLimitedError as exc:
                 SLACK_429.labels(HISTORY).inc()
                 until = clock.now() + (exc.retry_after or s.history_interval)
                 async with self.engine.begin() as conn:
                     await claims.push_budget(conn, workspace, HISTORY, until)
-                    await claims.set_next_post_at(conn, workspace, channel, until)
-                return None
+                    if cursor is None:
+                        await claims.set_next_post_at(conn, workspace, channel, until)
+                        return None
+                if not await self._wait_keeping_lease(workspace, channel, until):
+                    return None
+                continue
             except CredentialsError as exc:
                 async with self.engine.begin() as conn:
-                    await hold_workspace(conn, workspace, f"installation unusable: {exc.code}")
-                self._held.add(workspace)
-                await self.gateway.mark_unusable(workspace, exc.code or exc.message)
+                    await self._hold(conn, workspace, exc)
+                await self.gateway.mark_unusable(workspace, _reason(exc))
                 return None
             except ExternalError as exc:
                 log.warning("reconciliation failed; will retry", channel=channel, error=str(exc))
@@ -447,7 +506,12 @@ class DeliveryWorker:
                 values: dict[str, Any] = (
                     {"status": Status.DELIVERED.value, "slack_ts": ts, "delivered_at": done}
                     if ts
-                    else {"status": Status.PENDING.value, "not_before": done}
+                    else self._retry_or_dead(
+                        row.attempts,
+                        row.created_at,
+                        done,
+                        f"not in the channel after an ambiguous send: {row.last_error}",
+                    )
                 )
                 await conn.execute(
                     outbox.update()
@@ -456,6 +520,16 @@ class DeliveryWorker:
                 )
         log.info("reconciled", channel=channel, found=len(found), missing=len(wanted) - len(found))
         return 0.0
+
+    async def _wait_keeping_lease(self, workspace: str, channel: str, until: float) -> bool:
+        """Sleep until ``until`` holding the channel; False if stopping or the lease is gone."""
+        async with self.engine.begin() as conn:
+            lease_until = until + self.settings.lease_seconds
+            if not await claims.renew_lease(conn, workspace, channel, self.owner, lease_until):
+                return False
+        async with self._keep_lease(workspace, channel):
+            await self._sleep(until - clock.now())
+        return not self._stopping.is_set()
 
     # -- held workspaces ---------------------------------------------------------------------
 
@@ -477,6 +551,10 @@ class DeliveryWorker:
                 else:
                     await hold_workspace(conn, workspace, "installation unusable")
                     self._held.add(workspace)
+
+
+def _reason(error: ExternalError) -> str:
+    return error.code or error.message
 
 
 async def active_count(conn: AsyncConnection) -> int:

@@ -25,45 +25,61 @@ _DATE = re.compile(r"(\d{2})/(\d{2})/(\d{4})")
 _TIMESTAMP = re.compile(r"(\d{2})/(\d{2})/(\d{4}) (\d{2}:\d{2}:\d{2})")
 
 # Answers repeat the same dates and posting times thousands of times; parsing each text once
-# keeps conversion from dominating the parse (bench/intacct_parse.py).
+# keeps conversion from dominating the parse (bench/intacct_parse.py). The caches are dicts
+# whose ``__missing__`` parses and validates, so a repeated text is found by ``dict`` lookup in
+# C without a Python frame; the record converters use their bound ``__getitem__`` directly.
 _CACHE_LIMIT = 4096
-_date_cache: dict[str, date] = {}
-_timestamp_cache: dict[str, datetime] = {}
 
 
-def parse_date(text: str) -> date:
-    cached = _date_cache.get(text)
-    if cached is not None:
-        return cached
+def _parse_date_text(text: str) -> date:
     match = _DATE.fullmatch(text)
     if match is None:
         raise ValueError(f"not a date in MM/DD/YYYY form: {text[:40]!r}")
     month, day, year = match.groups()
-    value = date(int(year), int(month), int(day))
-    if len(_date_cache) >= _CACHE_LIMIT:
-        _date_cache.clear()
-    _date_cache[text] = value
-    return value
+    return date(int(year), int(month), int(day))
 
 
-def parse_timestamp(text: str) -> datetime:
-    cached = _timestamp_cache.get(text)
-    if cached is not None:
-        return cached
+def _parse_timestamp_text(text: str) -> datetime:
     match = _TIMESTAMP.fullmatch(text)
     if match is None:
         raise ValueError(f"not a timestamp in MM/DD/YYYY HH:MM:SS form: {text[:40]!r}")
     month, day, year, clock = match.groups()
-    value = datetime.fromisoformat(f"{year}-{month}-{day}T{clock}")
-    if len(_timestamp_cache) >= _CACHE_LIMIT:
-        _timestamp_cache.clear()
-    _timestamp_cache[text] = value
-    return value
+    return datetime.fromisoformat(f"{year}-{month}-{day}T{clock}")
+
+
+class _DateCache(dict[str, date]):
+    def __missing__(self, text: str) -> date:
+        value = _parse_date_text(text)
+        if len(self) >= _CACHE_LIMIT:
+            self.clear()
+        self[text] = value
+        return value
+
+
+class _TimestampCache(dict[str, datetime]):
+    def __missing__(self, text: str) -> datetime:
+        value = _parse_timestamp_text(text)
+        if len(self) >= _CACHE_LIMIT:
+            self.clear()
+        self[text] = value
+        return value
+
+
+_date_cache = _DateCache()
+_timestamp_cache = _TimestampCache()
+
+
+def parse_date(text: str) -> date:
+    return _date_cache[text]
+
+
+def parse_timestamp(text: str) -> datetime:
+    return _timestamp_cache[text]
 
 
 def parse_date_or_timestamp(text: str) -> date | datetime:
     """For fields whose form the sources do not pin down: accept exactly one of the two."""
-    return parse_timestamp(text) if len(text) > 10 else parse_date(text)
+    return _timestamp_cache[text] if len(text) > 10 else _date_cache[text]
 
 
 def parse_decimal(text: str) -> Decimal:
@@ -112,8 +128,8 @@ def format_value(value: object) -> str:
     raise TypeError(f"cannot send a {type(value).__name__} to Intacct")
 
 
-DATE = parse_date
-TIMESTAMP = parse_timestamp
+DATE: Converter = _date_cache.__getitem__
+TIMESTAMP: Converter = _timestamp_cache.__getitem__
 DATE_OR_TIMESTAMP = parse_date_or_timestamp
 AMOUNT = parse_decimal
 # int() itself: a C call per field instead of a Python frame; it rejects anything but an

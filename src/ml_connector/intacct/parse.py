@@ -206,12 +206,15 @@ class ResponseParser:
             field.tag: text if (text := field.text) is not None else _empty_or_nested(field)
             for field in element
         }
+        converters = self._converters
         name = ""
         try:
-            for name, convert in self._converters.items():
-                value = record.get(name)
+            # Only the typed fields this record carries (a set intersection in C), not every
+            # field the object could have: a query names a few fields of a wide object.
+            for name in record.keys() & converters.keys():
+                value = record[name]
                 if value.__class__ is str:
-                    record[name] = convert(value)
+                    record[name] = converters[name](value)
         except ValueError as exc:
             raise MalformedResponseError(f"Intacct {tag}.{name}: {exc}") from exc
         return record

@@ -110,5 +110,15 @@ def advance(
     if explicit and not joins_on:
         return None
     floor = window.end - overlap
-    seen = frozenset(key for key, stamp in versions if stamp >= floor)
-    return StreamCursor(through=window.end, seen=seen)
+    seen = {key for key, stamp in versions if stamp >= floor}
+    if cursor is not None and floor < window.start:
+        # A window shorter than the overlap (an explicit one) did not re-read the versions
+        # between the next window's start and its own: keep those the old cursor saw, or the
+        # next run would report them again.
+        seen.update(key for key in cursor.seen if floor <= _stamp_of(key) < window.start)
+    return StreamCursor(through=window.end, seen=frozenset(seen))
+
+
+def _stamp_of(key: str) -> datetime:
+    """The WHENMODIFIED a ``version_key`` carries."""
+    return datetime.fromisoformat(key.rpartition("@")[2])

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 from datetime import UTC, datetime
 
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ml_connector import clock
@@ -51,7 +52,11 @@ class Scheduler:
     async def run(self, stop: asyncio.Event) -> None:
         try:
             while not stop.is_set():
-                await self.tick(clock.now())
+                try:
+                    await self.tick(clock.now())
+                except (sa.exc.OperationalError, sa.exc.InterfaceError, OSError):
+                    # A database blip skips this tick; slots are claimed on the next one.
+                    log.exception("scheduler: database unavailable; retrying")
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=self.sleep_seconds(clock.now()))
         finally:

@@ -3,7 +3,8 @@
 Start-up order matters: migrate, prove the master key, take the single-instance lock (SQLite),
 fail runs orphaned by a crash, clear dead workers' leases — only then claim any work. On
 SIGTERM/SIGINT nothing new is claimed, posts in flight finish, runs in progress get a grace
-period, and leases are given back.
+period, and leases are given back. If the delivery worker, the scheduler or the heartbeat
+fails, the service stops the same way and exits with that error rather than run without it.
 """
 
 from __future__ import annotations
@@ -107,11 +108,15 @@ async def serve(
         async with open_runtime(
             config, keyring=keyring, pipelines=pipelines, delivery=delivery
         ) as rt:
-            if install_signals:
-                loop = asyncio.get_running_loop()
-                for sig in (signal.SIGTERM, signal.SIGINT):
-                    loop.add_signal_handler(sig, stop.set)
-            await _serve(rt, stop, web_enabled=web_enabled, max_sleep=scheduler_max_sleep)
+            signals = (signal.SIGTERM, signal.SIGINT) if install_signals else ()
+            loop = asyncio.get_running_loop()
+            for sig in signals:
+                loop.add_signal_handler(sig, stop.set)
+            try:
+                await _serve(rt, stop, web_enabled=web_enabled, max_sleep=scheduler_max_sleep)
+            finally:
+                for sig in signals:
+                    loop.remove_signal_handler(sig)
     finally:
         if lock is not None:
             lock.release()
@@ -139,16 +144,17 @@ async def _serve(
         **({"max_sleep": max_sleep} if max_sleep is not None else {}),
     )
     site_runner: web.AppRunner | None = None
-    if web_enabled:
-        site_runner = await start_web(rt)
-    tasks = [
-        asyncio.create_task(rt.worker.run(stop), name="delivery"),
-        asyncio.create_task(scheduler.run(stop), name="scheduler"),
-        asyncio.create_task(_heartbeat(rt, stop), name="instance heartbeat"),
-    ]
+    tasks: list[asyncio.Task[None]] = []
+    crashed: BaseException | None = None
     try:
-        await stop.wait()
-        log.info("service stopping: no new work is claimed")
+        if web_enabled:
+            site_runner = await start_web(rt)
+        tasks = [
+            asyncio.create_task(rt.worker.run(stop), name="delivery"),
+            asyncio.create_task(scheduler.run(stop), name="scheduler"),
+            asyncio.create_task(_heartbeat(rt, stop), name="instance heartbeat"),
+        ]
+        crashed = await _until_stopped(stop, tasks)
     finally:
         stop.set()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -156,6 +162,30 @@ async def _serve(
             await site_runner.cleanup()
         await instance.unregister(rt.engine, rt.owner)
         log.info("service stopped", instance=rt.owner)
+    if crashed is not None:
+        raise crashed
+
+
+async def _until_stopped(
+    stop: asyncio.Event, tasks: list[asyncio.Task[None]]
+) -> BaseException | None:
+    """Wait for ``stop``; if a part of the service ends first, return why.
+
+    A service whose delivery or scheduler has died must not run on looking healthy: it
+    stops, gives its leases back and exits with the error, so a supervisor restarts it.
+    """
+    stopping = asyncio.create_task(stop.wait())
+    try:
+        done, _ = await asyncio.wait([stopping, *tasks], return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopping.cancel()
+    for task in tasks:
+        if task in done and (task.exception() is not None or not stop.is_set()):
+            error = task.exception() or RuntimeError(f"{task.get_name()} ended unexpectedly")
+            log.error("service part failed; stopping", part=task.get_name(), error=str(error))
+            return error
+    log.info("service stopping: no new work is claimed")
+    return None
 
 
 async def _heartbeat(rt: Runtime, stop: asyncio.Event) -> None:

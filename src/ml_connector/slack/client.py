@@ -248,6 +248,11 @@ def _from_transport(method: str, exc: BaseException, *, side_effects: bool) -> S
     reason = f"{type(exc).__name__}: {exc}".rstrip(": ")
     if isinstance(exc, aiohttp.InvalidURL):
         return SlackPermanentError(f"Slack {method}: bad API URL ({reason})", method=method)
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        # An untrusted certificate is configuration (a proxy, a wrong CA bundle), not weather.
+        return SlackPermanentError(
+            f"Slack {method}: TLS certificate not trusted ({reason})", method=method
+        )
     if isinstance(exc, aiohttp.ClientConnectorError | aiohttp.ConnectionTimeoutError):
         return SlackTransientError(f"Slack {method}: could not connect ({reason})", method=method)
     if not side_effects:

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from ml_connector.logging import redact_text
 from ml_connector.pipeline import RunOutcome
 from ml_connector.schedule.preview import until
 from ml_connector.slack.dates import format_datetime
@@ -83,14 +84,16 @@ def unknown_workspace() -> Message:
 def run_result(pipeline: str, outcome: RunOutcome, seconds: float) -> Message:
     icon = ICONS.get(outcome.status, "")
     lines = [f"{icon} Run of *{escape(pipeline)}* {outcome.status} in {_seconds(seconds)}."]
+    # Redacted as the status page redacts the same run's error: a source's error text can
+    # echo a credential, and this reply is shown in Slack.
     if outcome.summary:
-        lines.append(escape(outcome.summary))
+        lines.append(escape(redact_text(outcome.summary)))
     else:
         lines.append(
             f"{outcome.records_read} records read, {outcome.messages_queued} messages queued."
         )
     if outcome.error:
-        lines.append(f"Error: {escape(truncate(outcome.error, 500))}")
+        lines.append(f"Error: {escape(truncate(redact_text(outcome.error), 500))}")
     text = "\n".join(lines)
     return ephemeral(text, [section(text)])
 

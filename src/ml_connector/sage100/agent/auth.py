@@ -26,7 +26,13 @@ KEY_PREFIX = "s100_"
 
 
 def hash_key(key: str) -> str:
-    return "sha256:" + hashlib.sha256(key.encode()).hexdigest()
+    """The stored form of a key.
+
+    ``surrogateescape`` because a presented key comes from an HTTP header, which aiohttp
+    decodes that way: a header with bytes that are not UTF-8 must hash to a mismatch (401),
+    not raise (500). Keys we make are ASCII, so their hashes are unchanged by it.
+    """
+    return "sha256:" + hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from typing import Any
 
 #: Sage 100 company codes: "must contain three characters" (Sage 100 Help 2017, Company
 #: Maintenance). Letters and digits only, because the code is part of data paths (MAS_ABC).
-_COMPANY_RE = re.compile(r"^[A-Z0-9]{3}$")
+_COMPANY_RE = re.compile(r"[A-Za-z0-9]{3}")
 _STAMP_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$")
 
 #: Stamp given to rows that have neither an update nor a creation stamp (converted data).
@@ -37,14 +37,17 @@ class InvalidRequest(ValueError):
 
 
 def parse_company_code(raw: str) -> str:
-    """Upper-case ``raw`` and accept it only if it is three letters or digits."""
-    code = raw.strip().upper()
-    if not _COMPANY_RE.match(code):
+    """Accept ``raw`` only if it is three ASCII letters or digits, and upper-case it.
+
+    The check comes first: ``str.upper`` can change the length (``"aß"`` becomes ``"ASS"``),
+    so checking the upper-cased text would let a two-character code through.
+    """
+    if not _COMPANY_RE.fullmatch(raw):
         raise InvalidRequest(
             f"company code {raw!r} is invalid: a Sage 100 company code is exactly three "
             "letters or digits, for example ABC"
         )
-    return code
+    return raw.upper()
 
 
 def sage_date(value: object) -> str | None:

@@ -500,31 +500,21 @@ def compile_expr(
         compile_expr(item, schema, case_insensitive=case_insensitive, allow_related=allow_related)
         for item in expr.items
     ]
-    if isinstance(expr, And):
+    # SQL's three-valued logic: AND stops at the first False, OR at the first True; otherwise
+    # an unknown (NULL) part makes the whole unknown, else the result is the other value.
+    decisive = not isinstance(expr, And)
 
-        def conjunction(record: Record) -> bool | None:
-            unknown = False
-            for part in parts:
-                result = part(record)
-                if result is False:
-                    return False
-                if result is None:
-                    unknown = True
-            return None if unknown else True
-
-        return conjunction
-
-    def disjunction(record: Record) -> bool | None:
+    def combine(record: Record) -> bool | None:
         unknown = False
         for part in parts:
             result = part(record)
-            if result is True:
-                return True
+            if result is decisive:
+                return decisive
             if result is None:
                 unknown = True
-        return None if unknown else False
+        return None if unknown else not decisive
 
-    return disjunction
+    return combine
 
 
 def select(records: Sequence[Record], predicate: Predicate) -> list[Record]:

@@ -163,6 +163,15 @@ def _check_text(
         yield BlockProblem(f"must be less than {max_length + 1} characters", f"{where}/text")
 
 
+def _list_problem(value: Any, where: str, maximum: int) -> BlockProblem | None:
+    """Slack's two complaints about a block's list of items: empty (or no list), too long."""
+    if not isinstance(value, list) or not value:
+        return BlockProblem("must provide a non-empty array", where)
+    if len(value) > maximum:
+        return BlockProblem(f"no more than {maximum} items allowed", where)
+    return None
+
+
 def _check_section(block: dict[str, Any], where: str) -> Iterator[BlockProblem]:
     has_text = "text" in block
     has_fields = "fields" in block
@@ -172,12 +181,9 @@ def _check_section(block: dict[str, Any], where: str) -> Iterator[BlockProblem]:
         yield from _check_text(block["text"], f"{where}/text", SECTION_TEXT_MAX)
     if has_fields:
         fields = block["fields"]
-        if not isinstance(fields, list) or not fields:
-            yield BlockProblem("must provide a non-empty array", f"{where}/fields")
-        elif len(fields) > SECTION_FIELDS_MAX:
-            yield BlockProblem(
-                f"no more than {SECTION_FIELDS_MAX} items allowed", f"{where}/fields"
-            )
+        problem = _list_problem(fields, f"{where}/fields", SECTION_FIELDS_MAX)
+        if problem is not None:
+            yield problem
         else:
             for index, item in enumerate(fields):
                 yield from _check_text(item, f"{where}/fields/{index}", SECTION_FIELD_TEXT_MAX)
@@ -195,14 +201,10 @@ def _check_header(block: dict[str, Any], where: str) -> Iterator[BlockProblem]:
 
 
 def _check_context(block: dict[str, Any], where: str) -> Iterator[BlockProblem]:
-    elements = block.get("elements")
-    if not isinstance(elements, list) or not elements:
-        yield BlockProblem("must provide a non-empty array", f"{where}/elements")
-        return
-    if len(elements) > CONTEXT_ELEMENTS_MAX:
-        yield BlockProblem(
-            f"no more than {CONTEXT_ELEMENTS_MAX} items allowed", f"{where}/elements"
-        )
+    elements: Any = block.get("elements")
+    problem = _list_problem(elements, f"{where}/elements", CONTEXT_ELEMENTS_MAX)
+    if problem is not None:
+        yield problem
         return
     for index, element in enumerate(elements):
         at = f"{where}/elements/{index}"
@@ -236,13 +238,10 @@ def _check_image(block: dict[str, Any], where: str) -> Iterator[BlockProblem]:
 
 
 def _check_actions(block: dict[str, Any], where: str) -> Iterator[BlockProblem]:
-    elements = block.get("elements")
-    if not isinstance(elements, list) or not elements:
-        yield BlockProblem("must provide a non-empty array", f"{where}/elements")
-    elif len(elements) > ACTIONS_ELEMENTS_MAX:
-        yield BlockProblem(
-            f"no more than {ACTIONS_ELEMENTS_MAX} items allowed", f"{where}/elements"
-        )
+    elements: Any = block.get("elements")
+    problem = _list_problem(elements, f"{where}/elements", ACTIONS_ELEMENTS_MAX)
+    if problem is not None:
+        yield problem
     else:
         for index, element in enumerate(elements):
             if not isinstance(element, dict) or not isinstance(element.get("type"), str):

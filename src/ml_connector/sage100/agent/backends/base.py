@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import abc
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ParamSpec, TypeVar
 
-from ml_connector.sage100.agent.paging import Position
-from ml_connector.sage100.agent.resources import Resource
+from ml_connector.sage100.agent.paging import Candidate, Position, select_page
+from ml_connector.sage100.agent.resources import SHAPERS, Resource
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -94,6 +94,37 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     def _close(self) -> None:
         """Release driver handles (on the worker thread)."""
+
+
+class ScanningBackend(Backend):
+    """A back end whose driver cannot page by ``(stamp, record_key)`` itself (BOI, ODBC).
+
+    Neither the BOI browse filters nor the ProvideX ODBC driver can express the keyset
+    condition, so both stream candidate rows and leave ordering and paging to
+    :func:`~ml_connector.sage100.agent.paging.select_page`; names and line counts are then
+    looked up for the page's rows only, which keeps lookups proportional to the page.
+    """
+
+    def _read_page(self, company: str, query: PageQuery) -> Page:
+        chosen, more = select_page(
+            self._candidates(company, query),
+            since=query.since,
+            after=query.after,
+            limit=query.limit,
+        )
+        rows = [c.row for c in chosen]
+        if rows:
+            self._enrich(company, query.resource, rows)
+        shape = SHAPERS[query.resource]
+        return Page([shape(r) for r in rows], more, chosen[-1].position if chosen else None)
+
+    @abc.abstractmethod
+    def _candidates(self, company: str, query: PageQuery) -> Iterator[Candidate]:
+        """Every row that may belong to the page, in any order (on the worker thread)."""
+
+    @abc.abstractmethod
+    def _enrich(self, company: str, resource: Resource, rows: list[dict[str, Any]]) -> None:
+        """Add the looked-up fields (vendor and account names, line counts) to ``rows``."""
 
 
 #: What Sage 100 says when another user holds a record or file. The BOI's exact text is not

@@ -27,12 +27,11 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from ml_connector.sage100.agent.backends.base import Backend, Page, PageQuery, is_lock_message
+from ml_connector.sage100.agent.backends.base import PageQuery, ScanningBackend, is_lock_message
 from ml_connector.sage100.agent.config import BoiSection
-from ml_connector.sage100.agent.paging import Candidate, record_stamp, select_page
+from ml_connector.sage100.agent.paging import Candidate, record_stamp
 from ml_connector.sage100.agent.resources import (
     RECORD_KEYS,
-    SHAPERS,
     STAGE_ENTRY,
     STAGE_POSTED,
     Resource,
@@ -175,7 +174,7 @@ def _open_com(prog_id: str) -> Any:
         raise BackendUnavailableError(f"cannot create {prog_id}: {exc}") from exc
 
 
-class BoiBackend(Backend):
+class BoiBackend(ScanningBackend):
     kind = "boi"
 
     def __init__(
@@ -275,15 +274,38 @@ class BoiBackend(Backend):
         finally:
             self._drop(obj)
 
-    def _result_set(self, company: str, table: BoiTable, desc: str, key: str) -> dict[str, str]:
+    def _result_pairs(
+        self, company: str, table: BoiTable, desc: str, key: str
+    ) -> list[tuple[str, str]]:
+        """``(key, value)`` for every record, in the table's key order."""
         obj = self._object(company, table)
         try:
             rc, out = _byref(obj.nGetResultSets(desc, key, "", "", "", "", ""))
             self._check(obj, rc, f"{table.object_name}.nGetResultSets")
             values, keys = (split_result_set(v) for v in [*out, "", ""][:2])
-            return {k.rstrip(): v.rstrip() for k, v in zip(keys, values, strict=False)}
+            return [(k.rstrip(), v.rstrip()) for k, v in zip(keys, values, strict=False)]
         finally:
             self._drop(obj)
+
+    def _result_set(self, company: str, table: BoiTable, desc: str, key: str) -> dict[str, str]:
+        return dict(self._result_pairs(company, table, desc, key))
+
+    def _vendor_names(self, company: str) -> dict[tuple[str, str], str]:
+        """Vendor name by ``(APDivisionNo, VendorNo)``, AP_Vendor's primary key.
+
+        With AP divisions on, one vendor number can name a different vendor in each
+        division, so a lookup by number alone could give an invoice another vendor's name.
+        Two single-column result sets over the same table come back in the same key order;
+        a pair is kept only where both agree on the vendor number (a vendor added between
+        the two calls shifts the rest, and a missing name beats a wrong one).
+        """
+        divisions = self._result_pairs(company, VENDOR_LOOKUP, "APDivisionNo$", "VendorNo$")
+        names = self._result_pairs(company, VENDOR_LOOKUP, "VendorName$", "VendorNo$")
+        return {
+            (division, vendor): name
+            for (vendor, division), (same_vendor, name) in zip(divisions, names, strict=False)
+            if vendor == same_vendor
+        }
 
     def _candidates(self, company: str, query: PageQuery) -> Iterator[Candidate]:
         key_of = RECORD_KEYS[query.resource]
@@ -293,24 +315,12 @@ class BoiBackend(Backend):
                     row["posting_stage"] = table.stage
                 yield Candidate(record_stamp(row), key_of(row), row)
 
-    def _read_page(self, company: str, query: PageQuery) -> Page:
-        chosen, more = select_page(
-            self._candidates(company, query),
-            since=query.since,
-            after=query.after,
-            limit=query.limit,
-        )
-        rows = [c.row for c in chosen]
-        if rows:
-            self._enrich(company, query.resource, rows)
-        shape = SHAPERS[query.resource]
-        return Page([shape(r) for r in rows], more, chosen[-1].position if chosen else None)
-
     def _enrich(self, company: str, resource: Resource, rows: list[dict[str, Any]]) -> None:
         if resource in (Resource.AP_INVOICES, Resource.PURCHASE_ORDERS):
-            names = self._result_set(company, VENDOR_LOOKUP, "VendorName$", "VendorNo$")
+            names = self._vendor_names(company)
             for r in rows:
-                r["VendorName"] = names.get(text(r["VendorNo"]) or "")
+                vendor = (text(r["APDivisionNo"]) or "", text(r["VendorNo"]) or "")
+                r["VendorName"] = names.get(vendor)
         if resource is Resource.PURCHASE_ORDERS:
             for r in rows:
                 po = text(r["PurchaseOrderNo"]) or ""

@@ -17,12 +17,11 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol
 
-from ml_connector.sage100.agent.backends.base import Backend, Page, PageQuery, is_lock_message
+from ml_connector.sage100.agent.backends.base import PageQuery, ScanningBackend, is_lock_message
 from ml_connector.sage100.agent.config import OdbcSection
-from ml_connector.sage100.agent.paging import Candidate, record_stamp, select_page
+from ml_connector.sage100.agent.paging import Candidate, record_stamp
 from ml_connector.sage100.agent.resources import (
     RECORD_KEYS,
-    SHAPERS,
     STAGE_ENTRY,
     STAGE_POSTED,
     Resource,
@@ -181,7 +180,7 @@ def _first_day(query: PageQuery) -> str | None:
     return max(stamps)[:10].replace("-", "")
 
 
-class OdbcBackend(Backend):
+class OdbcBackend(ScanningBackend):
     kind = "odbc"
 
     def __init__(
@@ -286,18 +285,6 @@ class OdbcBackend(Backend):
                     row["posting_stage"] = stage
                 yield Candidate(record_stamp(row), key_of(row), row)
 
-    def _read_page(self, company: str, query: PageQuery) -> Page:
-        chosen, more = select_page(
-            self._candidates(company, query),
-            since=query.since,
-            after=query.after,
-            limit=query.limit,
-        )
-        rows = [c.row for c in chosen]
-        self._enrich(company, query.resource, rows)
-        shape = SHAPERS[query.resource]
-        return Page([shape(r) for r in rows], more, chosen[-1].position if chosen else None)
-
     def _lookup(
         self, company: str, columns: str, table: str, key: str, values: set[str]
     ) -> list[dict[str, Any]]:
@@ -308,8 +295,6 @@ class OdbcBackend(Backend):
         return found
 
     def _enrich(self, company: str, resource: Resource, rows: list[dict[str, Any]]) -> None:
-        if not rows:
-            return
         if resource in (Resource.AP_INVOICES, Resource.PURCHASE_ORDERS):
             vendors = {text(r["VendorNo"]) or "" for r in rows}
             names = {
