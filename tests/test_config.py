@@ -95,3 +95,13 @@ def test_out_of_range_values_say_what_range_is_expected(tmp_path: Path) -> None:
         f"{file}: delivery.max_attempts: expected a value greater than or equal to 1, got 0",
         f"{file}: server.port: expected a value less than or equal to 65535, got 70000",
     ]
+
+
+def test_numbers_and_booleans_are_not_coerced(tmp_path: Path) -> None:
+    text = example_config().replace("port = 8080", 'port = "8080"')
+    text = text.replace("post_interval = 1.0", "post_interval = true")
+    file = tmp_path / "ml-connector.toml"
+    assert sorted(problems(tmp_path, text)) == [
+        f"{file}: delivery.post_interval: expected a number, got True",
+        f"{file}: server.port: expected an integer, got '8080'",
+    ]

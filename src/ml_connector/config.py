@@ -87,10 +87,14 @@ UserId = Annotated[str, AfterValidator(_user_id)]
 SecretRef = Annotated[str, AfterValidator(_secret_ref)]
 CompanyCode = Annotated[str, AfterValidator(_company_code)]
 HttpUrl = Annotated[str, AfterValidator(_http_url)]
+FilePath = Annotated[Path, Field(strict=False)]
 
 
 class Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Strict: TOML already has real numbers and booleans, so `port = "8080"` or
+    # `post_interval = true` is a mistake to report, not a value to coerce. Paths are the
+    # exception (TOML has no path type), see FilePath.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class ServerConfig(Model):
@@ -158,9 +162,9 @@ class Sage100Connection(Model):
     agent_url: HttpUrl
     company: CompanyCode
     auth: Literal["mtls", "api_key"]
-    ca_file: Path | None = None
-    cert_file: Path | None = None
-    key_file: Path | None = None
+    ca_file: FilePath | None = None
+    cert_file: FilePath | None = None
+    key_file: FilePath | None = None
     api_key: SecretRef | None = None
     timeout: float = Field(30.0, gt=0)
 
@@ -204,7 +208,7 @@ class IntacctPipeline(Model):
     post_empty: bool = False
     thresholds: IntacctThresholds = IntacctThresholds()
     # Entries dated on or before this day are in a closed period (the GL summary flags them).
-    books_closed_through: date | None = None
+    books_closed_through: Annotated[date, Field(strict=False)] | None = None
 
 
 StreamName = Literal["ap_invoices", "purchase_orders", "gl_postings", "gl_accounts"]
@@ -253,9 +257,9 @@ Pipeline = Annotated[IntacctPipeline | Sage100Pipeline, Field(discriminator="typ
 
 
 class Config(Model):
-    data_dir: Path = Path("data")
+    data_dir: FilePath = Path("data")
     database_url: str | None = None
-    master_key_file: Path | None = None
+    master_key_file: FilePath | None = None
     timezone: TimeZoneName = "UTC"
     public_base_url: HttpUrl | None = None
     log_format: Literal["console", "json"] = "console"
@@ -267,7 +271,7 @@ class Config(Model):
     pipelines: dict[str, Pipeline] = {}
 
     # Set by load_config: where the file was, so relative paths resolve against it.
-    source: Path | None = Field(default=None, exclude=True)
+    source: FilePath | None = Field(default=None, exclude=True)
 
     @model_validator(mode="after")
     def _references(self) -> Config:

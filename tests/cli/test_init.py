@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -75,3 +76,31 @@ def test_open_key_file_is_refused(tmp_path: Path) -> None:
     result = cli(tmp_path, "secrets", "list")
     assert result.returncode == 1
     assert "accessible by group or others" in result.stderr
+
+
+def test_rotation_with_the_key_in_the_environment_is_two_step(tmp_path: Path) -> None:
+    from cryptography.fernet import Fernet
+
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    (tmp_path / "ml-connector.toml").write_text(example_config())
+
+    def with_key(key: str, *args: str, stdin: str | None = None) -> Any:
+        env = {k: v for k, v in os.environ.items() if k != "MLC_CONFIG"}
+        env["MLC_MASTER_KEY"] = key
+        return subprocess.run(
+            [*EXE, *args],
+            cwd=tmp_path,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+        )
+
+    assert with_key(old, "secrets", "set", "a.secret", stdin="v4lue\n").returncode == 0
+    one = with_key(old, "secrets", "rotate-key")
+    assert one.returncode == 2 and "generate-key" in one.stderr
+    both = with_key(f"{new},{old}", "secrets", "rotate-key")
+    assert both.returncode == 0, both.stderr
+    assert with_key(new, "secrets", "list").returncode == 0
+    assert with_key(old, "secrets", "list").returncode == 1

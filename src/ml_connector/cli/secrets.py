@@ -6,6 +6,7 @@ they would land in shell history and ``ps`` output.
 
 from __future__ import annotations
 
+import os
 import sys
 from datetime import datetime
 from typing import Annotated
@@ -90,34 +91,45 @@ def delete_secret(name: str, config_path: ConfigOption = None) -> None:
     console.print(f"[green]✓[/green] deleted secret {name}", highlight=False)
 
 
+@app.command("generate-key")
+def generate_key() -> None:
+    """Print a fresh master key (for MLC_MASTER_KEY); nothing is stored."""
+    console.print(Fernet.generate_key().decode(), highlight=False, markup=False)
+
+
 @app.command("rotate-key")
 @handle_errors
 def rotate_key(config_path: ConfigOption = None) -> None:
     """Re-encrypt every secret under a new master key, without stopping the service.
 
-    With a key file, the new key is written first beside the old one, everything is
-    re-encrypted, then the old key is dropped; running services re-read the file. With
-    MLC_MASTER_KEY, the new key is printed: set it (as "NEW,OLD" during the change-over).
+    With a key file: the new key is written beside the old one, everything is re-encrypted,
+    then the old key is dropped; running services re-read the file when a secret no longer
+    opens. With MLC_MASTER_KEY: first give every service "NEW,OLD" (`secrets generate-key`
+    makes NEW), then run this to re-encrypt under NEW, then drop OLD.
     """
-    import os
-
     config = load(config_path)
-    new_key = Fernet.generate_key()
+    env_keys = [k for k in os.environ.get(ENV_VAR, "").split(",") if k.strip()]
+    if env_keys and len(env_keys) < 2:
+        raise fail(
+            f"{ENV_VAR} holds one key. Make a new one with `ml-connector secrets generate-key`, "
+            f'set {ENV_VAR}="NEW,OLD" for every running service and here, then run this again',
+            2,
+        )
 
     async def rotate() -> int:
         async with open_store(config) as store:
             old = store.vault.keyring
-            from_env = bool(os.environ.get(ENV_VAR))
-            if not from_env:
-                write_key_file(config.key_file, [new_key, *old.keys])
+            if env_keys:
+                # Services already hold NEW,OLD: re-encrypt under NEW, the first key.
+                return await store.vault.rotate(Keyring([old.keys[0]], ENV_VAR))
+            new_key = Fernet.generate_key()
+            write_key_file(config.key_file, [new_key, *old.keys])
             count = await store.vault.rotate(Keyring([new_key], "new key"))
-            if not from_env:
-                write_key_file(config.key_file, [new_key])
-                load_keyring(config.key_file)
+            write_key_file(config.key_file, [new_key])
+            load_keyring(config.key_file)
             return count
 
     count = run(rotate())
-    console.print(f"[green]✓[/green] re-encrypted {count} values under a new master key")
-    if os.environ.get(ENV_VAR):
-        console.print(f"Set {ENV_VAR} to the new key (shown once):")
-        console.print(new_key.decode(), highlight=False, markup=False)
+    console.print(f"[green]✓[/green] re-encrypted {count} values under the new master key")
+    if env_keys:
+        console.print(f"You can now set {ENV_VAR} to the first key alone.")
