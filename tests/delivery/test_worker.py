@@ -169,16 +169,39 @@ async def test_revoked_token_holds_then_resumes_once(
     async with engine.connect() as conn:
         reasons = set(await conn.scalars(sa.select(outbox.c.held_reason)))
         attempts = set(await conn.scalars(sa.select(outbox.c.attempts)))
-    assert any("token_revoked" in (r or "") for r in reasons)
+    assert all("token_revoked" in (r or "") for r in reasons)
     assert attempts == {0}
+    # A message queued while the workspace is held joins the hold with the same reason.
+    async with engine.begin() as conn:
+        await enqueue(
+            conn,
+            workspace="default",
+            channel=channel,
+            message=OutboxMessage(text=f"{channel} #3", blocks=[]),
+            dedupe_key="late",
+            source={},
+        )
+    for _ in range(100):
+        await asyncio.sleep(0.05)
+        async with engine.connect() as conn:
+            late = (
+                await conn.execute(
+                    sa.select(outbox.c.status, outbox.c.held_reason).where(
+                        outbox.c.dedupe_key == "late"
+                    )
+                )
+            ).one()
+        if late.status == "held":
+            break
+    assert late.status == "held" and "token_revoked" in (late.held_reason or "")
     slack.restore_token(slack.bot_token)
     for _ in range(200):
         await asyncio.sleep(0.05)
-        if len(slack.messages(channel)) == 3:
+        if len(slack.messages(channel)) == 4:
             break
     worker.request_stop()
     await runner
-    assert texts(slack, channel) == [f"{channel} #{n}" for n in range(3)]
+    assert texts(slack, channel) == [f"{channel} #{n}" for n in range(4)]
 
 
 async def test_two_workers_share_the_pace(database: Any, slack: SlackSimulator) -> None:

@@ -36,3 +36,13 @@ async def held_workspaces(conn: AsyncConnection) -> list[str]:
         sa.select(outbox.c.workspace).where(outbox.c.status == Status.HELD.value).distinct()
     )
     return [r[0] for r in rows]
+
+
+async def hold_reason(conn: AsyncConnection, workspace: str) -> str | None:
+    """Why the workspace's messages are held (the reason recorded when it happened)."""
+    reason = await conn.scalar(
+        sa.select(outbox.c.held_reason)
+        .where(outbox.c.workspace == workspace, outbox.c.status == Status.HELD.value)
+        .limit(1)
+    )
+    return None if reason is None else str(reason)

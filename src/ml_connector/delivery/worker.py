@@ -36,7 +36,12 @@ from ml_connector import clock
 from ml_connector.delivery import claims
 from ml_connector.delivery.audit import record_attempt
 from ml_connector.delivery.backoff import full_jitter
-from ml_connector.delivery.holds import held_workspaces, hold_workspace, resume_workspace
+from ml_connector.delivery.holds import (
+    held_workspaces,
+    hold_reason,
+    hold_workspace,
+    resume_workspace,
+)
 from ml_connector.delivery.metadata import message_metadata, namespace, outbox_id_of
 from ml_connector.delivery.metrics import DELIVERIES, SLACK_429
 from ml_connector.delivery.outbox import Status
@@ -549,7 +554,9 @@ class DeliveryWorker:
                         "slack installation usable again", workspace=workspace, resumed=resumed
                     )
                 else:
-                    await hold_workspace(conn, workspace, "installation unusable")
+                    # Messages queued since the hold join it, with the reason first recorded.
+                    reason = await hold_reason(conn, workspace) or "installation unusable"
+                    await hold_workspace(conn, workspace, reason)
                     self._held.add(workspace)
 
 
