@@ -38,7 +38,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from ml_connector.delivery.metadata import EVENT_TYPE
-from ml_connector.runtime.demo import CHANNELS
+from ml_connector.runtime.demo import CHANNELS, TIMEZONE, config_text, local_now
 from ml_connector.sage100.agent.demo_data import SeedCounts
 from ml_connector.sage100.agent.testing import running_agent
 from ml_connector.sim.intacct import IntacctSimulator
@@ -53,57 +53,28 @@ DEFAULT_DB = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 def write_config(
     directory: Path, db_url: str, slack: SlackSimulator, intacct: IntacctSimulator, agent: Any
 ) -> Path:
-    ch = {key: slack.channel_id(name) for key, name in CHANNELS.items()}
-    creds = intacct.credentials
+    """The demo's config (both pipelines, every minute) on PostgreSQL, with short timeouts."""
     path = directory / "ml-connector.toml"
-    path.write_text(f"""
-data_dir = "data"
-database_url = "{db_url}"
-[server]
-port = 0
-[delivery]
-post_interval = 0.2
-lease_seconds = 3
-history_interval = 2
-backoff_base = 0.2
-backoff_max = 2
-max_attempts = 50
-request_timeout = 2
-[slack.workspaces.default]
-api_base_url = "{slack.base_url}"
-bot_token = "slack.bot_token"
-[connections.intacct]
-type = "intacct"
-gateway_url = "{intacct.url}"
-sender_id = "{creds.sender_id}"
-sender_password = "intacct.sender_password"
-company_id = "{creds.company_id}"
-user_id = "{creds.user_id}"
-user_password = "intacct.user_password"
-[connections.sage100]
-type = "sage100"
-agent_url = "{agent.url}"
-company = "{agent.companies[0]}"
-auth = "mtls"
-ca_file = "{agent.ca_file.as_posix()}"
-cert_file = "{agent.client_cert.as_posix()}"
-key_file = "{agent.client_key.as_posix()}"
-[pipelines.intacct]
-type = "intacct"
-connection = "intacct"
-channels = {{ gl = "{ch["gl"]}", payments = "{ch["payments"]}", alerts = "{ch["alerts"]}" }}
-schedule = {{ cron = "* * * * *" }}
-[pipelines.sage100]
-type = "sage100"
-connection = "sage100"
-[pipelines.sage100.streams.ap_invoices]
-channel = "{ch["ap_invoices"]}"
-schedule = {{ cron = "* * * * *" }}
-overlap_minutes = 2
-[pipelines.sage100.streams.purchase_orders]
-channel = "{ch["purchase_orders"]}"
-schedule = {{ cron = "* * * * *" }}
-""")
+    path.write_text(
+        config_text(
+            slack,
+            intacct,
+            agent,
+            cron="* * * * *",
+            port=0,
+            database_url=db_url,
+            delivery={
+                "post_interval": 0.2,
+                "lease_seconds": 3,
+                "history_interval": 2,
+                "backoff_base": 0.2,
+                "backoff_max": 2,
+                "max_attempts": 50,
+                "request_timeout": 2,
+            },
+        ),
+        encoding="utf-8",
+    )
     return path
 
 
@@ -193,12 +164,19 @@ async def chaos(db_url: str, seconds: float, seed: int) -> dict[str, int]:
                     seed=seed,
                 ) as slack,
                 IntacctSimulator(
-                    seed=seed, gl_entries=800, vendors=40, payments=40, bills=60, history_days=3
+                    seed=seed,
+                    gl_entries=800,
+                    vendors=40,
+                    payments=40,
+                    bills=60,
+                    history_days=3,
+                    timezone=TIMEZONE,
                 ) as intacct,
                 running_agent(
                     directory / "agent",
                     lock_attempts=1,
                     seed=SeedCounts(vendors=8, ap_invoices=0, purchase_orders=0, gl_registers=0),
+                    clock=local_now,
                 ) as agent,
             ):
                 config = write_config(directory, scoped_url, slack, intacct, agent)

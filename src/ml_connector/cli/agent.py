@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import sys
 import tempfile
 from pathlib import Path
 
@@ -100,8 +101,10 @@ def serve_command(
 async def _until_stopped() -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):  # Windows: Ctrl+C raises instead
+    # The agent runs on Windows, where asyncio has no signal handlers: there Ctrl+C raises
+    # KeyboardInterrupt out of asyncio.run instead, which the caller handles.
+    if sys.platform != "win32":
+        for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
     await stop.wait()
 

@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import random
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -59,14 +59,18 @@ class DemoWorld:
 
 
 def config_text(
-    world_dir: Path,
     slack: SlackSimulator,
     intacct: IntacctSimulator,
     agent: RunningAgent,
     *,
     cron: str | None,
     port: int,
+    database_url: str | None = None,
+    delivery: Mapping[str, float | int] | None = None,
 ) -> str:
+    """A config for both pipelines against the simulators (also used by bench/chaos.py)."""
+    database = f'database_url = "{database_url}"\n' if database_url else ""
+    pace = "\n".join(f"{k} = {v}" for k, v in (delivery or {"post_interval": 1.0}).items())
     ch = {key: slack.channel_id(name) for key, name in CHANNELS.items()}
     creds = intacct.credentials
     schedule = f'\n[pipelines.intacct.schedule]\ncron = "{cron}"\n' if cron else ""
@@ -87,14 +91,14 @@ def config_text(
     )
     return f"""# Written by `ml-connector demo`: every system here is a local simulator.
 data_dir = "data"
-timezone = "{TIMEZONE}"
+{database}timezone = "{TIMEZONE}"
 
 [server]
 host = "127.0.0.1"
 port = {port}
 
 [delivery]
-post_interval = 1.0
+{pace}
 
 [slack.workspaces.default]
 api_base_url = "{slack.base_url}"
@@ -166,7 +170,7 @@ async def demo_world(
     ):
         config_path = directory / "ml-connector.toml"
         config_path.write_text(
-            config_text(directory, slack, intacct, agent, cron=cron, port=port),
+            config_text(slack, intacct, agent, cron=cron, port=port),
             encoding="utf-8",
         )
         yield DemoWorld(directory, config_path, slack, intacct, agent)

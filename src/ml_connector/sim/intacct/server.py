@@ -19,12 +19,11 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
-from types import TracebackType
-from typing import Self
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
+from ml_connector.sim.http import LocalServer
 from ml_connector.sim.intacct.data import Dataset
 from ml_connector.sim.intacct.faults import Faults
 from ml_connector.sim.intacct.gateway import Gateway, concurrency_error, support_id
@@ -41,7 +40,7 @@ _ERROR_PAGE = (
 )
 
 
-class IntacctSimulator:
+class IntacctSimulator(LocalServer):
     """A seeded Intacct company behind a local gateway; see the package docstring for use."""
 
     def __init__(
@@ -96,7 +95,7 @@ class IntacctSimulator:
         self.rejected_concurrent = 0
         self.peak_in_flight = 0
         self._in_flight: Counter[str] = Counter()
-        self._runner: web.AppRunner | None = None
+        super().__init__()
         self.url = ""
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -107,36 +106,8 @@ class IntacctSimulator:
         return app
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        if self._runner is not None:
-            raise RuntimeError("the simulator is already running")
-        runner = web.AppRunner(self.make_app(), access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, host, port)
-        await site.start()
-        self._runner = runner
-        server = site._server
-        assert server is not None
-        sockets = getattr(server, "sockets", None) or []
-        bound_port = sockets[0].getsockname()[1] if sockets else port
-        self.url = f"http://{host}:{bound_port}{GATEWAY_PATH}"
+        self.url = await self._serve(host, port) + GATEWAY_PATH
         return self.url
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
 
     def expire_sessions(self) -> int:
         """Invalidate every session now, as an administrator or a timeout would."""

@@ -13,13 +13,13 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 from urllib.parse import urlencode
 
 from aiohttp import web
 
 from ml_connector import clock as wall_clock
+from ml_connector.sim.http import LocalServer
 from ml_connector.sim.slack.api_error import ApiError, RateLimitExceeded
 from ml_connector.sim.slack.authorize_page import consent_page, error_page
 from ml_connector.sim.slack.faults import BEFORE_HANDLING, Fault, Faults
@@ -52,7 +52,7 @@ class _Route:
     handler: Handler
 
 
-class SlackSimulator:
+class SlackSimulator(LocalServer):
     """A strict, in-process Slack workspace reachable over HTTP.
 
     Rate limits: ``post_burst`` messages at once per channel, then one per ``post_interval``
@@ -106,7 +106,7 @@ class SlackSimulator:
         }
         for name in channels:
             self.create_channel(name)
-        self._runner: web.AppRunner | None = None
+        super().__init__()
         self._root: str | None = None
 
     def __repr__(self) -> str:
@@ -117,32 +117,7 @@ class SlackSimulator:
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
         """Serve on ``host:port`` (0: any free port) until :meth:`stop`."""
-        if self._runner is not None:
-            raise RuntimeError("the simulator is already running")
-        runner = web.AppRunner(self._make_app(), access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, host, port)
-        await site.start()
-        bound_host, bound_port = runner.addresses[0][:2]
-        self._runner = runner
-        self._root = f"http://{_url_host(bound_host)}:{bound_port}"
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
+        self._root = await self._serve(host, port)
 
     # What clients need ----------------------------------------------------------------------
 
@@ -245,7 +220,7 @@ class SlackSimulator:
 
     # HTTP -----------------------------------------------------------------------------------
 
-    def _make_app(self) -> web.Application:
+    def make_app(self) -> web.Application:
         app = web.Application()
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_get("/oauth/v2/authorize", self._authorize_get)
@@ -385,7 +360,3 @@ def _drop_connection(request: web.Request) -> web.Response:
 
 def _html(text: str, *, status: int = 200) -> web.Response:
     return web.Response(text=text, status=status, content_type="text/html")
-
-
-def _url_host(host: str) -> str:
-    return f"[{host}]" if ":" in host else host
