@@ -62,12 +62,13 @@ async def prepare(directory: Path, slack: SlackSimulator, channel: str, count: i
     return url
 
 
-async def start_serve(directory: Path) -> asyncio.subprocess.Process:
+async def start_serve(directory: Path, *options: str) -> asyncio.subprocess.Process:
     env = {k: v for k, v in os.environ.items() if k not in ("MLC_CONFIG", "MLC_MASTER_KEY")}
     return await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "ml_connector",
+        *options,
         "serve",
         "--config",
         str(directory / "ml-connector.toml"),
@@ -76,6 +77,17 @@ async def start_serve(directory: Path) -> asyncio.subprocess.Process:
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
+
+
+async def until_logged(proc: asyncio.subprocess.Process, text: bytes) -> bytes:
+    """Read the process's log until ``text`` appears (start-up done); return what was read."""
+    assert proc.stderr is not None
+    seen = b""
+    while text not in seen:
+        line = await asyncio.wait_for(proc.stderr.readline(), 30)
+        assert line, f"process ended before logging {text!r}: {seen.decode()}"
+        seen += line
+    return seen
 
 
 async def delivered(url: str) -> int:
@@ -124,7 +136,7 @@ async def test_second_serve_on_one_sqlite_file_refuses(tmp_path: Path) -> None:
         write_config(tmp_path, slack)
         await prepare(tmp_path, slack, slack.channel_id("gl"), 0)
         first = await start_serve(tmp_path)
-        await asyncio.sleep(1.5)
+        await until_logged(first, b"web server listening")
         second = await start_serve(tmp_path)
         _, stderr = await asyncio.wait_for(second.communicate(), 30)
         first.send_signal(signal.SIGTERM)
@@ -156,3 +168,22 @@ async def test_a_crashed_part_stops_serve_instead_of_running_on_without_it(
         instances = await conn.scalar(sa.select(sa.func.count()).select_from(service_instances))
     await engine.dispose()
     assert instances == 0
+
+
+async def test_logs_are_json_lines_with_log_format_json(tmp_path: Path) -> None:
+    import json
+
+    async with SlackSimulator(channels=["gl"]) as slack:
+        write_config(tmp_path, slack)
+        await prepare(tmp_path, slack, slack.channel_id("gl"), 0)
+        proc = await start_serve(tmp_path, "--log-format", "json", "--log-level", "info")
+        first = await until_logged(proc, b"web server listening")
+        proc.send_signal(signal.SIGTERM)
+        _, rest = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 0
+    text = (first + rest).decode()
+    lines = [json.loads(line) for line in text.splitlines() if line.strip()]
+    events = [line["event"] for line in lines]
+    assert "service starting" in events and "service stopped" in events
+    assert all({"event", "level", "timestamp"} <= set(line) for line in lines)
+    assert slack.bot_token not in text

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, ParamSpec, TypeVar
+from typing import Annotated, Any, Literal, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
@@ -68,9 +68,22 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coro)
 
 
+@dataclass
+class LogChoice:
+    """``--log-format`` / ``--log-level`` given before the command; they beat the config."""
+
+    format: Literal["console", "json"] | None = None
+    level: str | None = None
+
+
+log_choice = LogChoice()
+
+
 def load(path: Path | None) -> Config:
     config = load_config(path)
-    mlc_logging.configure(config.log_format, config.log_level)
+    mlc_logging.configure(
+        log_choice.format or config.log_format, log_choice.level or config.log_level
+    )
     return config
 
 

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from ml_connector import logging as mlc_logging
+from ml_connector.cli import context
 from ml_connector.cli.context import console, handle_errors, run
 from ml_connector.runtime.demo import run_demo
 
@@ -24,7 +25,9 @@ def demo(
     ] = None,
 ) -> None:
     """Start the simulators, run both pipelines, deliver, and print every posted message."""
-    mlc_logging.configure("console", "warning")
+    # The demo's own output is the point; logs only for problems unless asked for.
+    choice = context.log_choice
+    mlc_logging.configure(choice.format or "console", choice.level or "warning")
     if directory is not None:
         directory.mkdir(parents=True, exist_ok=True)
     posted = run(run_demo(console, keep_serving=keep_serving, directory=directory))

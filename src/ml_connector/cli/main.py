@@ -5,10 +5,14 @@ Exit codes: 0 success, 1 failure, 2 bad usage or configuration.
 
 from __future__ import annotations
 
+from enum import StrEnum
+from typing import Annotated
+
 import typer
 
 from ml_connector import __version__
-from ml_connector.cli import agent, audit, config, schedule, secrets, sim, slack
+from ml_connector import logging as mlc_logging
+from ml_connector.cli import agent, audit, config, context, schedule, secrets, sim, slack
 from ml_connector.cli.check import check
 from ml_connector.cli.demo import demo
 from ml_connector.cli.init import init
@@ -24,6 +28,36 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+
+
+class LogFormat(StrEnum):
+    console = "console"
+    json = "json"
+
+
+class LogLevel(StrEnum):
+    debug = "debug"
+    info = "info"
+    warning = "warning"
+    error = "error"
+
+
+@app.callback()
+def options(
+    log_format: Annotated[
+        LogFormat | None,
+        typer.Option(help="Logs readable in a terminal, or JSON lines (default: the config's)."),
+    ] = None,
+    log_level: Annotated[LogLevel | None, typer.Option(help="Least severe level logged.")] = None,
+) -> None:
+    """Finance events from Sage Intacct and Sage 100 into Slack, exactly once."""
+    context.log_choice.format = None if log_format is None else log_format.value
+    context.log_choice.level = None if log_level is None else log_level.value
+    if log_format is not None or log_level is not None:
+        mlc_logging.configure(
+            context.log_choice.format or "console", context.log_choice.level or "info"
+        )
+
 
 app.command()(init)
 app.command()(check)
