@@ -2,11 +2,41 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
+
 import typer
+
+if TYPE_CHECKING:
+    from ml_connector.sim.http import LocalServer
+
+S = TypeVar("S", bound="LocalServer")
 
 app = typer.Typer(
     help="Run a simulator (Slack, Sage Intacct) on a local port.", no_args_is_help=True
 )
+
+
+def serve_until_interrupted(
+    sim: S, host: str, port: int, banner: Callable[[S], list[str]], name: str
+) -> None:
+    """Start ``sim``, print ``banner(sim)`` (it may finish setting up), serve until Ctrl-C."""
+
+    async def serve() -> None:
+        await sim.start(host=host, port=port)
+        try:
+            for line in banner(sim):
+                typer.echo(line)
+            typer.echo("Ctrl-C to stop.")
+            await asyncio.Event().wait()
+        finally:
+            await sim.stop()
+
+    try:
+        asyncio.run(serve())
+    except KeyboardInterrupt:
+        typer.echo(f"{name} stopped.")
 
 
 @app.command("slack")
@@ -30,49 +60,44 @@ def slack(
     seed: int = typer.Option(0, help="Seed for ids and random faults."),
 ) -> None:
     """Run the Slack Web API simulator until Ctrl-C; prints its base URL and a bot token."""
-    import asyncio
     import secrets
 
     # Imported here so other commands do not pay for loading the simulator.
     from ml_connector.sim.slack import DEFAULT_CHANNELS, SlackSimulator
 
-    async def serve() -> None:
-        sim = SlackSimulator(
-            channel or DEFAULT_CHANNELS,
-            post_interval=post_interval,
-            post_burst=post_burst,
-            history_interval=history_interval,
-            history_burst=history_burst,
-            seed=seed,
-        )
-        await sim.start(host=host, port=port)
-        try:
-            names = ", ".join(f"#{c.name} {c.id}" for c in sim.workspace.channels.values())
-            typer.echo(f"Slack simulator listening on {sim.url}")
-            typer.echo(f"  base URL   {sim.base_url}")
-            typer.echo(f"  bot token  {sim.bot_token}")
-            typer.echo(f"  team       {sim.team_id}, bot user {sim.bot_user_id}")
-            typer.echo(f"  channels   {names}")
-            typer.echo(f"  messages   {sim.url}/")
-            if client_id is not None:
-                registered = sim.register_app(
-                    client_id,
-                    secrets.token_hex(16),
-                    token_rotation=token_rotation,
-                    redirect_uris=redirect_uri,
-                )
-                typer.echo(f"  app        client id {registered.client_id}")
-                typer.echo(f"             client secret {registered.client_secret}")
-                typer.echo(f"             install at {sim.url}/oauth/v2/authorize")
-            typer.echo("Ctrl-C to stop.")
-            await asyncio.Event().wait()
-        finally:
-            await sim.stop()
+    def banner(sim: SlackSimulator) -> list[str]:
+        names = ", ".join(f"#{c.name} {c.id}" for c in sim.workspace.channels.values())
+        lines = [
+            f"Slack simulator listening on {sim.url}",
+            f"  base URL   {sim.base_url}",
+            f"  bot token  {sim.bot_token}",
+            f"  team       {sim.team_id}, bot user {sim.bot_user_id}",
+            f"  channels   {names}",
+            f"  messages   {sim.url}/",
+        ]
+        if client_id is not None:
+            registered = sim.register_app(
+                client_id,
+                secrets.token_hex(16),
+                token_rotation=token_rotation,
+                redirect_uris=redirect_uri,
+            )
+            lines += [
+                f"  app        client id {registered.client_id}",
+                f"             client secret {registered.client_secret}",
+                f"             install at {sim.url}/oauth/v2/authorize",
+            ]
+        return lines
 
-    try:
-        asyncio.run(serve())
-    except KeyboardInterrupt:
-        typer.echo("Slack simulator stopped.")
+    sim = SlackSimulator(
+        channel or DEFAULT_CHANNELS,
+        post_interval=post_interval,
+        post_burst=post_burst,
+        history_interval=history_interval,
+        history_burst=history_burst,
+        seed=seed,
+    )
+    serve_until_interrupted(sim, host, port, banner, "Slack simulator")
 
 
 @app.command("intacct")
@@ -88,37 +113,28 @@ def intacct(
     max_concurrent: int = typer.Option(2, help="Requests in flight per company before GW-0010."),
 ) -> None:
     """Run the Sage Intacct XML gateway simulator until Ctrl-C; prints what it accepts."""
-    import asyncio
-
     # Imported here so other commands do not pay for generating a company.
     from ml_connector.sim.intacct import IntacctSimulator
 
-    async def serve() -> None:
-        sim = IntacctSimulator(
-            seed=seed,
-            entities=entities,
-            gl_entries=gl_entries,
-            vendors=vendors,
-            payments=payments,
-            session_timeout=session_timeout,
-            max_concurrent=max_concurrent,
-        )
-        await sim.start(host=host, port=port)
-        try:
-            creds = sim.credentials
-            typer.echo(f"Sage Intacct gateway simulator listening on {sim.url}")
-            typer.echo(f"  sender id        {creds.sender_id}")
-            typer.echo(f"  sender password  {creds.sender_password}")
-            typer.echo(f"  company id       {creds.company_id}")
-            typer.echo(f"  user id          {creds.user_id}")
-            typer.echo(f"  user password    {creds.user_password}")
-            typer.echo(f"  entities         {', '.join(sim.data.entity_ids())}")
-            typer.echo("Ctrl-C to stop.")
-            await asyncio.Event().wait()
-        finally:
-            await sim.stop()
+    def banner(sim: IntacctSimulator) -> list[str]:
+        creds = sim.credentials
+        return [
+            f"Sage Intacct gateway simulator listening on {sim.url}",
+            f"  sender id        {creds.sender_id}",
+            f"  sender password  {creds.sender_password}",
+            f"  company id       {creds.company_id}",
+            f"  user id          {creds.user_id}",
+            f"  user password    {creds.user_password}",
+            f"  entities         {', '.join(sim.data.entity_ids())}",
+        ]
 
-    try:
-        asyncio.run(serve())
-    except KeyboardInterrupt:
-        typer.echo("Sage Intacct simulator stopped.")
+    sim = IntacctSimulator(
+        seed=seed,
+        entities=entities,
+        gl_entries=gl_entries,
+        vendors=vendors,
+        payments=payments,
+        session_timeout=session_timeout,
+        max_concurrent=max_concurrent,
+    )
+    serve_until_interrupted(sim, host, port, banner, "Sage Intacct simulator")

@@ -6,20 +6,22 @@ unless one is given, and the bound address is reported back for clients.
 
 from __future__ import annotations
 
+import abc
 from types import TracebackType
 from typing import Self
 
 from aiohttp import web
 
 
-class LocalServer:
+class LocalServer(abc.ABC):
     """Lifecycle of one aiohttp application on ``host:port``; subclasses supply ``make_app``."""
 
     def __init__(self) -> None:
         self._runner: web.AppRunner | None = None
 
+    @abc.abstractmethod
     def make_app(self) -> web.Application:
-        raise TypeError(f"{type(self).__name__} must define make_app()")
+        """The simulator's aiohttp application."""
 
     async def _serve(self, host: str, port: int) -> str:
         """Start serving; return the root URL actually bound (``http://host:port``)."""
