@@ -7,7 +7,7 @@ the master key with the others, exactly as separate processes would.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -93,3 +93,20 @@ async def processes(database: Any) -> AsyncIterator[Callable[[], Process]]:
         for client in process.clients:
             await client.close()
         await process.transport.close()
+
+
+@pytest.fixture(scope="module", params=["compiled", "python"])
+def record_loop(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Run a parser test module once with each record loop (records.py): the compiled one
+    where it was built, and the Python reference."""
+    from ml_connector.intacct import parse, records
+
+    if request.param == "compiled" and not records.COMPILED:
+        pytest.skip("compiled record loop not built")
+    chosen = records.take_records if request.param == "compiled" else records.take_records_python
+    saved = parse.take_records
+    parse.take_records = chosen
+    try:
+        yield request.param
+    finally:
+        parse.take_records = saved

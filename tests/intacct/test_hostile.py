@@ -9,6 +9,9 @@ import pytest
 
 from ml_connector.intacct import MalformedResponseError, ResponseParser, parse_response
 
+# Every test here runs with both record loops (conftest.record_loop).
+pytestmark = pytest.mark.usefixtures("record_loop")
+
 BILLION_LAUGHS = b"""<?xml version="1.0"?>
 <!DOCTYPE response [
  <!ENTITY lol "lol">

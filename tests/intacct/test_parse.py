@@ -20,6 +20,9 @@ from ml_connector.intacct import (
     parse_response,
 )
 
+# Every test here runs with both record loops (conftest.record_loop).
+pytestmark = pytest.mark.usefixtures("record_loop")
+
 CONTROL_OK = (
     "<control><status>success</status><senderid>testsenderid</senderid>"
     "<controlid>ControlIdHere</controlid><uniqueid>false</uniqueid><dtdversion>3.0</dtdversion>"

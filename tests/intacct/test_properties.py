@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from lxml import etree
@@ -18,6 +19,9 @@ from ml_connector.intacct.objects import (
     parse_timestamp,
 )
 from ml_connector.intacct.parse import parse_response
+
+# Every test here runs with both record loops (conftest.record_loop).
+pytestmark = pytest.mark.usefixtures("record_loop")
 
 # Characters XML 1.0 can carry (no C0 controls but tab/newline, no surrogates, no FFFE/FFFF);
 # carriage returns are normalised away by any XML parser, so leave them out too.

@@ -30,7 +30,7 @@ from typing import Any
 from lxml import etree
 
 from ml_connector.intacct.errors import ErrorDetail, MalformedResponseError, TruncatedResponseError
-from ml_connector.intacct.objects import Converter, converters_for
+from ml_connector.intacct.records import take_records
 from ml_connector.intacct.response import Authentication, Control, Record, Response, Result
 
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
@@ -91,8 +91,6 @@ class ResponseParser:
         self._data_attrs: dict[str, str] = {}
         self._records: list[Record] = []
         self._out: list[Record] = []
-        self._last_tag = ""
-        self._converters: Mapping[str, Converter] = {}
         self._started = False
 
     @property
@@ -184,40 +182,11 @@ class ResponseParser:
 
         While the push parser is mid-document only the last child can be unfinished.
         """
-        children = list(data)
-        if keep_last:
-            children = children[:-1]
-        if not children:
+        count = len(data) - 1 if keep_last else len(data)
+        if count <= 0:
             return
-        sink = self._records if self._keep else self._out
-        for element in children:
-            sink.append(self._record(element))
-        del data[: len(children)]
-
-    def _record(self, element: etree._Element) -> Record:
-        tag = element.tag
-        if tag != self._last_tag:
-            self._last_tag = tag
-            self._converters = converters_for(tag)
-        # The hot loop of every read: one pass, no per-field calls for plain values. With
-        # remove_blank_text a field with child elements has text None, so only empty fields
-        # take the slow branch that looks for owned objects.
-        record: Record = {
-            field.tag: text if (text := field.text) is not None else _empty_or_nested(field)
-            for field in element
-        }
-        converters = self._converters
-        name = ""
-        try:
-            # Only the typed fields this record carries (a set intersection in C), not every
-            # field the object could have: a query names a few fields of a wide object.
-            for name in record.keys() & converters.keys():
-                value = record[name]
-                if value.__class__ is str:
-                    record[name] = converters[name](value)
-        except ValueError as exc:
-            raise MalformedResponseError(f"Intacct {tag}.{name}: {exc}") from exc
-        return record
+        take_records(data, count, self._records if self._keep else self._out)
+        del data[:count]
 
     def _result(self, element: etree._Element) -> Result:
         status = _child_text(element, "status")
@@ -412,24 +381,3 @@ def _int_attr(attrs: Mapping[str, str], name: str) -> int | None:
         return int(value)
     except ValueError as exc:
         raise MalformedResponseError(f"Intacct data attribute {name}={value!r}") from exc
-
-
-def _empty_or_nested(element: etree._Element) -> dict[str, object] | None:
-    return _nested(element) if len(element) else None
-
-
-def _nested(element: etree._Element) -> dict[str, object]:
-    """Owned objects inside a record (``read`` of a header with its lines) as plain dicts;
-    a repeated element becomes a list."""
-    out: dict[str, object] = {}
-    for child in element:
-        value: object = _nested(child) if len(child) else child.text
-        if child.tag in out:
-            existing = out[child.tag]
-            if isinstance(existing, list):
-                existing.append(value)
-            else:
-                out[child.tag] = [existing, value]
-        else:
-            out[child.tag] = value
-    return out
