@@ -263,3 +263,18 @@ def test_run_result_redacts_secrets_in_the_error_and_summary() -> None:
     text = json.dumps(run_result("sage100", outcome, 1.0))
     assert "hunter2hunter2" not in text
     assert "abcdefghijklmnop" not in text
+
+
+async def test_slacks_ssl_check_is_answered_200_and_does_nothing(server: Server) -> None:
+    """Slack checks the command URL's certificate with ``ssl_check=1`` (Bolt answers it
+    before verifying); anything that names a command still needs a signature."""
+    before = await database_dump(server.engine)
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    status, body, _ = await server.post(COMMANDS, b"ssl_check=1&token=legacy", form)
+    assert (status, body) == (200, b"")
+    smuggled = command_body("run intacct") + b"&ssl_check=1"
+    status, _body, _ = await server.post(COMMANDS, smuggled, form)
+    assert status == 401
+    await asyncio.sleep(0.1)
+    assert server.fake.calls == []
+    assert await database_dump(server.engine) == before

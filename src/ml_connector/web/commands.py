@@ -23,7 +23,7 @@ from ml_connector.logging import get_logger
 from ml_connector.status import gather_status
 from ml_connector.web import replies
 from ml_connector.web.context import WebContext, context
-from ml_connector.web.inbound import read_signed, refuse
+from ml_connector.web.inbound import read_capped, refuse, verify_signed
 from ml_connector.web.metrics import WEBHOOK_REQUESTS
 from ml_connector.web.response_url import post_response, usable_url
 from ml_connector.web.workspaces import resolve_workspace
@@ -98,10 +98,28 @@ def may_run(settings: SlackWorkspace, user_id: str, channel_id: str) -> bool:
     return user_id in settings.allowed_users or channel_id in settings.allowed_channels
 
 
+def is_ssl_check(body: bytes) -> bool:
+    """Slack's periodic certificate check of a slash command's URL (``ssl_check=1``).
+
+    It asks for nothing and carries no command, so it is answered 200 before any signature
+    check, as Bolt's SslCheck middleware does (slack_bolt/middleware/ssl_check); a 401 would
+    show the command's URL as failing in the app's settings.
+    """
+    try:
+        fields = parse_qs(body.decode("ascii"), max_num_fields=MAX_FIELDS)
+    except (UnicodeDecodeError, ValueError):
+        return False
+    return fields.get("ssl_check") == ["1"] and "command" not in fields
+
+
 async def commands_handler(request: web.Request) -> web.Response:
-    signed = await read_signed(request, ENDPOINT)
-    command = parse_form(signed.body)
     ctx = context(request)
+    body = await read_capped(request, ctx.config.server.max_body_bytes, ENDPOINT)
+    if is_ssl_check(body):
+        WEBHOOK_REQUESTS.labels(endpoint=ENDPOINT, outcome="ssl_check").inc()
+        return web.Response(status=200)
+    signed = await verify_signed(request, ENDPOINT, body)
+    command = parse_form(signed.body)
     WEBHOOK_REQUESTS.labels(endpoint=ENDPOINT, outcome="accepted").inc()
     parsed = parse_text(command.text)
     if parsed.action == "help":
