@@ -277,3 +277,39 @@ async def test_an_uninstall_from_a_team_we_are_not_installed_in_changes_nothing(
     assert await outbox_states(server.engine) == [("pending", None)]
     installation = await get_installation(server.engine, "default")
     assert installation is not None and installation.status == "active"
+
+
+async def test_a_database_blip_while_handling_an_uninstall_is_retried(
+    server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The event id is recorded after the 200, so Slack will not send the event again: a
+    failure while handling it must be retried here, not dropped."""
+    await install(server.engine)
+    await queue_messages(server.engine, 2)
+    monkeypatch.setattr(events_module, "HANDLE_RETRY_BASE", 0.01)
+    real_hold = events_module.hold_workspace
+    failures = [sa.exc.OperationalError("UPDATE outbox", {}, Exception("database is locked"))] * 2
+
+    async def flaky_hold(*args, **kwargs):  # type: ignore[no-untyped-def]
+        if failures:
+            raise failures.pop()
+        return await real_hold(*args, **kwargs)
+
+    monkeypatch.setattr(events_module, "hold_workspace", flaky_hold)
+    status, _answer, _ = await server.post_signed(
+        EVENTS, event_body("Ev0BLIP0001", "app_uninstalled")
+    )
+    assert status == 200
+
+    async def held() -> bool:
+        return {s for s, _r in await outbox_states(server.engine)} == {"held"}
+
+    await wait_for(held)
+    assert failures == []
+    installation = await get_installation(server.engine, "default")
+    assert installation is not None and installation.status == "unusable"
+
+    async def marked_handled() -> bool:
+        return [r.handled_at is not None for r in await event_rows(server.engine)] == [True]
+
+    await wait_for(marked_handled)

@@ -18,12 +18,15 @@ them.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import web
+from sqlalchemy.exc import SQLAlchemyError
 
+from ml_connector.delivery.backoff import full_jitter
 from ml_connector.delivery.holds import hold_workspace
 from ml_connector.errors import StoreError
 from ml_connector.logging import get_logger
@@ -40,6 +43,10 @@ ENDPOINT = "events"
 MAX_ID_LENGTH = 100  # slack_events.event_id
 # Events acknowledged but not yet recorded; past this Slack is asked to come back later.
 MAX_BACKLOG = 20_000
+# Handling an event after it was recorded: about a minute of retries over a database blip.
+HANDLE_ATTEMPTS = 8
+HANDLE_RETRY_BASE = 0.25
+HANDLE_RETRY_CAP = 15.0
 REASONS = {
     "app_uninstalled": "the Slack app was uninstalled from the workspace",
     "tokens_revoked": "the bot token was revoked in Slack",
@@ -92,8 +99,34 @@ async def record_and_handle(
         SLACK_EVENTS.labels(outcome="duplicate").inc()
         log.info("slack event retry ignored, already handled", event_id=seen.event_id, retry=retry)
         return
-    await handle_event(ctx, candidates, seen, event)
-    SLACK_EVENTS.labels(outcome="handled").inc()
+    # Slack got its 200 and will not send this event again, so a database blip while handling
+    # it is retried here rather than losing the uninstall.
+    for attempt in range(1, HANDLE_ATTEMPTS + 1):
+        try:
+            await handle_event(ctx, candidates, seen, event)
+        except (SQLAlchemyError, OSError, StoreError) as exc:
+            if attempt == HANDLE_ATTEMPTS:
+                SLACK_EVENTS.labels(outcome="failed").inc()
+                log.error(
+                    "slack event recorded but not handled; give up after retries",
+                    event_id=seen.event_id,
+                    type=seen.event_type,
+                    attempts=attempt,
+                    error=type(exc).__name__,
+                )
+                return
+            delay = full_jitter(attempt, HANDLE_RETRY_BASE, HANDLE_RETRY_CAP)
+            log.warning(
+                "slack event handling failed; retrying",
+                event_id=seen.event_id,
+                attempt=attempt,
+                delay=round(delay, 2),
+                error=type(exc).__name__,
+            )
+            await asyncio.sleep(delay)
+        else:
+            SLACK_EVENTS.labels(outcome="handled").inc()
+            return
 
 
 def parse_payload(body: bytes) -> dict[str, Any]:
