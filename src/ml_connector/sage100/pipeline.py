@@ -4,18 +4,22 @@ One run polls the requested stream (or every enabled one). For each stream:
 
 1. read the agent from ``cursor − overlap`` (or ``--since``) in ``(stamp, record_key)``
    order, following pages to the end (or to ``--until``);
-2. in ONE transaction: load the cursor and the stored fingerprints, decide what is news
-   (:mod:`.plan`), route and render it (:mod:`.dispatch`), enqueue the outbox rows, store the
-   new fingerprints and advance the cursor.
+2. in ONE transaction per part of at most ``window_records`` records (the whole read, unless
+   it is a large backlog such as ``run --since`` over months): load the cursor and the stored
+   fingerprints, decide what is news (:mod:`.plan`), route and render it (:mod:`.dispatch`),
+   enqueue the outbox rows, store the new fingerprints and advance the cursor. Parts keep the
+   memory of a read bounded; a part ends at a page boundary, so the cursor it leaves is
+   exactly where the next part's records begin.
 
-Nothing is written before the read is complete, so an agent that goes down mid-read, or a
-process killed before the commit, leaves the cursor where it was and the next run reads the
-same window again; the dedupe keys and fingerprints make that repeat post nothing twice.
+Nothing is written before a part's read is complete, so an agent that goes down mid-read, or
+a process killed before a commit, leaves the cursor where the last committed part left it and
+the next run reads from there again; the dedupe keys and fingerprints make that repeat post
+nothing twice.
 Streams are independent: one failing does not hold back the others (the run is "partial").
 
 A stream's first run starts at the agent's current time (less the overlap) rather than
 posting the company's whole history; ``run --since`` reads history on purpose, and the
-digest rule keeps even that to one message per channel.
+digest rule keeps even that to one message per channel and part.
 
 Sage 100 stamps carry no zone: they are the wall-clock time of the Sage 100 server. The
 pipeline's ``timezone`` is taken to be that server's zone; it names the zone in messages
@@ -24,6 +28,7 @@ and converts an aware ``--since``/``--until`` (a naive one is already server-loc
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -52,6 +57,8 @@ from ml_connector.vault import Vault
 log = get_logger("ml_connector.sage100.pipeline")
 
 PAGE_SIZE = 500
+# Records held in memory and committed together; a larger read is committed in parts.
+WINDOW_RECORDS = 5_000
 
 
 @dataclass
@@ -61,6 +68,7 @@ class StreamResult:
     events: int = 0
     queued: int = 0
     digests: int = 0
+    parts: int = 0  # transactions the read was committed in
     cursor: str | None = None
     error: str | None = None
 
@@ -81,6 +89,7 @@ class StreamResult:
             "events": self.events,
             "queued": self.queued,
             "digests": self.digests,
+            "parts": self.parts,
             "cursor": self.cursor,
             "error": self.error,
         }
@@ -111,6 +120,7 @@ class Sage100Pipeline:
         client: Sage100Client | None = None,
         retry: RetryPolicy | None = None,
         page_size: int = PAGE_SIZE,
+        window_records: int = WINDOW_RECORDS,
     ) -> None:
         settings = config.pipelines.get(name)
         if not isinstance(settings, Sage100Settings):
@@ -139,6 +149,7 @@ class Sage100Pipeline:
         self._owns_client = client is None
         self._retry = retry or RetryPolicy()
         self._page_size = page_size
+        self._window_records = window_records
 
     def __repr__(self) -> str:
         return f"Sage100Pipeline({self.name!r}, company={self._connection.company!r})"
@@ -243,8 +254,33 @@ class Sage100Pipeline:
         result: StreamResult,
     ) -> None:
         window = await self._window(ctx, client, spec, stream)
-        await self._read(ctx, client, spec, window)
-        result.read = len(window.records)
+        async for page in self._read(ctx, client, spec, window):
+            window.records.extend(page)
+            if len(window.records) >= self._window_records:
+                await self._commit(ctx, spec, stream, window, result)
+                window.records = []
+        await self._commit(ctx, spec, stream, window, result)
+        log.info(
+            "sage100 poll",
+            pipeline=self.name,
+            stream=spec.name,
+            since=window.start,
+            read=result.read,
+            events=result.events,
+            queued=result.queued,
+            parts=result.parts,
+            cursor=result.cursor,
+        )
+
+    async def _commit(
+        self,
+        ctx: RunContext,
+        spec: StreamSpec,
+        stream: Sage100Stream,
+        window: _Window,
+        result: StreamResult,
+    ) -> None:
+        """Plan the records read so far and commit their messages, states and cursor."""
         async with ctx.engine.begin() as conn:
             cursor = await load_cursor(conn, self.name, spec.name, for_update=True)
             if cursor is None:
@@ -264,23 +300,15 @@ class Sage100Pipeline:
                 pipeline=self.name,
                 run_id=ctx.run_id,
             )
-            result.queued += len(queued)
             await save_states(conn, self.name, spec.name, plan.states)
             assert plan.cursor is not None
             await save_cursor(conn, self.name, spec.name, plan.cursor)
-        result.events = len(plan.events)
-        result.digests = sum(1 for item in outgoing if item.kind.endswith(".digest"))
+        result.read += len(window.records)
+        result.queued += len(queued)
+        result.events += len(plan.events)
+        result.digests += sum(1 for item in outgoing if item.kind.endswith(".digest"))
+        result.parts += 1
         result.cursor = plan.cursor.position.stamp
-        log.info(
-            "sage100 poll",
-            pipeline=self.name,
-            stream=spec.name,
-            since=window.start,
-            read=result.read,
-            events=result.events,
-            queued=result.queued,
-            cursor=result.cursor,
-        )
 
     async def _window(
         self, ctx: RunContext, client: Sage100Client, spec: StreamSpec, stream: Sage100Stream
@@ -300,17 +328,21 @@ class Sage100Pipeline:
 
     async def _read(
         self, ctx: RunContext, client: Sage100Client, spec: StreamSpec, window: _Window
-    ) -> None:
+    ) -> AsyncIterator[Sequence[Record]]:
+        """The window's records page by page, in ``(stamp, record_key)`` order, to ``until``."""
         async for page in client.pages(
             self._connection.company,
             spec.resource,
             changed_since=window.start,
             limit=self._page_size,
         ):
-            for record in page.records:
-                if window.until is not None and stamp(record) > window.until:
+            if window.until is None:
+                yield page.records
+            else:
+                kept = [r for r in page.records if stamp(r) <= window.until]
+                yield kept
+                if len(kept) < len(page.records):
                     return
-                window.records.append(record)
             if ctx.heartbeat is not None:
                 await ctx.heartbeat()
 

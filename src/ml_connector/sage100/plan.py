@@ -6,7 +6,8 @@ which is what makes "posted exactly once" hold across a crash.
 
 Within one read the same record can come back twice (edited while the read paged through,
 it moves to a later stamp and is met again); only its latest version counts, so it is
-posted once, with the values it has now.
+posted once, with the values it has now. (A read too large for one part, see
+:mod:`.pipeline`, can meet it in two parts: then it is posted, then posted as updated.)
 """
 
 from __future__ import annotations
