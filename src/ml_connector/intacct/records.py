@@ -7,10 +7,11 @@ with one contract:
 - ``ml_connector.intacct._records`` (Cython, compiled at install against lxml's public C API):
   walks the libxml2 nodes of plain records directly instead of creating a Python proxy for
   every field: the work per record on top of libxml2's own drops from ~10 to ~4 µs, and a
-  whole parse runs ~1.45x as fast (bench/intacct_parse.py). Any record it does not handle exactly like the reference
-  (a field with child elements, a value that fails its conversion, a comment or processing
-  instruction among the fields) it hands to ``convert_record``, so the two cannot disagree;
-  tests/intacct/test_records.py checks that on generated records.
+  whole parse runs ~1.45x as fast (bench/intacct_parse.py). Any record it does not handle
+  exactly like the reference (a field with child elements, a value that fails its
+  conversion, a comment or processing instruction among the fields) it hands to
+  ``convert_record``, so the two cannot disagree; tests/intacct/test_records.py checks that
+  on generated records.
 
 If the extension was not built (no C compiler where the package was installed) or does not
 fit the installed lxml, the Python loop is used; ``COMPILED`` says which one runs.
