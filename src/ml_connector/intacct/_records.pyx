@@ -86,15 +86,14 @@ def take_records(
             if cetree.hasChild(c_field):
                 plain = False
                 break
-            if (
-                position < PyList_GET_SIZE(fields)
-                and c_field.ns is NULL
-                and strcmp(
-                    <const char*>c_field.name,
-                    PyBytes_AS_STRING((<_Field>PyList_GET_ITEM(fields, position)).c_name),
-                ) == 0
-            ):
+            field = None
+            if position < PyList_GET_SIZE(fields):
                 field = <_Field>PyList_GET_ITEM(fields, position)
+            if (
+                field is not None
+                and c_field.ns is NULL
+                and strcmp(<const char*>c_field.name, PyBytes_AS_STRING(field.c_name)) == 0
+            ):
                 tag = field.tag
                 converter = field.converter
             else:
