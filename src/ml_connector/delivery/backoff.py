@@ -9,7 +9,11 @@ from __future__ import annotations
 import random
 
 
+def ceiling(attempt: int, base: float, cap: float) -> float:
+    """The longest wait before retry number ``attempt`` (1 = first retry): base·2^(n−1), capped."""
+    return float(min(cap, base * 2 ** max(attempt - 1, 0)))
+
+
 def full_jitter(attempt: int, base: float, cap: float, rng: random.Random | None = None) -> float:
     """Seconds to wait before retry number ``attempt`` (1 = first retry)."""
-    ceiling = min(cap, base * (2 ** max(attempt - 1, 0)))
-    return (rng or random).uniform(0, ceiling)
+    return (rng or random).uniform(0, ceiling(attempt, base, cap))

@@ -21,7 +21,6 @@ repeated (readMore counts must add up; query offsets must be echoed).
 from __future__ import annotations
 
 import asyncio
-import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -32,6 +31,7 @@ from urllib.parse import urlsplit
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ml_connector import clock
+from ml_connector.delivery.backoff import full_jitter
 from ml_connector.errors import TransientError
 from ml_connector.intacct import metrics
 from ml_connector.intacct.errors import (
@@ -77,9 +77,8 @@ class RetryPolicy:
     max_delay: float = 30.0
 
     def delay(self, attempt: int, retry_after: float | None = None) -> float:
-        """Full jitter (uniform in [0, min(cap, base·2^attempt)]), but never before Retry-After."""
-        ceiling = min(self.max_delay, self.base_delay * (2 ** (attempt - 1)))
-        wait = random.uniform(0, ceiling)
+        """Full jitter, but never before Retry-After."""
+        wait = full_jitter(attempt, self.base_delay, self.max_delay)
         return max(wait, retry_after or 0.0)
 
 

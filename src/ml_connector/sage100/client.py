@@ -28,6 +28,7 @@ from urllib.parse import quote
 import aiohttp
 from yarl import URL
 
+from ml_connector.delivery import backoff
 from ml_connector.sage100.agent.resources import Resource
 from ml_connector.sage100.errors import (
     Sage100AuthError,
@@ -67,8 +68,8 @@ class RetryPolicy:
     max_elapsed: float = 120.0
 
     def delay(self, failures: int, rng: Callable[[], float]) -> float:
-        """Full jitter: uniform in [0, min(max_delay, base * 2**(failures-1))]."""
-        return float(rng() * min(self.max_delay, self.base_delay * 2 ** (failures - 1)))
+        """Full jitter: uniform in [0, ceiling), with ``rng`` giving the fraction (tests pin it)."""
+        return float(rng() * backoff.ceiling(failures, self.base_delay, self.max_delay))
 
 
 @dataclass(frozen=True)
