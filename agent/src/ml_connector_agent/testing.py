@@ -16,7 +16,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Literal
 
 from ml_connector_agent.auth import append_key, new_key
 from ml_connector_agent.backends.demo import DemoBackend
@@ -24,9 +24,6 @@ from ml_connector_agent.certs import CertPaths, init_certs
 from ml_connector_agent.config import load_config
 from ml_connector_agent.demo_data import Clock, SeedCounts
 from ml_connector_agent.server import RunningServer, start_agent
-
-if TYPE_CHECKING:
-    from ml_connector.sage100.client import Sage100Client
 
 Mode = Literal["mtls", "api_key", "mtls+api_key"]
 
@@ -54,19 +51,6 @@ class RunningAgent:
     @property
     def client_key(self) -> Path:
         return self.certs.client_key
-
-    def client(self, **kwargs: Any) -> Sage100Client:
-        """A connector-side client with this agent's CA, client certificate and key."""
-        from ml_connector.sage100.client import Sage100Client
-
-        options: dict[str, Any] = {
-            "ca_file": self.ca_file,
-            "client_cert": self.client_cert,
-            "client_key": self.client_key,
-            "api_key": self.api_key,
-        }
-        options.update(kwargs)
-        return Sage100Client(self.url, **options)
 
 
 def write_config(
