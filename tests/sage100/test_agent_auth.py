@@ -51,7 +51,7 @@ async def test_certificate_from_another_ca_fails(agent: RunningAgent, tmp_path: 
 
 
 async def test_expired_client_certificate_fails(agent: RunningAgent, tmp_path: Path) -> None:
-    ca = load_ca(agent.certs.ca_cert, agent.certs.ca_key)
+    ca = load_ca(agent.certs.ca_cert, agent.certs.ca_key, agent.passphrase)
     start = datetime.now(UTC) - timedelta(days=30)
     expired = issue(
         ca, "old connector", server=False, not_before=start, not_after=start + timedelta(days=1)

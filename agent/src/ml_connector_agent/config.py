@@ -56,10 +56,19 @@ class ServerSection(_Model):
     port: int = Field(default=8443, ge=0, le=65535)
 
 
+#: Where the passphrase of the agent's encrypted private keys comes from, unless configured.
+PASSPHRASE_ENV = "ML_CONNECTOR_AGENT_KEY_PASSPHRASE"
+
+
 class TlsSection(_Model):
     cert_file: Path | None = None
     key_file: Path | None = None
     client_ca_file: Path | None = None
+    #: The environment variable holding the passphrase of ``key_file`` (PKCS#8, encrypted).
+    key_passphrase_env: str = PASSPHRASE_ENV
+    #: Windows: a file holding the passphrase sealed with DPAPI for the service account
+    #: (``ml-connector-agent init --dpapi``); used when the environment variable is unset.
+    key_passphrase_dpapi: Path | None = None
 
 
 class AuthSection(_Model):

@@ -54,7 +54,10 @@ async def _restart_agent(world: World, port: int) -> Any:
     config = load_config(world.agent.config_path)
     config = config.model_copy(update={"server": config.server.model_copy(update={"port": port})})
     server, _ = await start_agent(
-        config, config_path=world.agent.config_path, backend=world.agent.backend
+        config,
+        config_path=world.agent.config_path,
+        backend=world.agent.backend,
+        environ={config.tls.key_passphrase_env: world.agent.passphrase.decode()},
     )
     return server
 
