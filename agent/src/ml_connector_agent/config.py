@@ -114,6 +114,12 @@ class BoiSection(_Model):
     user: str | None = None
     password_env: str | None = None
     prog_id: str = "ProvideX.Script"
+    #: Per BOI object, the indexes whose key begins with an audit date (``YYYYMMDD``, e.g. one
+    #: led by DateCreated and one by DateUpdated). With them a changed-since read browses only
+    #: the days since then (``nSetBrowseIndex`` + ``nSetBrowseFilter(day)``); without them the
+    #: object is walked whole. The index names are install-specific and not in our sources:
+    #: take them from Sage's File Layouts for your version (docs/agent-windows.md).
+    date_indexes: dict[str, list[str]] = {}
 
 
 class BackendSection(_Model):
