@@ -47,7 +47,7 @@ class FakeTable:
     def __init__(self, world: World, name: str) -> None:
         self.world = world
         self.rows = world.tables.get(name, [])
-        self.view = list(self.rows)
+        self.view = self.rows  # replaced, never changed, by nSetBrowseFilter
         self.pos = 0
         self.sLastErrorMsg = ""
         self.index: str | None = None
