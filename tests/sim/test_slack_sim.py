@@ -992,10 +992,10 @@ async def test_channel_page_shows_what_slack_would_link(sim: SlackSimulator) -> 
     await client(sim).chat_postMessage(
         channel=channel,
         text="fallback",
-        blocks=[mrkdwn("Vendor evil.example @here"), mrkdwn("Vendor safe.example", verbatim=True)],
+        blocks=[mrkdwn("Vendor evil.com @here"), mrkdwn("Vendor safe.com", verbatim=True)],
     )
     async with aiohttp.ClientSession() as http, http.get(f"{sim.url}/?channel={channel}") as r:
         page = await r.text()
-    assert '<a href="http://evil.example"' in page
+    assert '<a href="http://evil.com"' in page
     assert '<span class="mention">@here</span>' in page
-    assert "Vendor safe.example" in page and 'href="http://safe.example"' not in page
+    assert "Vendor safe.com" in page and 'href="http://safe.com"' not in page
