@@ -244,9 +244,10 @@ def _result_page(result_id: str, ctx: CallContext, verb: str) -> str:
         ("totalcount", total),
         ("numremaining", remaining),
     ]
-    if remaining:
-        attributes.append(("resultId", result.result_id))
-    else:
+    # resultId is always there, empty once the set is exhausted (PHP SDK ResultTest setUp:
+    # numremaining="0" resultId=""); fylein's readMore loop reads it after every page.
+    attributes.append(("resultId", result.result_id if remaining else ""))
+    if not remaining:
         ctx.resultsets.discard(result.result_id)
     return data_element(
         attributes, render_records(result.schema, page, result.fields, element_name=name)
