@@ -86,7 +86,10 @@ class SlackSimulator(LocalServer):
     Rate limits: ``post_burst`` messages at once per channel, then one per ``post_interval``
     seconds; ``conversations.history`` ``history_burst`` calls, then one per
     ``history_interval`` seconds (about one a minute for apps outside the Marketplace,
-    research/slack.md §2). ``seed`` fixes ids and random faults. ``clock`` (wall time: ``ts``,
+    research/slack.md §2). ``strict`` (the default) answers ``msg_too_long`` for text over
+    40,000 characters instead of truncating it; ``blocks_text_limit`` is the
+    ``msg_blocks_too_long`` threshold (None: off); ``refused`` counts requests refused as
+    malformed. ``seed`` fixes ids and random faults. ``clock`` (wall time: ``ts``,
     code and token expiry) and ``monotonic`` (rate limits) let tests move time by hand.
     """
 
