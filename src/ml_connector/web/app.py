@@ -22,6 +22,7 @@ from ml_connector.slack.oauth import Installer
 from ml_connector.vault import Vault
 from ml_connector.web.commands import commands_handler
 from ml_connector.web.context import CONTEXT, RunPipeline, WebContext
+from ml_connector.web.guard import BodyTimeout, GuardedAppRunner, Limits
 from ml_connector.web.health import healthz_handler, readyz_handler
 from ml_connector.web.inbound import Refusal
 from ml_connector.web.ledger import EventLedger
@@ -109,6 +110,18 @@ async def _internal_errors(request: web.Request, handler: Handler) -> web.Stream
         return refusal.response
     except web.HTTPException:
         raise
+    except BodyTimeout:
+        return web.json_response({"error": "the request body took too long to arrive"}, status=408)
+    except ConnectionError:
+        # The client went away mid-request: nobody is left to answer.
+        log.info("client disconnected mid-request", path=request.path)
+        return web.Response(status=400)
     except Exception:
         log.exception("request failed", path=request.path, method=request.method)
         return web.json_response({"error": "internal error"}, status=500)
+
+
+def app_runner(app: web.Application, config: Config) -> GuardedAppRunner:
+    """The runner ``serve`` uses: the app behind the connection deadlines and cap of
+    ``[server]`` (see :mod:`.guard`)."""
+    return GuardedAppRunner(app, limits=Limits.from_config(config.server), access_log=None)

@@ -40,7 +40,7 @@ log = get_logger("ml_connector.web")
 WEBHOOK_REQUESTS = Counter(
     "mlc_webhook_requests_total",
     "Requests to the Slack endpoints, by endpoint and outcome (accepted, duplicate, challenge, "
-    "ignored, unauthorized, too_large, malformed, unavailable).",
+    "ignored, unauthorized, too_large, too_slow, malformed, replayed, unavailable).",
     ["endpoint", "outcome"],
 )
 SLACK_EVENTS = Counter(
