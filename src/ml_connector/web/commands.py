@@ -17,9 +17,11 @@ from urllib.parse import parse_qs
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
+from sqlalchemy.exc import SQLAlchemyError
 
 from ml_connector.config import SlackWorkspace
 from ml_connector.logging import get_logger
+from ml_connector.slack import signing
 from ml_connector.status import gather_status
 from ml_connector.web import replies
 from ml_connector.web.context import WebContext, context
@@ -120,6 +122,10 @@ async def commands_handler(request: web.Request) -> web.Response:
         return web.Response(status=200)
     signed = await verify_signed(request, ENDPOINT, body)
     command = parse_form(signed.body)
+    if not await first_sighting(ctx, request):
+        log.warning("slash command replayed; not acted on", remote=request.remote)
+        WEBHOOK_REQUESTS.labels(endpoint=ENDPOINT, outcome="replayed").inc()
+        return web.json_response(replies.replayed())
     WEBHOOK_REQUESTS.labels(endpoint=ENDPOINT, outcome="accepted").inc()
     parsed = parse_text(command.text)
     if parsed.action == "help":
@@ -129,6 +135,21 @@ async def commands_handler(request: web.Request) -> web.Response:
     if parsed.action == "run":
         return web.json_response(await run_reply(ctx, signed.workspaces, command, parsed.argument))
     return web.json_response(replies.unknown_command(command.text))
+
+
+async def first_sighting(ctx: WebContext, request: web.Request) -> bool:
+    """Whether this signed request is new; a database that cannot say refuses it (503):
+    acting on it unchecked could start a replayed run."""
+    try:
+        return await ctx.replays.first_sighting(
+            request.headers.get(signing.SIGNATURE_HEADER, ""),
+            request.headers.get(signing.TIMESTAMP_HEADER),
+            ENDPOINT,
+            ctx.clock(),
+        )
+    except (SQLAlchemyError, OSError) as exc:
+        log.error("cannot record the slash command's signature; refused", error=exc)
+        raise refuse(ENDPOINT, "unavailable", 503, "busy, try again") from None
 
 
 async def status_reply(ctx: WebContext, command: SlashCommand) -> replies.Message:

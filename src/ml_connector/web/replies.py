@@ -51,6 +51,13 @@ def unknown_command(text: str) -> Message:
     return help_message(f"I don't know `{escape(truncate(text, 80))}`.")
 
 
+def replayed() -> Message:
+    return ephemeral(
+        "This exact request was already received, so it is not acted on again. "
+        "Type the command again to repeat it."
+    )
+
+
 def queued(pipeline: str) -> Message:
     return ephemeral(
         f"Queued a run of *{escape(pipeline)}*. I'll post the result here when it finishes."
