@@ -13,8 +13,8 @@ from zoneinfo import ZoneInfo
 from ml_connector.logging import redact_text
 from ml_connector.pipeline import RunOutcome
 from ml_connector.schedule.preview import until
-from ml_connector.slack.dates import format_datetime
 from ml_connector.slack.blocks import mrkdwn_text
+from ml_connector.slack.dates import format_datetime
 from ml_connector.slack.mrkdwn import escape, truncate
 from ml_connector.status import PipelineStatus, RunSummary, ServiceStatus
 
