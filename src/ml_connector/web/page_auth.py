@@ -61,15 +61,15 @@ async def authorize(server: Credentials, vault: Vault, header: str | None) -> De
     scheme = scheme.lower()
     if scheme == "bearer" and server.token:
         expected = await vault.get(server.token)
-        if _same(credentials, expected):
+        if same(credentials, expected):
             return Decision(allowed=True, configured=True)
     if scheme == "basic" and server.user and server.password:
         user, password = decode_basic(credentials)
         if user is not None and password is not None:
             expected = await vault.get(server.password)
             # Both compared every time so a wrong user takes as long as a wrong password.
-            user_ok = _same(user, server.user)
-            password_ok = _same(password, expected)
+            user_ok = same(user, server.user)
+            password_ok = same(password, expected)
             if user_ok and password_ok:
                 return Decision(allowed=True, configured=True)
     return Decision(allowed=False, configured=True, challenges=offered)
@@ -84,7 +84,7 @@ def decode_basic(credentials: str) -> tuple[str | None, str | None]:
     return (user, password) if sep else (None, None)
 
 
-def _same(given: str, expected: str) -> bool:
+def same(given: str, expected: str) -> bool:
     return hmac.compare_digest(
         given.encode("utf-8", "surrogateescape"), expected.encode("utf-8", "surrogateescape")
     )
