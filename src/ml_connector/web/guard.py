@@ -70,8 +70,12 @@ _UNAVAILABLE = (
 )
 
 
-class BodyTimeout(ConnectionError):
-    """The request body did not arrive within ``body_timeout`` of its headers."""
+class BodyTimeout(TimeoutError):
+    """The request body did not arrive within ``body_timeout`` of its headers.
+
+    A ``TimeoutError``: after the 408, aiohttp's lingering read of the unread body treats it
+    as the timeout it is and closes quietly (any other exception is logged as unhandled).
+    """
 
 
 class Phase(enum.Enum):
