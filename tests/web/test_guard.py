@@ -87,6 +87,18 @@ async def closed_after(reader: asyncio.StreamReader, started: float, limit: floa
     return data
 
 
+def signed_event_request(extra: str = "") -> tuple[bytes, bytes]:
+    """The head and body of a signed POST /slack/events, to send in parts."""
+    body = event_body()
+    headers = {"Content-Type": "application/json", **sign(body)}
+    head = (
+        f"POST /slack/events HTTP/1.1\r\nHost: x\r\n{extra}"
+        + "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        + f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    return head, body
+
+
 async def test_a_connection_that_sends_nothing_is_closed_after_the_header_timeout(
     start_served: StartServed,
 ) -> None:
@@ -136,13 +148,7 @@ async def test_headers_trickled_byte_by_byte_still_hit_the_deadline(
 
 async def test_half_a_body_gets_408_after_the_body_timeout(start_served: StartServed) -> None:
     served = await start_served()
-    body = event_body()
-    headers = {"Content-Type": "application/json", **sign(body)}
-    head = (
-        "POST /slack/events HTTP/1.1\r\nHost: x\r\n"
-        + "".join(f"{k}: {v}\r\n" for k, v in headers.items())
-        + f"Content-Length: {len(body)}\r\n\r\n"
-    ).encode()
+    head, body = signed_event_request()
     reader, writer = await served.connect()
     writer.write(head + body[: len(body) // 2])
     await writer.drain()
@@ -180,13 +186,7 @@ async def test_a_kept_alive_connection_closes_after_the_idle_timeout(
 
 async def test_a_complete_request_is_unaffected(start_served: StartServed) -> None:
     served = await start_served()
-    body = event_body()
-    headers = {"Content-Type": "application/json", **sign(body)}
-    head = (
-        "POST /slack/events HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
-        + "".join(f"{k}: {v}\r\n" for k, v in headers.items())
-        + f"Content-Length: {len(body)}\r\n\r\n"
-    ).encode()
+    head, body = signed_event_request("Connection: close\r\n")
     reader, writer = await served.connect()
     writer.write(head + body)
     data = await asyncio.wait_for(reader.read(), 5)
