@@ -50,3 +50,27 @@ async def test_replayed_signatures_expire_with_the_window(engine: AsyncEngine) -
     guard._swept = 0.0
     assert await guard.first_sighting("v0=bb", str(int(now)), "commands", now + 2000)
     assert await guard.first_sighting("v0=aa", str(int(now + 2000)), "commands", now + 2000)
+
+
+async def test_a_database_too_slow_to_record_the_signature_means_nothing_is_run(
+    start_server: ServerFactory,
+) -> None:
+    import asyncio
+
+    from ml_connector.web.context import CONTEXT
+
+    class Stuck(ReplayGuard):
+        async def first_sighting(self, *args: object) -> bool:
+            await asyncio.sleep(5)
+            return True
+
+    runner = FakeRunner()
+    server = await start_server(runner=runner)
+    server.app[CONTEXT].replays = Stuck(server.engine)
+    started = time.monotonic()
+    body = command_body("run intacct")
+    status, answer, _ = await server.post_signed(COMMANDS, body)
+    assert status == 200
+    assert "busy" in json.loads(answer)["text"]
+    assert time.monotonic() - started < 2.0
+    assert runner.calls == []
