@@ -12,8 +12,18 @@ Printed: acknowledgement latency p50/p99/max and errors at 500/s, for ml-connect
 bare baseline, with ours/baseline ratios; then the rate raised step by step, and the highest
 rate at which p99 stays under 100 ms.
 
+``--attack``: the same 500/s run while 1,000 slow-loris connections are held open against
+ml-connector (a third send nothing, a third half their headers, a third their headers and
+half a body), beside the plain run measured just before. Printed: p99 of the
+acknowledgements under attack next to the plain p99, and for each kind of slow-loris
+connection how long the server kept it open against its timeout (every one must be closed
+within its timeout plus 0.5 s). The server runs as ``serve`` does: behind web.guard, with
+``--header-timeout``/``--body-timeout`` (default the shipped 10 s / 20 s).
+
     python bench/webhook_ack.py            # 20 s at 500/s, then 5 s per step
     python bench/webhook_ack.py --quick    # 2 s at 500/s, then 1 s per step (~20 s)
+    python bench/webhook_ack.py --attack   # plain run, then ~21 s under 1,000 slow-loris
+    python bench/webhook_ack.py --attack --header-timeout 2 --body-timeout 3   # ~10 s
 """
 
 from __future__ import annotations
@@ -43,13 +53,17 @@ TARGET_RATE = 500
 TARGET_P99_MS = 50.0
 STEP_P99_MS = 100.0
 CONNECTIONS = 200
+LORIS = 1000
+LORIS_SLACK = 0.5  # seconds past its timeout a slow-loris connection may still be open
 STEPS = (500, 750, 1000, 1250, 1500, 2000, 2500, 3000, 4000)
 
 
 # -- the server process ----------------------------------------------------------------------
 
 
-async def serve(db: Path, secret: str, channels: int, interval: float) -> None:
+async def serve(
+    db: Path, secret: str, channels: int, interval: float, header: float, body: float
+) -> None:
     from ml_connector.config import Config
     from ml_connector.delivery import DeliverySettings, DeliveryWorker, enqueue
     from ml_connector.delivery.outbox import OutboxMessage
@@ -61,6 +75,7 @@ async def serve(db: Path, secret: str, channels: int, interval: float) -> None:
     from ml_connector.store import make_engine, migrate
     from ml_connector.vault import Vault
     from ml_connector.web import create_app
+    from ml_connector.web.app import app_runner
 
     configure("json", "info", stream=sys.stderr)
     names = [f"bench-{n:02d}" for n in range(channels)]
@@ -69,7 +84,16 @@ async def serve(db: Path, secret: str, channels: int, interval: float) -> None:
     vault = Vault.ephemeral(engine)
     await vault.set(SECRET_REF, secret)
     config = Config.model_validate(
-        {"slack": {"workspaces": {"default": {"signing_secret": SECRET_REF}}}}
+        {
+            "slack": {"workspaces": {"default": {"signing_secret": SECRET_REF}}},
+            # Room for the 1,000 slow-loris connections and the senders' 200, so the
+            # timeouts (not the cap's shedding) are what closes them.
+            "server": {
+                "header_timeout": header,
+                "body_timeout": body,
+                "max_connections": LORIS + CONNECTIONS + 300,
+            },
+        }
     )
 
     async def no_pipeline(name: str, trigger: str) -> RunOutcome:
@@ -110,7 +134,7 @@ async def serve(db: Path, secret: str, channels: int, interval: float) -> None:
         baseline = web.Application()
         baseline.router.add_post("/slack/events", bare)
         runners = [
-            web.AppRunner(create_app(config, engine, vault, no_pipeline)),
+            app_runner(create_app(config, engine, vault, no_pipeline), config),
             web.AppRunner(baseline),
         ]
         ports = []
@@ -235,6 +259,99 @@ async def fire(
     return result
 
 
+@dataclass
+class Loris:
+    kind: str
+    timeout: float
+    opened: float = 0.0
+    held: float | None = None  # seconds until the server closed it
+
+
+async def slow_loris(port: int, loris: Loris, secret: str) -> None:
+    """One connection that stalls: nothing, half the headers, or headers and half a body."""
+    from ml_connector.slack.signing import signed_headers
+
+    loop = asyncio.get_running_loop()
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    except OSError:
+        return
+    loris.opened = loop.time()
+    if loris.kind == "half headers":
+        writer.write(b"POST /slack/events HTTP/1.1\r\nHost: bench\r\nX-Slack-Sig")
+    elif loris.kind == "half body":
+        body = event(f"EvLoris{uuid.uuid4().hex[:12]}")
+        headers = signed_headers(secret, int(time.time()), body)
+        writer.write(
+            (
+                "POST /slack/events HTTP/1.1\r\nHost: bench\r\n"
+                "Content-Type: application/json\r\n"
+                + "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+                + f"Content-Length: {len(body)}\r\n\r\n"
+            ).encode()
+            + body[: len(body) // 2]
+        )
+    try:
+        await asyncio.wait_for(reader.read(), loris.timeout + 30)
+        loris.held = loop.time() - loris.opened
+    except (TimeoutError, OSError):
+        pass
+    finally:
+        writer.close()
+
+
+async def attack(
+    http: aiohttp.ClientSession,
+    ports: tuple[int, int],
+    secret: str,
+    args: argparse.Namespace,
+    plain: Result,
+) -> None:
+    url = f"http://127.0.0.1:{ports[0]}/slack/events"
+    kinds = [
+        ("nothing sent", args.header_timeout),
+        ("half headers", args.header_timeout),
+        ("half body", args.body_timeout),
+    ]
+    lorises = [Loris(*kinds[n % 3]) for n in range(LORIS)]
+    opening = [asyncio.create_task(slow_loris(ports[0], loris, secret)) for loris in lorises]
+    await asyncio.sleep(0.5)  # all of them connected and stalled before the events start
+    seconds = max(args.header_timeout, args.body_timeout) + 1.0
+    print(
+        f"\nattack: {LORIS} slow-loris connections held open while signed events arrive at "
+        f"{TARGET_RATE}/s for {seconds:g} s (header timeout {args.header_timeout:g} s, "
+        f"body timeout {args.body_timeout:g} s)"
+    )
+    under = await fire(http, url, secret, TARGET_RATE, seconds)
+    await asyncio.gather(*opening)
+    print(f"{'':24}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}{'errors':>8}{'acked':>8}")
+    for label, res in (("plain run", plain), ("under attack", under)):
+        print(
+            f"{label:24}{res.p50:>9.2f}{res.p99:>9.2f}{res.max:>9.2f}"
+            f"{res.error_count:>8}{len(res.latencies):>8}"
+        )
+    print(f"ratio under attack/plain: p99 {under.p99 / plain.p99:.2f}×")
+    if under.errors:
+        print(f"errors: {dict(under.errors)}")
+    print(f"{'slow-loris kind':24}{'count':>7}{'timeout s':>11}{'held max s':>12}{'in time':>9}")
+    all_in_time = True
+    for kind, timeout in kinds:
+        group = [loris for loris in lorises if loris.kind == kind]
+        held = [loris.held for loris in group if loris.held is not None]
+        in_time = sum(1 for h in held if h <= timeout + LORIS_SLACK)
+        all_in_time &= in_time == len(group)
+        print(
+            f"{kind:24}{len(group):>7}{timeout:>11.1f}"
+            f"{(max(held) if held else float('nan')):>12.2f}{in_time:>9}"
+        )
+    met = under.p99 < STEP_P99_MS and under.error_count == 0
+    print(
+        f"under attack: p99 < {STEP_P99_MS:g} ms with zero errors: {'met' if met else 'MISSED'}; "
+        f"every slow-loris connection closed within its timeout (+{LORIS_SLACK:g} s): "
+        f"{'yes' if all_in_time else 'NO'}"
+    )
+
+
 async def drive(ports: tuple[int, int], secret: str, args: argparse.Namespace) -> None:
     ours_url = f"http://127.0.0.1:{ports[0]}/slack/events"
     base_url = f"http://127.0.0.1:{ports[1]}/slack/events"
@@ -266,6 +383,9 @@ async def drive(ports: tuple[int, int], secret: str, args: argparse.Namespace) -
             f"target at {TARGET_RATE}/s (p99 < {TARGET_P99_MS:g} ms, zero errors): "
             f"{'met' if met else 'MISSED'}"
         )
+        if args.attack:
+            await attack(http, ports, secret, args, ours)
+            return
         print(
             f"\nraising the rate, {args.step_seconds:g} s per step "
             f"(p99 must stay < {STEP_P99_MS:g} ms)"
@@ -300,11 +420,23 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=len(STEPS))
     parser.add_argument("--channels", type=int, default=20)
     parser.add_argument("--interval", type=float, default=0.05, help="Slack's per-channel pace")
+    parser.add_argument("--attack", action="store_true", help="add 1,000 slow-loris connections")
+    parser.add_argument("--header-timeout", type=float, default=10.0)
+    parser.add_argument("--body-timeout", type=float, default=20.0)
     parser.add_argument("--serve", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--secret", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        asyncio.run(serve(args.serve, args.secret, args.channels, args.interval))
+        asyncio.run(
+            serve(
+                args.serve,
+                args.secret,
+                args.channels,
+                args.interval,
+                args.header_timeout,
+                args.body_timeout,
+            )
+        )
         return
     if args.quick:
         args.seconds, args.step_seconds, args.steps = 2.0, 1.0, 3
@@ -324,6 +456,10 @@ def main() -> None:
                     str(args.channels),
                     "--interval",
                     str(args.interval),
+                    "--header-timeout",
+                    str(args.header_timeout),
+                    "--body-timeout",
+                    str(args.body_timeout),
                 ],
                 stdout=subprocess.PIPE,
                 stderr=log_file,
@@ -348,8 +484,10 @@ def main() -> None:
                     f"{args.channels} channels in {stats['seconds']:.0f} s "
                     f"({stats['posted'] / stats['seconds']:.0f}/s), 429s: {stats['429s']}"
                 )
-        errors = sum(1 for row in log.read_text().splitlines() if '"level": "error"' in row)
-        print(f"server log: {errors} errors")
+        rows = [row for row in log.read_text().splitlines() if '"level": "error"' in row]
+        print(f"server log: {len(rows)} errors")
+        for row in sorted(set(rows))[:3]:
+            print(f"  {row[:300]}")
 
 
 if __name__ == "__main__":

@@ -108,3 +108,24 @@ async def database(
 async def engine(database: Database) -> AsyncEngine:
     """A migrated engine on each database in turn."""
     return database.engine()
+
+
+@pytest.fixture(autouse=True)
+def _default_link_hosts() -> Iterator[None]:
+    """The link allow-list is process-wide (set from the config when pipelines are built);
+    each test starts from the default and leaves it there."""
+    from ml_connector.config import INTACCT_LINK_HOSTS
+    from ml_connector.slack.mrkdwn import set_link_hosts
+
+    set_link_hosts(INTACCT_LINK_HOSTS)
+    yield
+    set_link_hosts(INTACCT_LINK_HOSTS)
+
+
+@pytest.fixture
+def erp_links() -> None:
+    """Tests whose ERP links point at the made-up hosts erp.example and erp."""
+    from ml_connector.config import INTACCT_LINK_HOSTS
+    from ml_connector.slack.mrkdwn import set_link_hosts
+
+    set_link_hosts([*INTACCT_LINK_HOSTS, "erp.example", "erp"])

@@ -13,6 +13,7 @@ import tomllib
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from pydantic import (
@@ -31,6 +32,8 @@ DEFAULT_FILE = "ml-connector.toml"
 ENV_VAR = "MLC_CONFIG"
 INTACCT_GATEWAY = "https://api.intacct.com/ia/xml/xmlgw.phtml"
 SLACK_API = "https://slack.com/api/"
+# Intacct's record links (RECORD_URL) point into these domains.
+INTACCT_LINK_HOSTS = ("intacct.com", "sageintacct.com")
 
 _CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{6,20}$")
 _USERGROUP_ID = re.compile(r"^S[A-Z0-9]{6,20}$")
@@ -104,7 +107,33 @@ class ServerConfig(Model):
     status_token: SecretRef | None = None
     status_user: str | None = None
     status_password: SecretRef | None = None
+    # /metrics is open unless one of these is set (Prometheus supports both schemes).
+    metrics_token: SecretRef | None = None
+    metrics_user: str | None = None
+    metrics_password: SecretRef | None = None
     max_body_bytes: int = Field(1_048_576, ge=1024)
+    # Every JSON body is parsed only if it nests no deeper than this (Slack's own payloads
+    # stay under 15 levels); deeper is refused with 400 before the parser recurses.
+    max_json_depth: int = Field(64, ge=2, le=1000)
+    # Seconds a client has to send a request's headers (from connecting, or from its first
+    # byte on a kept-alive connection), then its body (from the end of the headers).
+    header_timeout: float = Field(10.0, gt=0, le=300)
+    body_timeout: float = Field(20.0, gt=0, le=600)
+    # Seconds a kept-alive connection may sit idle between requests.
+    idle_timeout: float = Field(30.0, gt=0, le=3600)
+    # Open connections at most; past it the oldest idle (then stalled) connection is closed
+    # for the new one, and if every connection is busy the new one gets 503. Keep it below
+    # the process's file-descriptor limit (`ulimit -n`).
+    max_connections: int = Field(1000, ge=1, le=100_000)
+
+    @model_validator(mode="after")
+    def _auth_pairs(self) -> ServerConfig:
+        for kind in ("status", "metrics"):
+            if (getattr(self, f"{kind}_user") is None) != (
+                getattr(self, f"{kind}_password") is None
+            ):
+                raise ValueError(f"{kind}_user and {kind}_password go together")
+        return self
 
 
 class DeliveryConfig(Model):
@@ -132,6 +161,11 @@ class SlackWorkspace(Model):
     oauth_authorize_url: HttpUrl = "https://slack.com/oauth/v2/authorize"
     allowed_users: list[UserId] = []
     allowed_channels: list[ChannelId] = []
+    # The Slack team this workspace must be installed into (T…); an install into another is
+    # refused. Unset: the first install binds it.
+    team_id: str | None = Field(None, pattern=r"^[TE][A-Z0-9]{6,20}$")
+    # Overrides slack.allow_reinstall for this workspace.
+    allow_reinstall: bool | None = None
 
     @model_validator(mode="after")
     def _oauth_pairs(self) -> SlackWorkspace:
@@ -140,8 +174,28 @@ class SlackWorkspace(Model):
         return self
 
 
+def _link_host(value: str) -> str:
+    host = value.strip().lower().lstrip(".")
+    if not re.match(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$", host):
+        raise ValueError("expected a host name like intacct.com (no scheme, path or port)")
+    return host
+
+
+LinkHost = Annotated[str, AfterValidator(_link_host)]
+
+
 class SlackConfig(Model):
     workspaces: dict[str, SlackWorkspace] = {}
+    # An install that would replace a workspace's stored bot token is refused unless this
+    # (or the workspace's own allow_reinstall) is true; the refusal page says so.
+    allow_reinstall: bool = False
+    # `/slack/install` asks for this password (a stored secret's name) when set.
+    install_password: SecretRef | None = None
+    # Install links (OAuth states) issued per minute, across all processes.
+    install_rate_per_minute: int = Field(10, ge=1, le=1000)
+    # Hosts (and their subdomains) that text we post may link to. Unset: the Intacct hosts
+    # plus the hosts of the Sage 100 `record_link` templates configured.
+    link_hosts: list[LinkHost] | None = None
 
 
 class IntacctConnection(Model):
@@ -355,6 +409,20 @@ class Config(Model):
     @property
     def key_file(self) -> Path:
         return self.path(self.master_key_file or self.data_dir / "master.key")
+
+    def allowed_link_hosts(self) -> tuple[str, ...]:
+        """Hosts a posted message may link to: ``slack.link_hosts``, or by default Intacct's
+        hosts and the hosts of the Sage 100 record-link templates configured."""
+        if self.slack.link_hosts is not None:
+            return tuple(self.slack.link_hosts)
+        hosts = list(INTACCT_LINK_HOSTS)
+        for pipeline in self.pipelines.values():
+            if isinstance(pipeline, Sage100Pipeline):
+                for stream in pipeline.streams.values():
+                    host = urlsplit(stream.record_link or "").hostname
+                    if host and host not in hosts:
+                        hosts.append(host)
+        return tuple(hosts)
 
     def pipeline_timezone(self, name: str) -> ZoneInfo:
         return ZoneInfo(self.pipelines[name].timezone or self.timezone)

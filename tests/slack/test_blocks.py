@@ -6,6 +6,7 @@ import asyncio
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from slack_sdk.models.blocks import Block
@@ -26,6 +27,8 @@ from ml_connector.slack.blocks import (
 from ml_connector.slack.client import SlackClient
 from ml_connector.slack.money import format_money
 from ml_connector.slack.mrkdwn import slack_len
+
+pytestmark = pytest.mark.usefixtures("erp_links")
 
 amounts = st.decimals(allow_nan=False, allow_infinity=False, places=None)
 currencies = st.text(min_size=0, max_size=4)

@@ -239,3 +239,26 @@ async def test_revoked_and_unknown_tokens_are_credentials_errors(sim: SlackSimul
         with pytest.raises(SlackCredentialsError, match="invalid_auth") as caught:
             await client.auth_test()
     assert "xoxb" not in str(caught.value)
+
+
+async def test_posts_ask_slack_not_to_parse_the_text() -> None:
+    """``parse=none`` on the wire: Slack leaves the fallback text as written."""
+    seen: list[dict[str, object]] = []
+
+    async def post_message(request: web.Request) -> web.Response:
+        seen.append(await request.json())
+        return web.json_response({"ok": True, "channel": "C0PAY00001", "ts": "1.2"})
+
+    app = web.Application()
+    app.router.add_post("/api/chat.postMessage", post_message)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    port = runner.addresses[0][1]
+    try:
+        async with SlackClient("xoxb-test", base_url=f"http://127.0.0.1:{port}/api/") as client:
+            await client.post_message("C0PAY00001", "https://evil.example @channel", None)
+    finally:
+        await runner.cleanup()
+    assert seen[0]["parse"] == "none"
+    assert seen[0]["unfurl_links"] is False

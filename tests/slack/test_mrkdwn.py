@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import html
 import re
+import unicodedata
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from ml_connector.slack.mrkdwn import (
     ELLIPSIS,
     Mrkdwn,
+    clean,
     escape,
     fold_lines,
     join,
@@ -18,6 +21,8 @@ from ml_connector.slack.mrkdwn import (
     slack_len,
     truncate,
 )
+
+pytestmark = pytest.mark.usefixtures("erp_links")
 
 ENTITY_CUT = re.compile(r"&[a-z]{0,3}…$")
 
@@ -27,7 +32,32 @@ def test_escape_leaves_no_control_characters_and_round_trips(value: str) -> None
     escaped = escape(value)
     assert "<" not in escaped and ">" not in escaped
     assert re.sub(r"&(amp|lt|gt);", "", escaped).count("&") == 0
-    assert html.unescape(escaped) == value
+    assert html.unescape(escaped) == clean(value)
+
+
+@given(st.text())
+def test_clean_drops_controls_but_newline_and_tab_and_every_bidi_override(value: str) -> None:
+    cleaned = clean(value)
+    for ch in cleaned:
+        assert ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cs"), repr(ch)
+        assert not ("\u202a" <= ch <= "\u202e" or "\u2066" <= ch <= "\u2069"), repr(ch)
+    kept = [ch for ch in value if ch in "\n\t" or unicodedata.category(ch) not in ("Cc",)]
+    assert len(cleaned) <= len(value)
+    assert cleaned.count("\n") == value.count("\n") and len(kept) >= len(cleaned)
+
+
+def test_clean_examples() -> None:
+    assert clean("pay\x00pal\u202egnp.exe\r\n\tok\ud800") == "paypalgnp.exe\n\tok\ufffd"
+
+
+def test_links_only_to_allowed_hosts() -> None:
+    assert link("https://www.intacct.com/ia/x?.r=1", "Open") == (
+        "<https://www.intacct.com/ia/x?.r=1|Open>"
+    )
+    assert link("https://evil.example/phish", "Open") == "Open"
+    assert link("https://intacct.com.evil.example/x", "Open") == "Open"
+    assert link("https://www.intacct.com@evil.example/x", "Open") == "Open"
+    assert link("https://evilintacct.com/x") == "https://evilintacct.com/x"  # text, no link
 
 
 def test_mass_mentions_from_the_erp_do_not_ping() -> None:

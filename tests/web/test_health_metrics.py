@@ -15,7 +15,7 @@ from ml_connector.store.tables import outbox
 from ml_connector.vault import Vault
 from ml_connector.web import create_app
 
-from .conftest import FakeRunner, Server, event_body, make_config
+from .conftest import FakeRunner, Server, ServerFactory, event_body, make_config
 
 
 async def test_healthz_and_readyz(server: Server) -> None:
@@ -98,3 +98,33 @@ async def test_metrics_expose_the_named_series(server: Server, engine: AsyncEngi
         "mlc_intacct_session_refreshes_total",
     ):
         assert f"# TYPE {name.removesuffix('_total')}" in text, name
+
+
+async def test_metrics_are_open_by_default_and_protected_when_configured(
+    start_server: ServerFactory,
+) -> None:
+    import base64
+
+    from .conftest import STATUS_PASSWORD, STATUS_TOKEN
+
+    open_server = await start_server()
+    assert (await open_server.get("/metrics"))[0] == 200
+    server = await start_server(
+        config=make_config(
+            metrics_token="web.status_token",
+            metrics_user="prometheus",
+            metrics_password="web.status_password",
+        )
+    )
+    status, _text, headers = await server.get("/metrics")
+    assert status == 401
+    assert "Bearer" in headers["WWW-Authenticate"]
+    assert (await server.get("/metrics", {"Authorization": "Bearer wrong"}))[0] == 401
+    status, text, _ = await server.get("/metrics", {"Authorization": f"Bearer {STATUS_TOKEN}"})
+    assert status == 200 and "mlc_store_up" in text
+    basic = base64.b64encode(f"prometheus:{STATUS_PASSWORD}".encode()).decode()
+    assert (await server.get("/metrics", {"Authorization": f"Basic {basic}"}))[0] == 200
+    wrong = base64.b64encode(b"prometheus:nope").decode()
+    assert (await server.get("/metrics", {"Authorization": f"Basic {wrong}"}))[0] == 401
+    # Health probes stay open.
+    assert (await server.get("/healthz"))[0] == 200

@@ -6,10 +6,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ml_connector.config import Config, IntacctPipeline, Sage100Pipeline
 from ml_connector.pipeline import Pipeline
+from ml_connector.slack.mrkdwn import set_link_hosts
 from ml_connector.vault import Vault
 
 
 def build_pipelines(config: Config, engine: AsyncEngine, vault: Vault) -> dict[str, Pipeline]:
+    # Messages link only to the hosts this config allows (see slack.mrkdwn).
+    set_link_hosts(config.allowed_link_hosts())
     # Imported here so that a service without one kind of pipeline never loads its code.
     built: dict[str, Pipeline] = {}
     for name, settings in config.pipelines.items():

@@ -196,13 +196,13 @@ async def _heartbeat(rt: Runtime, stop: asyncio.Event) -> None:
 
 
 async def start_web(rt: Runtime) -> web.AppRunner:
-    from ml_connector.web.app import create_app
+    from ml_connector.web.app import app_runner, create_app
 
     async def run_pipeline(name: str, trigger: str) -> RunOutcome:
         return await rt.runner.run(name, "slack" if trigger == "slack" else "manual")
 
     app = create_app(config=rt.config, engine=rt.engine, vault=rt.vault, run_pipeline=run_pipeline)
-    site_runner = web.AppRunner(app, access_log=None)
+    site_runner = app_runner(app, rt.config)
     await site_runner.setup()
     site = web.TCPSite(site_runner, rt.config.server.host, rt.config.server.port)
     await site.start()

@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import quote
 
 from ml_connector.sage100.streams import StreamSpec
+from ml_connector.slack.mrkdwn import clean
 
 COMPANY_FIELD = "company"
 
@@ -48,7 +49,10 @@ def template_problems(template: str, spec: StreamSpec, where: str) -> list[str]:
 
 
 def build(template: str, fields: Mapping[str, Any], company: str) -> str:
-    values = {name: quote(str(fields.get(name) or ""), safe="") for name in placeholders(template)}
+    # clean(): a lone surrogate (JSON lets the agent send one) cannot be percent-encoded.
+    values = {
+        name: quote(clean(str(fields.get(name) or "")), safe="") for name in placeholders(template)
+    }
     if COMPANY_FIELD in values:
         values[COMPANY_FIELD] = quote(company, safe="")
     return template.format_map(values)

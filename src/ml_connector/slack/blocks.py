@@ -89,8 +89,12 @@ class Message:
         return cls(text=str(payload["text"]), blocks=tuple(payload.get("blocks") or ()))
 
 
-def _mrkdwn(text: str) -> Block:
-    return {"type": "mrkdwn", "text": text}
+def mrkdwn_text(text: str) -> Block:
+    """A mrkdwn text object that Slack shows as written: ``verbatim`` stops Slack from
+    turning bare URLs, channel names and ``@here``-like words in ERP text into links and
+    mentions; the markup we build (``<url|label>``, ``<!subteam^…>``) still works
+    (https://docs.slack.dev/reference/block-kit/composition-objects/text-object)."""
+    return {"type": "mrkdwn", "text": text, "verbatim": True}
 
 
 def _block_text_len(block: Block) -> int:
@@ -115,13 +119,13 @@ def header(title: str) -> Block:
 def section(text: str) -> Block:
     """A mrkdwn section; ERP text is escaped, and cut to 3000 characters with an ellipsis."""
     body = truncate(blank_to_dash(escape(text)), MAX_SECTION_TEXT)
-    return {"type": "section", "text": _mrkdwn(body)}
+    return {"type": "section", "text": mrkdwn_text(body)}
 
 
 def section_lines(lines: Sequence[str]) -> Block:
     """One line per item; lines past 3000 characters fold into "… and N more"."""
     escaped = [blank_to_dash(escape(line)) for line in lines]
-    return {"type": "section", "text": _mrkdwn(fold_lines(escaped, MAX_SECTION_TEXT) or BLANK)}
+    return {"type": "section", "text": mrkdwn_text(fold_lines(escaped, MAX_SECTION_TEXT) or BLANK)}
 
 
 def field_text(label: str, value: str) -> Mrkdwn:
@@ -132,7 +136,7 @@ def field_text(label: str, value: str) -> Mrkdwn:
 
 def _fields_blocks(texts: Sequence[str]) -> list[Block]:
     return [
-        {"type": "section", "fields": [_mrkdwn(t) for t in texts[i : i + MAX_FIELDS]]}
+        {"type": "section", "fields": [mrkdwn_text(t) for t in texts[i : i + MAX_FIELDS]]}
         for i in range(0, len(texts), MAX_FIELDS)
     ]
 
@@ -159,7 +163,7 @@ def summary_table(
     top = [bold(blank_to_dash(heading[0])), bold(blank_to_dash(heading[1]))]
     per_section = MAX_FIELDS - len(top)
     return [
-        {"type": "section", "fields": [_mrkdwn(t) for t in [*top, *cells[i : i + per_section]]]}
+        {"type": "section", "fields": [mrkdwn_text(t) for t in [*top, *cells[i : i + per_section]]]}
         for i in range(0, len(cells), per_section)
     ]
 
@@ -170,7 +174,7 @@ def context(parts: Sequence[str]) -> Block:
     if len(texts) > MAX_CONTEXT_ELEMENTS:
         shown = MAX_CONTEXT_ELEMENTS - 1
         texts = [*texts[:shown], more(len(texts) - shown)]
-    return {"type": "context", "elements": [_mrkdwn(t) for t in texts or [BLANK]]}
+    return {"type": "context", "elements": [mrkdwn_text(t) for t in texts or [BLANK]]}
 
 
 def record_links(links: Sequence[RecordLink]) -> Block:

@@ -324,6 +324,8 @@ class SlackClient:
         """``chat.postMessage``; ``metadata`` is ``{"event_type": …, "event_payload": {…}}``.
 
         Unfurls are off: a message about a vendor must not grow a preview of its website.
+        ``parse="none"``: Slack leaves the fallback text as written (no automatic links or
+        mentions); the markup we built is kept.
         """
 
         def invoke(web: AsyncWebClient) -> Awaitable[Any]:
@@ -334,6 +336,7 @@ class SlackClient:
                 metadata=dict(metadata) if metadata else None,
                 unfurl_links=False,
                 unfurl_media=False,
+                parse="none",
             )
 
         data = await self._call("chat.postMessage", invoke, side_effects=True)

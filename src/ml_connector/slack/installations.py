@@ -131,35 +131,68 @@ class OAuthStateError(SlackPermanentError):
     """An install redirect whose ``state`` we did not issue, or issued and already spent."""
 
 
-async def issue_state(engine: AsyncEngine, workspace: str, *, ttl: float = STATE_TTL) -> str:
-    """A fresh single-use ``state`` for one install of ``workspace``."""
+class InstallRateLimited(SlackPermanentError):
+    """More install links were asked for in the last minute than ``install_rate_per_minute``."""
+
+
+async def issue_state(
+    engine: AsyncEngine,
+    workspace: str,
+    *,
+    ttl: float = STATE_TTL,
+    browser_bound: bool = False,
+    per_minute: int | None = None,
+) -> str:
+    """A fresh single-use ``state`` for one install of ``workspace``.
+
+    ``per_minute``: refuse (:class:`InstallRateLimited`) once that many states were issued in
+    the last minute by any process, so an open ``/slack/install`` cannot fill the table.
+    """
     state = secrets.token_urlsafe(32)
     now = clock.now()
     async with engine.begin() as conn:
         # Expired states are useless; sweeping here keeps the table small without a job.
         await conn.execute(oauth_states.delete().where(oauth_states.c.expires_at < now - 86400))
+        if per_minute is not None:
+            recent = await conn.scalar(
+                sa.select(sa.func.count()).where(oauth_states.c.created_at > now - 60)
+            )
+            if int(recent or 0) >= per_minute:
+                raise InstallRateLimited(
+                    f"install refused: more than {per_minute} install links were started in "
+                    "the last minute; wait a minute and try again",
+                    code="install_rate_limited",
+                )
         await conn.execute(
             oauth_states.insert().values(
-                state=state, workspace=workspace, created_at=now, expires_at=now + ttl
+                state=state,
+                workspace=workspace,
+                created_at=now,
+                expires_at=now + ttl,
+                browser_bound=browser_bound,
             )
         )
     return state
 
 
-async def consume_state(engine: AsyncEngine, state: str) -> str:
+async def consume_state(engine: AsyncEngine, state: str, *, same_browser: bool = False) -> str:
     """Spend ``state`` and return its workspace, or refuse saying why.
 
     The conditional UPDATE is what makes a state single-use even when two redirects race:
-    only one of them changes the row.
+    only one of them changes the row. A state issued to a browser (``/slack/install``) is
+    spent only by a redirect carrying that browser's cookie (``same_browser``), so a link
+    someone else started cannot be completed in your browser (login CSRF), nor used up by it.
     """
     now = clock.now()
     async with engine.begin() as conn:
+        binding = sa.true() if same_browser else oauth_states.c.browser_bound.is_(False)
         spent = await conn.execute(
             oauth_states.update()
             .where(
                 oauth_states.c.state == state,
                 oauth_states.c.used_at.is_(None),
                 oauth_states.c.expires_at > now,
+                binding,
             )
             .values(used_at=now)
             .returning(oauth_states.c.workspace)
@@ -175,6 +208,12 @@ async def consume_state(engine: AsyncEngine, state: str) -> str:
             "install refused: unknown state (not issued by this ml-connector); "
             "start again with `ml-connector slack install-url`",
             code="state_unknown",
+        )
+    if row.browser_bound and not same_browser and row.used_at is None:
+        raise OAuthStateError(
+            "install refused: this install was started in another browser (or its cookie "
+            "was blocked); open /slack/install again in this browser",
+            code="state_other_browser",
         )
     if row.used_at is not None:
         raise OAuthStateError(

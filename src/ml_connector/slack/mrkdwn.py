@@ -6,6 +6,15 @@ A vendor called ``<!channel>`` or ``AT&T`` must show as written and never ping a
 every ERP string is escaped exactly once. :class:`Mrkdwn` marks text that is already safe
 (escaped, or markup we built), so builders can escape everything else without double-escaping.
 
+Escaping is not all: Slack also rewrites plain text on its own (bare URLs become links,
+``@channel``-like words mentions) unless the text object says ``verbatim: true``, which
+:mod:`.blocks` sets on every mrkdwn object. :func:`clean`, which every helper here applies,
+removes what no finance message needs and an attacker can abuse: control characters other
+than newline and tab (NUL included) and the bidirectional overrides and isolates
+(U+202A-U+202E, U+2066-U+2069) that make ``exe.pdf`` read as ``fdp.exe``. Links are made only
+to hosts in the configured allow-list (:func:`set_link_hosts`; the Intacct hosts by default),
+so a ``RECORD_URL`` pointing elsewhere shows as text.
+
 Lengths are counted in UTF-16 code units, the stricter of the ways Slack might count: an emoji
 counts twice, so a limit is never crossed by a vendor name full of emoji.
 """
@@ -14,12 +23,42 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from urllib.parse import urlsplit
+
+from ml_connector.config import INTACCT_LINK_HOSTS
 
 ELLIPSIS = "…"
 BLANK = "—"
 
 _LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
-_ALLOWED_LINK_SCHEMES = ("https://", "http://", "mailto:")
+# C0 controls but tab and newline, DEL, C1 controls, bidi embeddings/overrides/isolates.
+_UNSAFE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_ALLOWED_LINK_SCHEMES = ("https://", "http://")
+
+# The process-wide link allow-list: set once from the config when pipelines are built.
+_link_hosts: tuple[str, ...] = INTACCT_LINK_HOSTS
+
+
+def set_link_hosts(hosts: Iterable[str]) -> None:
+    """Hosts (and their subdomains) that :func:`link` may point to."""
+    global _link_hosts
+    _link_hosts = tuple(h.lower().strip(".") for h in hosts if h.strip("."))
+
+
+def link_hosts() -> tuple[str, ...]:
+    return _link_hosts
+
+
+def host_allowed(url: str) -> bool:
+    """Whether ``url``'s host is an allowed host or a subdomain of one."""
+    try:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").rstrip(".")
+    except ValueError:
+        return False
+    if parts.username is not None or parts.password is not None:
+        return False  # https://intacct.com@evil.example reads as one host, goes to another
+    return any(host == allowed or host.endswith("." + allowed) for allowed in _link_hosts)
 
 
 class Mrkdwn(str):
@@ -29,8 +68,9 @@ class Mrkdwn(str):
 
 
 def clean(value: str) -> str:
-    """Replace lone surrogates (which JSON encoders pass through and Slack rejects)."""
-    return _LONE_SURROGATE.sub("\ufffd", value)
+    """Drop control characters (but newline and tab) and bidi overrides; replace lone
+    surrogates (which JSON encoders pass through and Slack rejects)."""
+    return _LONE_SURROGATE.sub("\ufffd", _UNSAFE.sub("", value))
 
 
 def escape(value: object) -> Mrkdwn:
@@ -126,8 +166,9 @@ def italic(value: str) -> Mrkdwn:
 def link(url: str, label: str | None = None) -> Mrkdwn:
     """``<url|label>``; a URL we would not let a user click becomes plain text.
 
-    Only http(s) and mailto links are made clickable: a record link is built from the ERP, and
-    ``javascript:`` or a URL with spaces or ``|`` would break the markup or mislead.
+    Only http(s) links to an allowed host (:func:`host_allowed`) are made clickable: a record
+    link is built from the ERP, and ``javascript:``, a host elsewhere, or a URL with spaces or
+    ``|`` would break the markup or mislead.
     """
     target = clean(url.strip())
     text = escape(label) if label is not None and label.strip() else escape(target)
@@ -135,6 +176,7 @@ def link(url: str, label: str | None = None) -> Mrkdwn:
         not target.lower().startswith(_ALLOWED_LINK_SCHEMES)
         or any(ch in target for ch in " \t\r\n|<>")
         or slack_len(target) > 2000
+        or not host_allowed(target)
     ):
         return text
     safe_target = target.replace("&", "&amp;")

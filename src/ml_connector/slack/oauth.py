@@ -138,6 +138,10 @@ def oauth_credentials_names(settings: SlackWorkspace, workspace: str) -> tuple[s
     return settings.client_id, settings.client_secret
 
 
+class InstallRefused(SlackPermanentError):
+    """An install the config does not allow; the message says which setting would."""
+
+
 class Installer:
     """Starts and completes installs of the Slack app into configured workspaces."""
 
@@ -155,16 +159,47 @@ class Installer:
 
     async def install_url(self, workspace: str) -> str:
         """The authorize URL to open in a browser; valid for one install within 10 minutes."""
+        url, _state = await self.start_install(workspace)
+        return url
+
+    def allow_reinstall(self, workspace: str) -> bool:
+        settings = workspace_settings(self.config, workspace)
+        if settings.allow_reinstall is not None:
+            return settings.allow_reinstall
+        return self.config.slack.allow_reinstall
+
+    async def refusal(self, workspace: str) -> InstallRefused | None:
+        """Why an install of ``workspace`` may not start now, if it may not: it would replace
+        a working bot token and the config does not allow reinstalls."""
+        previous = await get_installation(self.engine, workspace)
+        if previous is None or not previous.usable or self.allow_reinstall(workspace):
+            return None
+        return InstallRefused(
+            f"install refused: {workspace!r} is already installed "
+            f"(team {previous.team_name or previous.team_id or 'unknown'}) and a new install "
+            "would replace its bot token; set slack.allow_reinstall = true (or "
+            f"slack.workspaces.{workspace}.allow_reinstall) to allow it",
+            code="already_installed",
+        )
+
+    async def start_install(
+        self, workspace: str, *, browser_bound: bool = False, per_minute: int | None = None
+    ) -> tuple[str, str]:
+        """The authorize URL and its state (``browser_bound``: for ``/slack/install``)."""
         settings = workspace_settings(self.config, workspace)
         client_id, _secret = oauth_credentials_names(settings, workspace)
-        state = await issue_state(self.engine, workspace)
+        state = await issue_state(
+            self.engine, workspace, browser_bound=browser_bound, per_minute=per_minute
+        )
         params = {"client_id": client_id, "scope": ",".join(scope_list()), "state": state}
         redirect = self._redirect_uri()
         if redirect:
             params["redirect_uri"] = redirect
-        return f"{settings.oauth_authorize_url}?{urlencode(params)}"
+        return f"{settings.oauth_authorize_url}?{urlencode(params)}", state
 
-    async def complete_install(self, code: str, state: str) -> Installation:
+    async def complete_install(
+        self, code: str, state: str, *, same_browser: bool = False
+    ) -> Installation:
         """Check the state, exchange the code, store the installation with its tokens encrypted.
 
         The state is spent before the exchange: a replayed redirect is refused even if the
@@ -172,7 +207,10 @@ class Installer:
         """
         if not code:
             raise SlackPermanentError("install refused: the redirect carried no code")
-        workspace = await consume_state(self.engine, state)
+        workspace = await consume_state(self.engine, state, same_browser=same_browser)
+        refused = await self.refusal(workspace)
+        if refused is not None:
+            raise refused
         settings = workspace_settings(self.config, workspace)
         client_id, secret_name = oauth_credentials_names(settings, workspace)
         client_secret = await self.vault.get(secret_name)
@@ -186,12 +224,21 @@ class Installer:
             )
             auth = await SlackClient(grant.access_token, api=api).auth_test()
         previous = await get_installation(self.engine, workspace)
-        if previous is not None and previous.team_id and previous.team_id != grant.team_id:
+        team = grant.team_id or auth.team_id
+        expected = settings.team_id or (previous.team_id if previous is not None else None)
+        if expected and team != expected and not self.allow_reinstall(workspace):
             log.warning(
-                "slack workspace re-installed into a different team",
+                "slack install into another team refused",
                 workspace=workspace,
-                previous_team=previous.team_id,
-                team=grant.team_id,
+                expected_team=expected,
+                team=team,
+            )
+            raise InstallRefused(
+                f"install refused: {workspace!r} belongs to Slack team {expected}, and this "
+                f"install was into team {team or 'unknown'}; nothing was stored. Install from "
+                f"the right workspace, or set slack.workspaces.{workspace}.team_id (or "
+                "allow_reinstall) if the team really changed",
+                code="other_team",
             )
         if settings.token_rotation and grant.refresh_token is None:
             log.warning(

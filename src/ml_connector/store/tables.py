@@ -189,6 +189,9 @@ oauth_states = sa.Table(
     sa.Column("created_at", Time, nullable=False),
     sa.Column("expires_at", Time, nullable=False),
     sa.Column("used_at", Time),
+    # Issued by /slack/install, so the redirect must come back with the browser's cookie
+    # (false for `ml-connector slack install-url`, printed to the operator's terminal).
+    sa.Column("browser_bound", sa.Boolean, nullable=False, server_default=sa.false()),
 )
 
 intacct_sessions = sa.Table(
@@ -220,6 +223,18 @@ slack_events = sa.Table(
     sa.Column("event_type", sa.String(100)),
     sa.Column("received_at", Time, nullable=False),
     sa.Column("handled_at", Time),
+)
+
+# Signed Slack requests (slash commands) already accepted, by signature, until the
+# signature's timestamp is outside Slack's 5-minute window: a replay is recognised by every
+# process sharing the database.
+slack_request_replays = sa.Table(
+    "slack_request_replays",
+    metadata,
+    sa.Column("signature", sa.String(100), primary_key=True),
+    sa.Column("endpoint", sa.String(40), nullable=False),
+    sa.Column("received_at", Time, nullable=False),
+    sa.Column("expires_at", Time, nullable=False, index=True),
 )
 
 # Live `serve` processes; SQLite allows one, PostgreSQL any number.

@@ -22,11 +22,13 @@ from ml_connector.slack.oauth import Installer
 from ml_connector.vault import Vault
 from ml_connector.web.commands import commands_handler
 from ml_connector.web.context import CONTEXT, RunPipeline, WebContext
+from ml_connector.web.guard import BodyTimeout, GuardedAppRunner, Limits
 from ml_connector.web.health import healthz_handler, readyz_handler
 from ml_connector.web.inbound import Refusal
 from ml_connector.web.ledger import EventLedger
 from ml_connector.web.metrics import metrics_handler
 from ml_connector.web.oauth_routes import install_handler, oauth_redirect_handler
+from ml_connector.web.replay import ReplayGuard
 from ml_connector.web.signing_keys import SigningKeys
 from ml_connector.web.slack_events import events_handler
 from ml_connector.web.status import status_page_handler
@@ -67,6 +69,7 @@ def create_app(
         keys=SigningKeys(config, vault),
         ledger=EventLedger(engine),
         installer=installer or Installer(config, engine, vault),
+        replays=ReplayGuard(engine),
         clock=now,
     )
     app = web.Application(
@@ -109,6 +112,18 @@ async def _internal_errors(request: web.Request, handler: Handler) -> web.Stream
         return refusal.response
     except web.HTTPException:
         raise
+    except BodyTimeout:
+        return web.json_response({"error": "the request body took too long to arrive"}, status=408)
+    except ConnectionError:
+        # The client went away mid-request: nobody is left to answer.
+        log.info("client disconnected mid-request", path=request.path)
+        return web.Response(status=400)
     except Exception:
         log.exception("request failed", path=request.path, method=request.method)
         return web.json_response({"error": "internal error"}, status=500)
+
+
+def app_runner(app: web.Application, config: Config) -> GuardedAppRunner:
+    """The runner ``serve`` uses: the app behind the connection deadlines and cap of
+    ``[server]`` (see :mod:`.guard`)."""
+    return GuardedAppRunner(app, limits=Limits.from_config(config.server), access_log=None)

@@ -17,9 +17,11 @@ from urllib.parse import parse_qs
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
+from sqlalchemy.exc import SQLAlchemyError
 
 from ml_connector.config import SlackWorkspace
 from ml_connector.logging import get_logger
+from ml_connector.slack import signing
 from ml_connector.status import gather_status
 from ml_connector.web import replies
 from ml_connector.web.context import WebContext, context
@@ -32,6 +34,8 @@ log = get_logger("ml_connector.web")
 
 ENDPOINT = "commands"
 STATUS_DEADLINE = 2.0  # seconds to gather status before answering "later"
+REPLAY_DEADLINE = 0.75  # seconds to record the signature before answering "busy"
+BUSY = "ml-connector's database is busy right now, so nothing was done; type the command again."
 MAX_FIELDS = 50
 
 Action = Literal["help", "status", "run", "unknown"]
@@ -120,6 +124,14 @@ async def commands_handler(request: web.Request) -> web.Response:
         return web.Response(status=200)
     signed = await verify_signed(request, ENDPOINT, body)
     command = parse_form(signed.body)
+    first = await first_sighting(ctx, request)
+    if first is None:
+        WEBHOOK_REQUESTS.labels(endpoint=ENDPOINT, outcome="unavailable").inc()
+        return web.json_response(replies.ephemeral(BUSY))
+    if not first:
+        log.warning("slash command replayed; not acted on", remote=request.remote)
+        WEBHOOK_REQUESTS.labels(endpoint=ENDPOINT, outcome="replayed").inc()
+        return web.json_response(replies.replayed())
     WEBHOOK_REQUESTS.labels(endpoint=ENDPOINT, outcome="accepted").inc()
     parsed = parse_text(command.text)
     if parsed.action == "help":
@@ -129,6 +141,38 @@ async def commands_handler(request: web.Request) -> web.Response:
     if parsed.action == "run":
         return web.json_response(await run_reply(ctx, signed.workspaces, command, parsed.argument))
     return web.json_response(replies.unknown_command(command.text))
+
+
+async def first_sighting(ctx: WebContext, request: web.Request) -> bool | None:
+    """Whether this signed request is new; ``None`` when the database cannot say within
+    :data:`REPLAY_DEADLINE` (a write queued behind others on SQLite) or at all. Then the
+    command is not acted on: running it unchecked could start a replayed run, and Slack's
+    three seconds leave no time to wait longer."""
+    recording = asyncio.ensure_future(
+        ctx.replays.first_sighting(
+            request.headers.get(signing.SIGNATURE_HEADER, ""),
+            request.headers.get(signing.TIMESTAMP_HEADER),
+            ENDPOINT,
+            ctx.clock(),
+        )
+    )
+    # Not wait_for: cancelling a SQLite call waits for the driver's thread to finish it (up to
+    # the busy timeout). The write is left to finish on its own; the command is not acted on.
+    done, _pending = await asyncio.wait({recording}, timeout=REPLAY_DEADLINE)
+    if not done:
+        recording.add_done_callback(_ignore_outcome)
+        log.error("slash command's signature not recorded in time; not acted on")
+        return None
+    try:
+        return recording.result()
+    except (SQLAlchemyError, OSError) as exc:
+        log.error("cannot record the slash command's signature; not acted on", error=exc)
+        return None
+
+
+def _ignore_outcome(task: asyncio.Future[bool]) -> None:
+    if not task.cancelled():
+        task.exception()  # retrieved, so asyncio does not log it as never retrieved
 
 
 async def status_reply(ctx: WebContext, command: SlashCommand) -> replies.Message:

@@ -15,6 +15,7 @@ from aiohttp import web
 from ml_connector.logging import get_logger
 from ml_connector.slack import signing
 from ml_connector.web.context import context
+from ml_connector.web.guard import BodyTimeout
 from ml_connector.web.metrics import WEBHOOK_REQUESTS
 
 log = get_logger("ml_connector.web")
@@ -98,10 +99,15 @@ async def read_capped(request: web.Request, limit: int, endpoint: str) -> bytes:
     if declared is not None and declared > limit:
         raise _too_large(request, endpoint, declared, limit)
     body = bytearray()
-    async for chunk in request.content.iter_any():
-        body += chunk
-        if len(body) > limit:
-            raise _too_large(request, endpoint, len(body), limit)
+    try:
+        async for chunk in request.content.iter_any():
+            body += chunk
+            if len(body) > limit:
+                raise _too_large(request, endpoint, len(body), limit)
+    except BodyTimeout:
+        raise refuse(
+            endpoint, "too_slow", 408, "the request body took too long to arrive"
+        ) from None
     return bytes(body)
 
 

@@ -29,18 +29,20 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 # Imported for their side effect: their metrics join the default registry served here.
 from ml_connector.delivery import metrics as _delivery_metrics  # noqa: F401
 from ml_connector.delivery.outbox import Status, queue_depth
+from ml_connector.errors import VaultError
 from ml_connector.intacct import metrics as _intacct_metrics  # noqa: F401
 from ml_connector.logging import get_logger
 from ml_connector.sage100 import metrics as _sage100_metrics  # noqa: F401
 from ml_connector.store.tables import outbox, runs
 from ml_connector.web.context import context
+from ml_connector.web.page_auth import authorize, challenges, metrics_credentials, unauthorized
 
 log = get_logger("ml_connector.web")
 
 WEBHOOK_REQUESTS = Counter(
     "mlc_webhook_requests_total",
     "Requests to the Slack endpoints, by endpoint and outcome (accepted, duplicate, challenge, "
-    "ignored, unauthorized, too_large, malformed, unavailable).",
+    "ignored, unauthorized, too_large, too_slow, malformed, replayed, unavailable).",
     ["endpoint", "outcome"],
 )
 SLACK_EVENTS = Counter(
@@ -200,7 +202,18 @@ def render(snap: StoreSnapshot) -> bytes:
 
 
 async def metrics_handler(request: web.Request) -> web.Response:
-    engine = context(request).engine
+    ctx = context(request)
+    credentials = metrics_credentials(ctx.config.server)
+    if challenges(credentials):
+        try:
+            decision = await authorize(credentials, ctx.vault, request.headers.get("Authorization"))
+        except VaultError as exc:
+            log.error("metrics credentials unreadable", error=exc)
+            return web.Response(status=503, text="metrics credentials cannot be read\n")
+        if not decision.allowed:
+            log.info("metrics refused", remote=request.remote)
+            return unauthorized(decision)
+    engine = ctx.engine
     try:
         snap = await asyncio.wait_for(read_snapshot(engine), SCRAPE_TIMEOUT)
     except (TimeoutError, sa.exc.SQLAlchemyError, OSError) as exc:

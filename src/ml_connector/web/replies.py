@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from ml_connector.logging import redact_text
 from ml_connector.pipeline import RunOutcome
 from ml_connector.schedule.preview import until
+from ml_connector.slack.blocks import mrkdwn_text
 from ml_connector.slack.dates import format_datetime
 from ml_connector.slack.mrkdwn import escape, truncate
 from ml_connector.status import PipelineStatus, RunSummary, ServiceStatus
@@ -39,7 +40,7 @@ def ephemeral(text: str, blocks: Sequence[dict[str, Any]] | None = None) -> Mess
 
 
 def section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": truncate(text, SECTION_LIMIT)}}
+    return {"type": "section", "text": mrkdwn_text(truncate(text, SECTION_LIMIT))}
 
 
 def help_message(prefix: str | None = None) -> Message:
@@ -49,6 +50,13 @@ def help_message(prefix: str | None = None) -> Message:
 
 def unknown_command(text: str) -> Message:
     return help_message(f"I don't know `{escape(truncate(text, 80))}`.")
+
+
+def replayed() -> Message:
+    return ephemeral(
+        "This exact request was already received, so it is not acted on again. "
+        "Type the command again to repeat it."
+    )
 
 
 def queued(pipeline: str) -> Message:

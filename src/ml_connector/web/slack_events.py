@@ -19,7 +19,6 @@ them.
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -33,6 +32,7 @@ from ml_connector.logging import get_logger
 from ml_connector.slack.installations import UNUSABLE, set_status
 from ml_connector.web.context import WebContext, context
 from ml_connector.web.inbound import read_signed, refuse
+from ml_connector.web.json_body import JsonRefused, parse_json
 from ml_connector.web.ledger import SeenEvent
 from ml_connector.web.metrics import SLACK_EVENTS, WEBHOOK_REQUESTS
 from ml_connector.web.workspaces import resolve_workspace
@@ -55,7 +55,7 @@ REASONS = {
 
 async def events_handler(request: web.Request) -> web.Response:
     signed = await read_signed(request, ENDPOINT)
-    payload = parse_payload(signed.body)
+    payload = parse_payload(signed.body, context(request).config.server.max_json_depth)
     kind = payload.get("type")
     if kind == "url_verification":
         challenge = payload.get("challenge")
@@ -129,11 +129,11 @@ async def record_and_handle(
             return
 
 
-def parse_payload(body: bytes) -> dict[str, Any]:
+def parse_payload(body: bytes, max_depth: int) -> dict[str, Any]:
     try:
-        payload = json.loads(body)
-    except (UnicodeDecodeError, ValueError):
-        raise refuse(ENDPOINT, "malformed", 400, "body is not JSON") from None
+        payload = parse_json(body, max_depth)
+    except JsonRefused as exc:
+        raise refuse(ENDPOINT, "malformed", 400, str(exc)) from None
     if not isinstance(payload, dict):
         raise refuse(ENDPOINT, "malformed", 400, "body is not a JSON object")
     return payload

@@ -19,7 +19,7 @@ from ml_connector.schedule.preview import until
 from ml_connector.slack.dates import format_datetime
 from ml_connector.status import gather_status
 from ml_connector.web.context import context
-from ml_connector.web.page_auth import authorize
+from ml_connector.web.page_auth import authorize, status_credentials, unauthorized
 
 log = get_logger("ml_connector.web")
 
@@ -48,7 +48,9 @@ async def status_page_handler(request: web.Request) -> web.Response:
     ctx = context(request)
     server = ctx.config.server
     try:
-        decision = await authorize(server, ctx.vault, request.headers.get("Authorization"))
+        decision = await authorize(
+            status_credentials(server), ctx.vault, request.headers.get("Authorization")
+        )
     except VaultError as exc:
         log.error("status page credentials unreadable", error=exc)
         return web.Response(status=503, text="status page credentials cannot be read\n")
@@ -60,10 +62,7 @@ async def status_page_handler(request: web.Request) -> web.Response:
         )
     if not decision.allowed:
         log.info("status page refused", remote=request.remote)
-        unauthorized = web.Response(status=401, text="authentication required\n")
-        for challenge in decision.challenges:
-            unauthorized.headers.add("WWW-Authenticate", challenge)
-        return unauthorized
+        return unauthorized(decision)
     zone = ZoneInfo(ctx.config.timezone)
     status = await gather_status(ctx.config, ctx.engine, now=ctx.clock(), recent_limit=RECENT)
 

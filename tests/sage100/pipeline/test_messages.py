@@ -6,6 +6,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -20,6 +21,8 @@ from ml_connector.sim.slack.blockkit import text_length, validate_blocks
 
 from .records import gl_account, gl_line, invoice, purchase_order
 from .world import block_text
+
+pytestmark = pytest.mark.usefixtures("erp_links")
 
 STYLE = Style(company="ABC", currency="USD", zone=ZoneInfo("America/Chicago"))
 CURSOR = StreamCursor.starting_at("2026-11-25T09:00:00")

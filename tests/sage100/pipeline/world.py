@@ -24,6 +24,7 @@ from ml_connector.pipeline import RunContext, RunOutcome
 from ml_connector.sage100.client import RetryPolicy
 from ml_connector.sage100.pipeline import Sage100Pipeline
 from ml_connector.sim.slack import SlackSimulator
+from ml_connector.slack.mrkdwn import set_link_hosts
 from ml_connector.store.tables import cursors, outbox
 from ml_connector.vault import Vault
 from ml_connector_agent.demo_data import SeedCounts
@@ -132,6 +133,7 @@ class World:
     def pipeline(self, **kwargs: Any) -> Sage100Pipeline:
         options: dict[str, Any] = {"retry": FAST_RETRY}
         options.update(kwargs)
+        set_link_hosts(self.config.allowed_link_hosts())  # as runtime.build_pipelines does
         built = Sage100Pipeline("sage100", self.config, **options)
         self.pipelines.append(built)
         return built
