@@ -498,8 +498,8 @@ class GLSummaryBuilder:
             by_journal=dict(sorted(self._by_journal.items())),
             by_entity=dict(sorted(self._by_entity.items())),
             entity_names=dict(self._entity_names),
-            debits=dict(sorted(self._debits.items())),
-            credits=dict(sorted(self._credits.items())),
+            debits=_every(self._debits, self._credits),
+            credits=_every(self._credits, self._debits),
             top_accounts=largest_changes(
                 self._net, {**self._titles, **titles}, per_currency=top_accounts
             ),
@@ -507,10 +507,16 @@ class GLSummaryBuilder:
             batch_recordnos=list(self._batches),
             entry_recordnos=list(self._entries),
             digest=self._hash.hexdigest()[:32],
-            trx_debits=dict(sorted(self._trx_debits.items())),
-            trx_credits=dict(sorted(self._trx_credits.items())),
+            trx_debits=_every(self._trx_debits, self._trx_credits),
+            trx_credits=_every(self._trx_credits, self._trx_debits),
             foreign_lines=self._foreign,
         )
+
+
+def _every(side: Totals, other: Totals) -> Totals:
+    """One side's totals for every currency either side has (zero where this side has none),
+    so a currency with credits only still shows its debits as zero."""
+    return {c: side.get(c, ZERO) for c in sorted(set(side) | set(other))}
 
 
 def largest_changes(
