@@ -301,6 +301,8 @@ async def run_once(world: World, deliver: bool) -> list[dict[str, Any]]:
         rows = list(await conn.execute(sa.select(outbox).order_by(outbox.c.id)))
     queued = [{"kind": r.kind, "source": r.source, "message": r.message} for r in rows]
     if deliver:
+        names = ("gl", "payments", "alerts")
+        before = {n: len(world.slack.messages(world.slack.channel_id(n))) for n in names}
         client = SlackClient(world.slack.bot_token, base_url=world.slack.base_url, timeout=5)
         gateway = ClientGateway({"default": client})
         try:
@@ -308,19 +310,19 @@ async def run_once(world: World, deliver: bool) -> list[dict[str, Any]]:
             assert await DeliveryWorker(world.engine, gateway, settings_).run_until_idle(timeout=30)
         finally:
             await gateway.aclose()
-        posted = {
-            name: world.slack.messages(world.slack.channel_id(name))
-            for name in ("gl", "payments", "alerts")
-        }
-        for item in queued:
-            channel = {"gl_summary": "gl", "payment_summary": "payments"}.get(
-                item["kind"], "alerts"
-            )
-            same = [m for m in posted[channel] if m["text"] == item["message"]["text"]]
-            assert same, (item["kind"], item["message"]["text"])
-            blocks = [{k: v for k, v in b.items() if k != "block_id"} for b in same[-1]["blocks"]]
-            assert blocks == item["message"]["blocks"]
-            item["message"] = same[-1]  # the oracle judges what Slack holds
+        channels = {"gl_summary": "gl", "payment_summary": "payments"}
+        for name in names:
+            # This example's posts, in the order they were queued (one worker, one channel).
+            posted = world.slack.messages(world.slack.channel_id(name))[before[name] :]
+            mine = [item for item in queued if channels.get(item["kind"], "alerts") == name]
+            assert len(posted) == len(mine)
+            for item, message in zip(mine, posted, strict=True):
+                assert message["text"] == item["message"]["text"]
+                blocks = [
+                    {k: v for k, v in b.items() if k != "block_id"} for b in message["blocks"]
+                ]
+                assert blocks == item["message"]["blocks"]
+                item["message"] = message  # the oracle judges what Slack holds
     return queued
 
 
