@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -94,12 +95,13 @@ def amounts(currency: str, *, negative: bool = True) -> st.SearchStrategy[Decima
 
 
 @st.composite
-def batch_data(draw: st.DrawFn) -> dict[str, Any]:
+def batch_data(draw: st.DrawFn, *, unbalanced: bool = False) -> dict[str, Any]:
+    """One GL batch; ``unbalanced`` makes sure it is off by at least one minor unit."""
     entity = draw(st.sampled_from(sorted(ENTITIES)))
     base = ENTITIES[entity]
     trx = draw(st.sampled_from([base, base, "USD" if base != "USD" else "EUR"]))
     long = draw(st.integers(0, 14)) == 0
-    count = draw(st.integers(100, 300)) if long else draw(st.integers(1, 6))
+    count = draw(st.integers(60, 150)) if long else draw(st.integers(1, 6))
     when = draw(st.sampled_from(["current", "current", "current", "closed", "future"]))
     lines = []
     for _ in range(count):
@@ -108,11 +110,15 @@ def batch_data(draw: st.DrawFn) -> dict[str, Any]:
         lines.append(
             (draw(st.sampled_from([1, -1])), amount, trx_amount, draw(st.sampled_from(ACCOUNTS)))
         )
-    if draw(st.integers(0, 4)) > 0:  # mostly balanced: one line takes up the difference
+    if unbalanced or draw(st.integers(0, 4)) > 0:  # one line takes up the difference
         signed = sum((t * a for t, a, _, _ in lines), Decimal(0))
         if signed:
             side = -1 if signed > 0 else 1
             lines.append((side, abs(signed), abs(signed), "2000"))
+    if unbalanced:
+        units = draw(st.one_of(st.integers(1, 10**6), st.integers(-(10**6), -1)))
+        off = Decimal(units).scaleb(-oracle.EXPONENTS[base])
+        lines.append((1, off, off, "6000"))
     reversal = draw(st.integers(0, 5)) == 0
     if reversal:  # its reversal, as negative amounts on the same sides, in the same window
         return {"entity": entity, "trx": trx, "when": when, "lines": lines, "reverse": True}
@@ -120,7 +126,9 @@ def batch_data(draw: st.DrawFn) -> dict[str, Any]:
 
 
 @st.composite
-def payment_data(draw: st.DrawFn) -> dict[str, Any]:
+def payment_data(draw: st.DrawFn, *, exception: bool = False) -> dict[str, Any]:
+    """One AP payment; ``exception`` makes it one that needs an alert (failed, or its vendor
+    on hold, inactive or without a payment method)."""
     entity = draw(st.sampled_from(sorted(ENTITIES)))
     base = ENTITIES[entity]
     currency = draw(st.sampled_from([base, base, "USD" if base != "USD" else "EUR"]))
@@ -130,15 +138,29 @@ def payment_data(draw: st.DrawFn) -> dict[str, Any]:
         "currency": currency,
         "trx": draw(st.booleans()),
         "run": run,
-        "state": draw(st.sampled_from(["Complete", "Complete", "Approved", "Declined", "Voided"])),
+        "state": draw(
+            st.sampled_from(["Declined", "Voided", "Complete"])
+            if exception
+            else st.sampled_from(["Complete", "Complete", "Approved", "Declined", "Voided"])
+        ),
         "method": draw(st.sampled_from(["ACH", "Printed Check", "EFT"])),
         "bank": draw(st.sampled_from(["BOA-OPER", "RBC-OPER"])),
-        "vendor": draw(st.sampled_from(sorted(VENDORS))),
+        "vendor": draw(st.sampled_from(["V4", "V5", "V6"] if exception else sorted(VENDORS))),
         "amount": draw(amounts(currency, negative=False)),
     }
 
 
-sources = st.tuples(st.lists(batch_data(), max_size=6), st.lists(payment_data(), max_size=14))
+# Every example makes every message kind: a GL summary, a payment summary, at least one
+# unbalanced-entry alert and at least one vendor exception (besides balanced batches and
+# ordinary payments that must raise none), so N examples check each kind N times.
+sources = st.tuples(
+    st.tuples(batch_data(unbalanced=True), st.lists(batch_data(), max_size=5)).map(
+        lambda b: [b[0], *b[1]]
+    ),
+    st.tuples(payment_data(exception=True), st.lists(payment_data(), max_size=13)).map(
+        lambda p: [p[0], *p[1]]
+    ),
+)
 
 
 # -- the world ---------------------------------------------------------------------------------
@@ -154,6 +176,7 @@ class World:
     vault: Vault
     engine: Any
     runs: int = 0
+    checked: Counter[str] = field(default_factory=Counter)  # message kind -> examples
 
 
 def _config(intacct: IntacctSimulator, slack: SlackSimulator) -> Config:
@@ -383,6 +406,7 @@ def test_every_intacct_figure_equals_the_oracle(
         assert ("entered in another currency" in text) == bool(counts["foreign"])
         closed = {e["BATCHNO"] for e in entries if e["ENTRY_DATE"] <= CLOSED_THROUGH}
         assert text.count("Dated in a closed period") == len(closed)
+        world.checked["gl_summary"] += 1
     else:
         assert "gl_summary" not in by_kind
 
@@ -396,6 +420,7 @@ def test_every_intacct_figure_equals_the_oracle(
     assert set(alerts) == set(expected)
     for recordno, (blocks, fallback) in expected.items():
         assert figures(alerts[recordno]["message"]) == (blocks, fallback)
+    world.checked["unbalanced_entry"] += bool(expected)
 
     # payment summary and vendor exceptions
     paid = data.records("APPYMT")
@@ -410,6 +435,7 @@ def test_every_intacct_figure_equals_the_oracle(
             key = p["PRBATCHKEY"]
             label = f"{p['PRBATCH']} (run {key})" if key is not None else str(p["PRBATCH"])
             assert f"\n{label}: " in text, label
+        world.checked["payment_summary"] += 1
     else:
         assert "payment_summary" not in by_kind
     wanted = oracle.vendor_alerts(paid, data.records("VENDOR"))
@@ -417,3 +443,11 @@ def test_every_intacct_figure_equals_the_oracle(
     assert set(exceptions) == set(wanted)
     for recordno, amount in wanted.items():
         assert figures(exceptions[recordno]["message"]) == ([amount, amount], [amount])
+    world.checked["vendor_exception"] += bool(wanted)
+
+
+def test_each_message_kind_was_checked_in_every_example(world: World) -> None:
+    """Runs after the property (file order): no kind was left to chance."""
+    kinds = ("gl_summary", "payment_summary", "unbalanced_entry", "vendor_exception")
+    assert {k: world.checked[k] for k in kinds} == dict.fromkeys(kinds, world.runs)
+    assert world.runs >= EXAMPLES

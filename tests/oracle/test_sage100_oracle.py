@@ -157,7 +157,7 @@ order = st.lists(cents, min_size=1, max_size=6)  # line amounts (negative: retur
 
 @st.composite
 def register(draw: st.DrawFn) -> list[tuple[int, Decimal, Decimal]]:
-    count = draw(st.integers(60, 250)) if draw(st.integers(0, 14)) == 0 else draw(st.integers(1, 8))
+    count = draw(st.integers(40, 120)) if draw(st.integers(0, 14)) == 0 else draw(st.integers(1, 8))
     lines = []
     for _ in range(count):
         amount = draw(cents)
