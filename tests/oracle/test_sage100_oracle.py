@@ -30,13 +30,13 @@ from hypothesis import strategies as st
 
 from ml_connector.config import Config, parse_config
 from ml_connector.pipeline import RunContext
-from ml_connector.sage100.agent.demo_data import SeedCounts
-from ml_connector.sage100.agent.testing import RunningAgent, running_agent
 from ml_connector.sage100.client import RetryPolicy
 from ml_connector.sage100.pipeline import Sage100Pipeline
 from ml_connector.store import make_engine, migrate
 from ml_connector.store.tables import outbox
 from ml_connector.vault import Vault
+from ml_connector_agent.demo_data import SeedCounts
+from ml_connector_agent.testing import RunningAgent, running_agent
 
 from . import reference as oracle
 from .test_intacct_oracle import block_text
