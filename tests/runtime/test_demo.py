@@ -32,6 +32,13 @@ def test_demo_posts_from_both_pipelines(tmp_path: Path) -> None:
         assert channel in out, channel
     assert "Unbalanced journal entry" in out
     assert "Vendor exception" in out
+    # The cases the figures must survive (issue #16): each is in the demo's messages.
+    assert "Dated in a closed period" in out  # a closed-period entry
+    assert "entered in another currency" in out  # a USD entry booked by the CAD entity
+    assert "Transaction-currency" in out or "in transaction currency" in out
+    assert "Payment runs" in out and "(run " in out  # two runs on one bank, apart
+    assert "more lines" in out  # an unbalanced batch longer than its alert shows
+    assert "AP credit memo" in out  # Sage 100: a negative invoice amount
     assert "messages posted. Channel page: http://127.0.0.1:" in out
     # Both simulators run in strict mode; neither pipeline sent anything they refuse.
     assert "Simulators refused: nothing" in out

@@ -4,6 +4,13 @@ Pure: summaries and failures in, Block Kit out. Every ERP string goes through th
 escaping; money is shown with its currency code (a channel may see USD and CAD side by side);
 moments are shown in the pipeline's time zone with the zone named. Debit/credit nets are shown
 signed from the debit side (a positive net change is a net debit), and the footer says so.
+
+One currency per figure: totals are listed per currency, and every ranked list ("largest net
+changes", "largest payments") is one list per currency, headed by its code. GL totals are in
+base currency; when the window holds lines entered in another currency the message says so and
+shows the transaction-currency totals beside them. Every amount goes through
+:func:`~ml_connector.slack.money.format_money` (one rounding rule, :mod:`ml_connector.money`),
+in the blocks and the fallback text alike.
 """
 
 from __future__ import annotations
@@ -14,11 +21,14 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from ml_connector.intacct.summaries import (
+    AccountChange,
     Counts,
     GLSummary,
     Notable,
+    Payment,
     PaymentSummary,
     ReadFailure,
+    RunTally,
     Totals,
     UnbalancedBatch,
     VendorException,
@@ -35,8 +45,8 @@ from ml_connector.slack.blocks import (
     header,
     record_links,
     section,
+    section_lines,
     summary_message,
-    summary_table,
 )
 from ml_connector.slack.dates import format_date, format_datetime
 from ml_connector.slack.money import format_money
@@ -76,6 +86,25 @@ def window_text(window: Window, zone: ZoneInfo) -> str:
 
 def money_lines(totals: Totals) -> str:
     return "\n".join(format_money(amount, currency) for currency, amount in totals.items())
+
+
+def money_list(totals: Totals) -> str:
+    """``CAD 1,365.00, USD 500.00`` (currencies in code order), or ``none``."""
+    return ", ".join(format_money(totals[c], c) for c in sorted(totals)) or "none"
+
+
+def _per_currency(title: str, rows: Sequence[tuple[str, str, str]]) -> list[Block]:
+    """(currency, label, amount) rows as one list per currency, headed "title · CUR".
+
+    Amounts in different currencies are never ranked against each other, and the heading is
+    said once per list (a two-column field table would repeat it every four rows).
+    """
+    blocks: list[Block] = []
+    currencies = sorted({currency for currency, _, _ in rows})
+    for currency in currencies:
+        lines = [f"{label} · {amount}" for cur, label, amount in rows if cur == currency]
+        blocks.append(section_lines([bold(f"{title} · {currency}"), *lines]))
+    return blocks
 
 
 def _count(n: int, noun: str, plural: str | None = None) -> str:
@@ -125,23 +154,27 @@ def gl_summary(summary: GLSummary, style: Style, *, notable_dropped: int = 0) ->
         " ",
     )
     blocks: list[Block] = [header("GL posting summary"), section(lead)]
+    totals = [
+        ("Total debits", money_lines(summary.debits)),
+        ("Total credits", money_lines(summary.credits)),
+    ]
+    if summary.foreign_lines:
+        blocks.append(section(foreign_note(summary)))
+        totals += [
+            ("Debits in transaction currency", money_lines(summary.trx_debits)),
+            ("Credits in transaction currency", money_lines(summary.trx_credits)),
+        ]
     blocks.extend(
         fields(
             [
-                ("Total debits", money_lines(summary.debits)),
-                ("Total credits", money_lines(summary.credits)),
+                *totals,
                 ("By journal", _counts_text(summary.by_journal)),
                 ("By entity", _counts_text(summary.by_entity, summary.entity_names)),
             ]
         )
     )
     if summary.top_accounts:
-        blocks.append(section(bold("Largest net changes")))
-        rows = [
-            (f"{c.account} {c.title}".strip(), format_money(c.net, c.currency))
-            for c in summary.top_accounts
-        ]
-        blocks.extend(summary_table(rows, heading=("Account", "Net change")))
+        blocks.extend(_per_currency("Largest net changes", _change_rows(summary.top_accounts)))
     if summary.notable:
         blocks.append(section(bold("Notable")))
         links = [_notable_line(item, zone) for item in summary.notable]
@@ -149,12 +182,30 @@ def gl_summary(summary: GLSummary, style: Style, *, notable_dropped: int = 0) ->
             links.append(RecordLink(more(notable_dropped)))
         blocks.append(record_links(links))
     blocks.append(context([*_footer(style, summary.window), "net change: debit +, credit −"]))
-    debit_text = ", ".join(format_money(v, c) for c, v in summary.debits.items()) or "none"
     fallback = (
         f"GL posting summary: {_count(summary.batches, 'journal entry', 'journal entries')}, "
-        f"{_count(summary.lines, 'line')}, debits {debit_text}"
+        f"{_count(summary.lines, 'line')}, debits {money_list(summary.debits)}"
     )
+    if summary.foreign_lines:
+        fallback += (
+            f" in base currency (in transaction currency: debits {money_list(summary.trx_debits)})"
+        )
     return compose(fallback, blocks)
+
+
+def foreign_note(summary: GLSummary) -> str:
+    lines = _count(summary.foreign_lines, "line")
+    return (
+        f"Totals are in each entity's base currency. {lines} entered in another currency; "
+        "the transaction-currency totals are beside them."
+    )
+
+
+def _change_rows(changes: Sequence[AccountChange]) -> list[tuple[str, str, str]]:
+    return [
+        (c.currency, f"{c.account} {c.title}".strip(), format_money(c.net, c.currency))
+        for c in changes
+    ]
 
 
 def gl_empty(window: Window, style: Style) -> Message:
@@ -170,8 +221,7 @@ def gl_empty(window: Window, style: Style) -> Message:
 
 def _state_lines(summary: PaymentSummary) -> str:
     return "\n".join(
-        f"{state}: {tally.count:,} · "
-        + ", ".join(format_money(v, c) for c, v in sorted(tally.totals.items()))
+        f"{state}: {tally.count:,} · {money_list(tally.totals)}"
         for state, tally in summary.by_state.items()
     )
 
@@ -180,13 +230,53 @@ def _totals_lines(groups: Mapping[str, Totals], names: Mapping[str, str] | None 
     lines = []
     for key, totals in groups.items():
         label = f"{key} {names[key]}" if names and names.get(key) else key
-        lines.append(f"{label}: " + ", ".join(format_money(v, c) for c, v in totals.items()))
+        lines.append(f"{label}: {money_list(totals)}")
     return "\n".join(lines) or "none"
+
+
+#: Payment runs listed one by one before the rest fold into "… and N more".
+MAX_RUNS_SHOWN = 10
+
+
+def run_line(run: RunTally) -> str:
+    """``Payments 12/01 BOA (run 9): 3 payments · 2 vendors · ACH 2 · paid USD 1,200.00 ·
+    Declined 1, USD 999.00``: what the run paid, then what failed in it, apart."""
+    parts = [
+        run.label + ": " + _count(run.count, "payment"),
+        _count(len(run.vendors), "vendor"),
+    ]
+    if run.methods:
+        parts.append(", ".join(f"{m} {n:,}" for m, n in sorted(run.methods.items())))
+    parts.append(f"paid {money_list(run.totals)}" if run.totals else "paid nothing")
+    parts.extend(
+        f"{state} {tally.count:,}, {money_list(tally.totals)}"
+        for state, tally in run.failed.items()
+    )
+    return " · ".join(parts)
+
+
+def _runs_block(runs: Sequence[RunTally]) -> Block:
+    lines = [run_line(run) for run in runs[:MAX_RUNS_SHOWN]]
+    if len(runs) > MAX_RUNS_SHOWN:
+        lines.append(f"{more(len(runs) - MAX_RUNS_SHOWN)} payment runs")
+    return section_lines([bold("Payment runs"), *lines])
+
+
+def _payment_rows(payments: Sequence[Payment]) -> list[tuple[str, str, str]]:
+    return [
+        (
+            p.currency,
+            f"{p.vendor_name or p.vendor_id} · {p.document or p.recordno}",
+            format_money(p.amount, p.currency),
+        )
+        for p in payments
+    ]
 
 
 def payment_summary(summary: PaymentSummary, style: Style) -> Message:
     zone = style.zone
-    runs = f" in {_count(len(summary.runs), 'payment run')}" if summary.runs else ""
+    named = [run for run in summary.runs if run.key]
+    runs = f" in {_count(len(named), 'payment run')}" if named else ""
     lead = join(
         [
             bold(_count(summary.count, "payment")),
@@ -196,9 +286,12 @@ def payment_summary(summary: PaymentSummary, style: Style) -> Message:
         " ",
     )
     blocks: list[Block] = [header("Payment summary"), section(lead)]
+    if summary.runs:
+        blocks.append(_runs_block(summary.runs))
     blocks.extend(
         fields(
             [
+                ("Paid", money_lines(summary.paid) or "nothing"),
                 ("By state", _state_lines(summary)),
                 ("Vendors paid", f"{summary.vendors_paid:,}"),
                 ("By payment method", _totals_lines(summary.by_method)),
@@ -207,22 +300,12 @@ def payment_summary(summary: PaymentSummary, style: Style) -> Message:
         )
     )
     if summary.largest:
-        blocks.append(section(bold("Largest payments")))
-        rows = [
-            (
-                f"{p.vendor_name or p.vendor_id} · {p.document or p.recordno}",
-                format_money(p.amount, p.currency),
-            )
-            for p in summary.largest
-        ]
-        blocks.extend(summary_table(rows, heading=("Vendor · document", "Amount")))
-    if summary.runs:
-        blocks.append(context(["Payment runs:", *summary.runs]))
+        blocks.extend(_per_currency("Largest payments", _payment_rows(summary.largest)))
     footer = [*_footer(style, summary.window), "totals leave out declined, voided and reversed"]
     blocks.append(context(footer))
     return compose(
-        f"Payment summary: {_count(summary.count, 'payment')}, "
-        f"{_count(summary.vendors_paid, 'vendor')} paid",
+        f"Payment summary: {_count(summary.count, 'payment')}{runs}, "
+        f"{_count(summary.vendors_paid, 'vendor')} paid, paid {money_list(summary.paid)}",
         blocks,
     )
 

@@ -7,7 +7,22 @@ message will name, so a month-end window with tens of thousands of lines needs n
 than its largest batch.
 
 Amounts are kept per currency and never added across currencies: an entity booking in CAD and
-one booking in USD have two debit totals, not one.
+one booking in USD have two debit totals, not one, and every ranking ("largest net changes",
+"largest payments") is made within one currency. GL totals are in each entity's base currency
+(GLENTRY.AMOUNT in BASECURR); the transaction-currency totals (TRX_AMOUNT in CURRENCY) are kept
+beside them so a message can show both when a window holds foreign-currency lines.
+
+Signs: a GL line's signed amount is ``TR_TYPE × AMOUNT`` (TR_TYPE 1 is a debit and -1 a credit,
+realisable.co.uk's Intacct connector docs, research/intacct.md §5). Intacct's journal-entry API
+"can add, edit, or reverse a transaction" (https://developer.intacct.com/api/general-ledger/
+journal-entries/) but documents no sign for AMOUNT, so a negative amount is taken as written: a
+negative debit reduces the debit side (a reversal or correcting entry written in red, as it
+were), it is never counted as a positive one. Side totals are the sums of each side's amounts
+as written, the net change of an account is the sum of its signed amounts, and a batch balances
+when its signed amounts sum to zero per entity and currency. For positive amounts this is the
+same answer as reading AMOUNT as unsigned; for negative ones it is the right one.
+
+Rounding: figures are summed exactly and rounded once, when shown, by :mod:`ml_connector.money`.
 """
 
 from __future__ import annotations
@@ -24,11 +39,9 @@ from typing import Literal
 from ml_connector.intacct.errors import ErrorDetail
 from ml_connector.intacct.response import Record
 from ml_connector.intacct.window import Window, version_key
+from ml_connector.money import round_money
 
 ZERO = Decimal(0)
-# Debits and credits that differ by at most half a cent are balanced: base amounts are rounded
-# per line, so a sub-cent residue is rounding, not an error.
-BALANCE_TOLERANCE = Decimal("0.005")
 # Payment states after which no money leaves (or it came back); reported, never totalled.
 FAILED_PAYMENT_STATES = frozenset({"declined", "voided", "reversed"})
 UNKNOWN = "(none)"
@@ -133,33 +146,51 @@ class GLLine:
     recordno: int
     batch: int  # the GLBATCH RECORDNO (GLENTRY.BATCHNO)
     line_no: int
-    debit: bool
-    amount: Decimal  # unsigned, in the entity's base currency
-    currency: str
+    debit: bool  # TR_TYPE 1 (the side the line was written on; -1 is a credit)
+    amount: Decimal  # AMOUNT as written (may be negative), in the entity's base currency
+    currency: str  # BASECURR
     account: str
     account_title: str
     entity: str
     entry_date: date | None
     adjusting: bool
     description: str
+    trx_amount: Decimal | None = None  # TRX_AMOUNT as written, in trx_currency
+    trx_currency: str = ""  # CURRENCY, the transaction currency
 
     @property
     def signed(self) -> Decimal:
+        """``TR_TYPE × AMOUNT``: positive is a net debit, negative a net credit."""
         return self.amount if self.debit else -self.amount
+
+    @property
+    def foreign(self) -> bool:
+        """Entered in a currency other than its entity's base currency."""
+        return bool(self.trx_currency) and self.trx_currency != self.currency
+
+    @property
+    def transaction(self) -> tuple[str, Decimal]:
+        """(currency, amount as written) in the transaction currency; a line without
+        TRX_AMOUNT was entered in its base currency."""
+        if self.trx_amount is None or not self.trx_currency:
+            return self.currency, self.amount
+        return self.trx_currency, self.trx_amount
 
 
 def gl_line(record: Record) -> GLLine:
-    """GLENTRY: TR_TYPE 1 is a debit and -1 a credit; AMOUNT is unsigned (research §5)."""
+    """GLENTRY: TR_TYPE 1 is a debit and -1 a credit; AMOUNT is kept with its sign (see the
+    module docstring)."""
     tr_type = _int(record, "GLENTRY", "TR_TYPE")
     if tr_type not in (1, -1):
         raise RecordError(f"GLENTRY {_text(record, 'RECORDNO')} has TR_TYPE {tr_type}, not 1/-1")
     line_no = record.get("LINE_NO")
+    trx_amount = record.get("TRX_AMOUNT")
     return GLLine(
         recordno=_int(record, "GLENTRY", "RECORDNO"),
         batch=_int(record, "GLENTRY", "BATCHNO"),
         line_no=line_no if isinstance(line_no, int) and not isinstance(line_no, bool) else 0,
         debit=tr_type == 1,
-        amount=abs(_amount(record, "GLENTRY", "AMOUNT")),
+        amount=_amount(record, "GLENTRY", "AMOUNT"),
         currency=_text(record, "BASECURR") or _text(record, "CURRENCY"),
         account=_text(record, "ACCOUNTNO"),
         account_title=_text(record, "ACCOUNTTITLE"),
@@ -167,6 +198,8 @@ def gl_line(record: Record) -> GLLine:
         entry_date=_date(record, "ENTRY_DATE"),
         adjusting=_flag(record, "ADJ"),
         description=_text(record, "DESCRIPTION"),
+        trx_amount=trx_amount if isinstance(trx_amount, Decimal) else None,
+        trx_currency=_text(record, "CURRENCY") if isinstance(trx_amount, Decimal) else "",
     )
 
 
@@ -219,6 +252,8 @@ class Payment:
     paid_on: date | None
     whenmodified: datetime
     url: str = ""
+    # PRBATCHKEY, the run's record: two runs may share a name (PRBATCH), never a key.
+    run_key: str = ""
 
     @property
     def key(self) -> str:
@@ -245,6 +280,7 @@ def payment(record: Record) -> Payment:
     return Payment(
         recordno=_int(record, "APPYMT", "RECORDNO"),
         run=_text(record, "PRBATCH"),
+        run_key=_text(record, "PRBATCHKEY") or _text(record, "PRBATCH"),
         document=_text(record, "DOCNUMBER") or _text(record, "RECORDID"),
         state=_text(record, "STATE") or UNKNOWN,
         method=_text(record, "PAYMENTMETHOD") or UNKNOWN,
@@ -286,7 +322,9 @@ class UnbalancedBatch:
 
 
 def imbalances(lines: Iterable[GLLine]) -> list[Imbalance]:
-    """Debits against credits per entity and currency; those apart by more than half a cent."""
+    """Debits against credits per entity and currency, each side the sum of its amounts as
+    written; those whose difference, rounded to the currency's minor unit, is not zero (a
+    sub-unit residue is rounding, and the alert would have to say "differ by USD 0.00")."""
     debits: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
     credits: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
     for line in lines:
@@ -295,7 +333,7 @@ def imbalances(lines: Iterable[GLLine]) -> list[Imbalance]:
     found = []
     for key in sorted(set(debits) | set(credits)):
         debit, credit = debits.get(key, ZERO), credits.get(key, ZERO)
-        if abs(debit - credit) > BALANCE_TOLERANCE:
+        if round_money(debit - credit, key[1]):
             found.append(Imbalance(key[0], key[1], debit, credit))
     return found
 
@@ -347,13 +385,18 @@ class GLSummary:
     by_journal: dict[str, Counts]
     by_entity: dict[str, Counts]
     entity_names: dict[str, str]
-    debits: Totals
+    debits: Totals  # base currency (BASECURR) -> sum of debit amounts as written
     credits: Totals
     top_accounts: list[AccountChange]
     notable: list[Notable]
     batch_recordnos: list[int]
     entry_recordnos: list[int]
     digest: str
+    # Transaction currency (CURRENCY) -> sums of TRX_AMOUNT, and how many lines were entered
+    # in a currency other than their entity's base currency.
+    trx_debits: Totals = field(default_factory=dict)
+    trx_credits: Totals = field(default_factory=dict)
+    foreign_lines: int = 0
 
     @property
     def empty(self) -> bool:
@@ -380,6 +423,9 @@ class GLSummaryBuilder:
         self._entity_names: dict[str, str] = {}
         self._debits: Totals = defaultdict(Decimal)
         self._credits: Totals = defaultdict(Decimal)
+        self._trx_debits: Totals = defaultdict(Decimal)
+        self._trx_credits: Totals = defaultdict(Decimal)
+        self._foreign = 0
         self._net: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
         self._titles: dict[str, str] = {}
         self._notable: list[Notable] = []
@@ -405,6 +451,9 @@ class GLSummaryBuilder:
             self._by_journal[journal].lines += 1
             self._by_entity[entity].lines += 1
             (self._debits if line.debit else self._credits)[line.currency] += line.amount
+            trx_currency, trx_amount = line.transaction
+            (self._trx_debits if line.debit else self._trx_credits)[trx_currency] += trx_amount
+            self._foreign += line.foreign
             self._net[(line.currency, line.account)] += line.signed
             if line.account_title:
                 self._titles.setdefault(line.account, line.account_title)
@@ -449,8 +498,8 @@ class GLSummaryBuilder:
             by_journal=dict(sorted(self._by_journal.items())),
             by_entity=dict(sorted(self._by_entity.items())),
             entity_names=dict(self._entity_names),
-            debits=dict(sorted(self._debits.items())),
-            credits=dict(sorted(self._credits.items())),
+            debits=_every(self._debits, self._credits),
+            credits=_every(self._credits, self._debits),
             top_accounts=largest_changes(
                 self._net, {**self._titles, **titles}, per_currency=top_accounts
             ),
@@ -458,7 +507,16 @@ class GLSummaryBuilder:
             batch_recordnos=list(self._batches),
             entry_recordnos=list(self._entries),
             digest=self._hash.hexdigest()[:32],
+            trx_debits=_every(self._trx_debits, self._trx_credits),
+            trx_credits=_every(self._trx_credits, self._trx_debits),
+            foreign_lines=self._foreign,
         )
+
+
+def _every(side: Totals, other: Totals) -> Totals:
+    """One side's totals for every currency either side has (zero where this side has none),
+    so a currency with credits only still shows its debits as zero."""
+    return {c: side.get(c, ZERO) for c in sorted(set(side) | set(other))}
 
 
 def largest_changes(
@@ -492,6 +550,24 @@ class StateTally:
     totals: Totals = field(default_factory=lambda: defaultdict(Decimal))
 
 
+@dataclass
+class RunTally:
+    """One payment run (PRBATCHKEY): what it paid, and what failed in it, kept apart."""
+
+    key: str
+    name: str
+    count: int = 0  # every payment of the run in the window, failed ones included
+    vendors: set[str] = field(default_factory=set)  # vendors paid (failed payments left out)
+    methods: Counter[str] = field(default_factory=Counter)  # payments paid, by method
+    totals: Totals = field(default_factory=lambda: defaultdict(Decimal))  # paid, per currency
+    failed: dict[str, StateTally] = field(default_factory=dict)  # state -> count and totals
+
+    @property
+    def label(self) -> str:
+        name = self.name or "(no payment run)"
+        return f"{name} (run {self.key})" if self.key and self.key != self.name else name
+
+
 @dataclass(frozen=True)
 class VendorException:
     payment: Payment
@@ -504,15 +580,16 @@ class VendorException:
 class PaymentSummary:
     window: Window
     count: int
-    runs: list[str]
+    runs: list[RunTally]  # by name, then key; never merged by bank or name
     by_state: dict[str, StateTally]
     by_method: dict[str, Totals]
     by_bank: dict[str, Totals]
     bank_names: dict[str, str]
     vendors_paid: int
-    largest: list[Payment]
+    largest: list[Payment]  # the ``top`` largest of each currency, currencies in code order
     payment_recordnos: list[int]
     digest: str
+    paid: Totals = field(default_factory=dict)  # currency -> total of the payments not failed
 
     @property
     def empty(self) -> bool:
@@ -538,20 +615,23 @@ def vendor_exception(item: Payment, vendors: Mapping[str, Vendor]) -> VendorExce
 
 
 class PaymentSummaryBuilder:
-    """Folds payments into a summary; keeps only the ``top`` largest whole."""
+    """Folds payments into a summary; keeps only the ``top`` largest of each currency whole
+    (amounts in different currencies are not comparable), ranked by size, ties to the lower
+    RECORDNO."""
 
     def __init__(self, window: Window, vendors: Mapping[str, Vendor], *, top: int) -> None:
         self._window = window
         self._vendors = vendors
         self._top = top
         self._count = 0
-        self._runs: Counter[str] = Counter()
+        self._runs: dict[str, RunTally] = {}
         self._by_state: dict[str, StateTally] = defaultdict(StateTally)
         self._by_method: dict[str, Totals] = defaultdict(lambda: defaultdict(Decimal))
         self._by_bank: dict[str, Totals] = defaultdict(lambda: defaultdict(Decimal))
         self._bank_names: dict[str, str] = {}
         self._vendors_paid: set[str] = set()
-        self._largest: list[tuple[Decimal, int, Payment]] = []
+        self._paid: Totals = defaultdict(Decimal)
+        self._largest: dict[str, list[tuple[Decimal, int, Payment]]] = defaultdict(list)
         self._recordnos: list[int] = []
         self._hash = hashlib.sha256()
         self.exceptions: list[VendorException] = []
@@ -560,33 +640,53 @@ class PaymentSummaryBuilder:
         self._count += 1
         self._recordnos.append(item.recordno)
         self._hash.update(f"P{item.key};".encode())
-        if item.run:
-            self._runs[item.run] += 1
+        run_key = item.run_key or item.run
+        run = self._runs.get(run_key)
+        if run is None:
+            run = self._runs[run_key] = RunTally(run_key, item.run)
+        run.count += 1
         tally = self._by_state[item.state]
         tally.count += 1
         tally.totals[item.currency] += item.amount
-        if not item.failed:
+        if item.failed:
+            failed = run.failed.setdefault(item.state, StateTally())
+            failed.count += 1
+            failed.totals[item.currency] += item.amount
+        else:
+            run.vendors.add(item.vendor_id or item.vendor_name)
+            run.methods[item.method] += 1
+            run.totals[item.currency] += item.amount
+            self._paid[item.currency] += item.amount
             self._by_method[item.method][item.currency] += item.amount
             self._by_bank[item.bank][item.currency] += item.amount
             if item.bank_name:
                 self._bank_names.setdefault(item.bank, item.bank_name)
             self._vendors_paid.add(item.vendor_id or item.vendor_name)
-            entry = (item.amount, -item.recordno, item)
-            if len(self._largest) < self._top:
-                heapq.heappush(self._largest, entry)
-            elif entry[:2] > self._largest[0][:2]:
-                heapq.heapreplace(self._largest, entry)
+            largest = self._largest[item.currency]
+            entry = (abs(item.amount), -item.recordno, item)
+            if len(largest) < self._top:
+                heapq.heappush(largest, entry)
+            elif entry[:2] > largest[0][:2]:
+                heapq.heapreplace(largest, entry)
         found = vendor_exception(item, self._vendors)
         if found is not None:
             self.exceptions.append(found)
         return found
 
     def summary(self) -> PaymentSummary:
-        largest = [p for _, _, p in sorted(self._largest, key=lambda e: e[:2], reverse=True)]
+        largest = [
+            p
+            for currency in sorted(self._largest)
+            for _, _, p in sorted(self._largest[currency], key=lambda e: e[:2], reverse=True)
+        ]
+        runs = sorted(self._runs.values(), key=lambda r: (r.name, r.key))
+        for run in runs:
+            run.totals = dict(sorted(run.totals.items()))
+            run.failed = {k: run.failed[k] for k in sorted(run.failed)}
         return PaymentSummary(
             window=self._window,
             count=self._count,
-            runs=sorted(self._runs),
+            runs=runs,
             by_state={k: self._by_state[k] for k in sorted(self._by_state)},
             by_method={k: dict(sorted(v.items())) for k, v in sorted(self._by_method.items())},
             by_bank={k: dict(sorted(v.items())) for k, v in sorted(self._by_bank.items())},
@@ -595,6 +695,7 @@ class PaymentSummaryBuilder:
             largest=largest,
             payment_recordnos=list(self._recordnos),
             digest=self._hash.hexdigest()[:32],
+            paid=dict(sorted(self._paid.items())),
         )
 
 

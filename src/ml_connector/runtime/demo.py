@@ -19,7 +19,7 @@ import tempfile
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -131,6 +131,7 @@ client_key = "sage100.client_key"
 [pipelines.intacct]
 type = "intacct"
 connection = "intacct"
+books_closed_through = "{closed_through().isoformat()}"
 channels = {{ gl = "{ch["gl"]}", payments = "{ch["payments"]}", alerts = "{ch["alerts"]}" }}
 post_empty = true
 {schedule}
@@ -138,6 +139,13 @@ post_empty = true
 type = "sage100"
 connection = "sage100"
 {streams}"""
+
+
+def closed_through() -> date:
+    """The books are closed through the end of the month before last (the demo's
+    closed-period entry is dated in it)."""
+    first = datetime.now(ZoneInfo(TIMEZONE)).date().replace(day=1)
+    return (first - timedelta(days=1)).replace(day=1) - timedelta(days=1)
 
 
 def local_now() -> datetime:
@@ -230,12 +238,20 @@ async def plant_source_events(world: DemoWorld) -> list[str]:
         batches=8,
         payments=10,
         unbalanced_batches=1,
+        unbalanced_lines=24,  # longer than an alert shows
         onhold_payments=1,
         declined_payments=1,
+        voided_payments=1,
+        reversal_batches=1,
+        foreign_batches=1,
+        closed_period_batches=1,
+        long_batches=1,
+        payment_runs=2,  # two runs on one bank account, shown apart
     )
     backend = world.agent.backend
     await backend.add_ap_invoice(amount=Decimal("12480.00"))
     await backend.add_ap_invoice(amount=Decimal("318.40"))
+    await backend.add_ap_invoice(amount=Decimal("-1250.00"))  # a credit memo
     await backend.add_purchase_order()
     await backend.add_gl_register()
     # The next read of the agent finds a record held by another Sage 100 user.
@@ -243,7 +259,10 @@ async def plant_source_events(world: DemoWorld) -> list[str]:
     return [
         "Intacct: a day of GL postings and a payment run",
         "Intacct: one unbalanced GL batch, a payment to a vendor on hold, a declined payment",
-        "Sage 100: new AP invoices (one over the approvals threshold), a PO, a GL register",
+        "Intacct: a reversal (negative amounts), a USD entry in the CAD entity, an entry in a "
+        "closed period, a 40-line batch, two payment runs on one bank, a voided payment",
+        "Sage 100: new AP invoices (one over the approvals threshold, one credit memo), a PO, "
+        "a GL register",
         "Sage 100: a record locked by another user on the first read",
     ]
 

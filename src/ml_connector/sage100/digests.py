@@ -40,9 +40,11 @@ def _record_line(event: RecordEvent, style: Style) -> str:
     kind = _KIND_WORDS[event.kind]
     if event.spec.name == "ap_invoices":
         flag = " · on hold" if text(r, "HoldPayment").upper() == "Y" else ""
+        amount = money(r, "InvoiceAmt")
+        doc = "credit memo" if amount < 0 else "invoice"
         return Mrkdwn(
-            f"{bold(style.money(money(r, 'InvoiceAmt')))} · {escape(text(r, 'VendorName'))} · "
-            f"invoice {escape(text(r, 'InvoiceNo'))} ({kind}){flag}"
+            f"{bold(style.money(amount))} · {escape(text(r, 'VendorName'))} · "
+            f"{doc} {escape(text(r, 'InvoiceNo'))} ({kind}){flag}"
         )
     if event.spec.name == "purchase_orders":
         return Mrkdwn(
@@ -62,12 +64,13 @@ def _register_line(event: RegisterEvent, style: Style) -> str:
     mark = f" · :warning: {escape(warning)}" if warning else ""
     return Mrkdwn(
         f"{bold(reg.key)} · {escape(display.day(reg.posting_date))} · {reg.line_count:,} lines · "
-        f"{escape(style.money(event.amount))}{mark}"
+        f"Dr {escape(style.money(reg.debit))} · Cr {escape(style.money(reg.credit))}{mark}"
     )
 
 
 def _ranked(events: Sequence[Event]) -> list[Event]:
-    """Largest first; unbalanced registers ahead of everything, GL accounts by number."""
+    """Largest first, sign aside (a credit memo of 5,000 is larger news than an invoice of
+    50); unbalanced registers ahead of everything, GL accounts by number."""
 
     def order(e: Event) -> tuple[int, Decimal, str]:
         if isinstance(e, RegisterEvent):
@@ -75,7 +78,7 @@ def _ranked(events: Sequence[Event]) -> list[Event]:
         amount = e.amount
         if amount is None:
             return (1, ZERO, text(e.record, "Account") or e.record_key)
-        return (1, -amount, e.record_key)
+        return (1, -abs(amount), e.record_key)
 
     return sorted(events, key=order)
 
@@ -101,7 +104,14 @@ def _facts(spec: StreamSpec, events: Sequence[Event], style: Style) -> list[tupl
         ]
     amounts = [e.amount for e in records if e.amount is not None]
     if amounts:
+        # Signed: credit memos and negative totals reduce it.
         facts.append(("Total amount", style.money(sum(amounts, ZERO))))
+        credits = [a for a in amounts if a < 0]
+        if spec.name == "ap_invoices" and credits:
+            memo = "credit memo" if len(credits) == 1 else "credit memos"
+            facts.append(
+                ("Credit memos", f"{len(credits):,} {memo}, {style.money(sum(credits, ZERO))}")
+            )
         vendors = {(text(e.record, "APDivisionNo"), text(e.record, "VendorNo")) for e in records}
         facts.append(("Vendors", f"{len(vendors):,}"))
     if spec.name == "ap_invoices":

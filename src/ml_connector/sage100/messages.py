@@ -16,7 +16,7 @@ from ml_connector.sage100 import display
 from ml_connector.sage100.changes import Change
 from ml_connector.sage100.links import build
 from ml_connector.sage100.plan import Event, RecordEvent, RegisterEvent
-from ml_connector.sage100.records import business_date, money, text
+from ml_connector.sage100.records import Record, business_date, money, text
 from ml_connector.sage100.registers import AccountTotal
 from ml_connector.slack.blocks import (
     Block,
@@ -113,20 +113,28 @@ def _fallback(event: RecordEvent, style: Style, created: str, subject: str) -> s
     return f"{subject} {event.kind} in Sage 100"
 
 
+def document_name(record: Record) -> str:
+    """Sage 100 enters a credit memo as an invoice with a negative amount ("type a negative
+    amount for credit memos", https://help-sage100.na.sage.com/2023/Subsystems/AP/APMainProced/
+    Enter_Debit_Credit_Memos.htm); it is named for what it is, and its amount keeps its sign."""
+    return "AP credit memo" if money(record, "InvoiceAmt") < 0 else "AP invoice"
+
+
 def ap_invoice(event: RecordEvent, style: Style) -> Message:
     r = event.record
     invoice_no = text(r, "InvoiceNo")
     vendor = text(r, "VendorName") or "Unknown vendor"
     vendor_no = f"{text(r, 'APDivisionNo')}-{text(r, 'VendorNo')}"
     amount = style.money(money(r, "InvoiceAmt"))
+    doc = document_name(r)
     due = display.day(business_date(r, "InvoiceDueDate"))
     stage = display.STAGE.get(text(r, "posting_stage"), text(r, "posting_stage"))
     if text(r, "posting_stage") == "entry" and text(r, "BatchNo"):
         stage = f"{stage}, batch {text(r, 'BatchNo')}"
     title = {
-        "created": f"New AP invoice {invoice_no}",
-        "updated": f"AP invoice {invoice_no} updated",
-        "deleted": f"AP invoice {invoice_no} removed",
+        "created": f"New {doc} {invoice_no}",
+        "updated": f"{doc} {invoice_no} updated",
+        "deleted": f"{doc} {invoice_no} removed",
     }[event.kind]
     summary = f"{bold(vendor)} ({escape(vendor_no)}) · {escape(amount)} · due {escape(due)}"
     blocks: list[Block] = [header(title), *_lead(event, style, summary)]
@@ -143,8 +151,8 @@ def ap_invoice(event: RecordEvent, style: Style) -> Message:
         ]
     )
     blocks.append(style.footer(event, _verb(event)))
-    subject = f"AP invoice {invoice_no} from {vendor}"
-    created = f"New AP invoice {invoice_no} from {vendor} ({vendor_no}) for {amount}, due {due}"
+    subject = f"{doc} {invoice_no} from {vendor}"
+    created = f"New {doc} {invoice_no} from {vendor} ({vendor_no}) for {amount}, due {due}"
     return compose(_fallback(event, style, created, subject), blocks)
 
 
@@ -221,6 +229,7 @@ def gl_account(event: RecordEvent, style: Style) -> Message:
 
 
 def _account_amount(total: AccountTotal, style: Style) -> str:
+    """``Dr USD 100.00 · Cr USD 40.00``: each side as written, a side with nothing left out."""
     parts = []
     if total.debit:
         parts.append(f"Dr {style.money(total.debit)}")

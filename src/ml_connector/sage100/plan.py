@@ -86,7 +86,7 @@ class RegisterEvent:
 
     @property
     def amount(self) -> Decimal:
-        return max(self.register.debit, self.register.credit)
+        return self.register.size
 
     @property
     def source_keys(self) -> list[str]:

@@ -4,6 +4,15 @@ Sage 100's register update writes every line of one journal register (SourceJour
 JournalRegisterNo) with one creation stamp; a poll may still meet a register while it is
 being written, so a register can arrive in parts. Each part carries how many lines were
 posted for the register before it, and its own totals.
+
+Signs: GL_DetailPosting carries a line's amount in DebitAmount or CreditAmount (16.2 columns,
+research/sage100.md §2); Sage 100 documents no sign rule for them, and its AP entry writes
+credit memos as negative amounts ("type a negative amount for credit memos",
+https://help-sage100.na.sage.com/2023/Subsystems/AP/APMainProced/Enter_Debit_Credit_Memos.htm),
+so a negative amount can reach the ledger. Amounts are therefore kept as written: each side's
+total is the sum of its amounts (a negative debit reduces the debits, it is never counted as a
+positive one), a line's signed amount is ``DebitAmount − CreditAmount``, an account's net change
+is the sum of its lines' signed amounts, and a register balances when they sum to zero.
 """
 
 from __future__ import annotations
@@ -26,8 +35,9 @@ class AccountTotal:
     credit: Decimal = ZERO
 
     @property
-    def moved(self) -> Decimal:
-        return self.debit + self.credit
+    def net(self) -> Decimal:
+        """Debits minus credits: positive is a net debit."""
+        return self.debit - self.credit
 
 
 @dataclass
@@ -65,8 +75,14 @@ class Register:
         return dates[0] if len(dates) == 1 else f"{dates[0]} – {dates[-1]}"
 
     def largest_accounts(self, count: int) -> list[AccountTotal]:
-        ranked = sorted(self.accounts.values(), key=lambda a: (-a.moved, a.account))
+        """The accounts with the largest absolute net change; ties to the lower account."""
+        ranked = sorted(self.accounts.values(), key=lambda a: (-abs(a.net), a.account))
         return ranked[:count]
+
+    @property
+    def size(self) -> Decimal:
+        """How large the register is, for ranking: its larger side, sign aside."""
+        return max(abs(self.debit), abs(self.credit))
 
     def add(self, line: Record) -> None:
         key = record_key(line)

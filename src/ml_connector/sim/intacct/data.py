@@ -8,8 +8,10 @@ balance per currency, AP bills, and AP payments grouped in payment runs per bank
 ``add_day`` appends one business day of postings and a payment run, stamped with the given
 WHENMODIFIED, and can plant the exceptions a finance team must hear about: unbalanced batches,
 payments to vendors on hold or inactive or without a payment method, declined and voided
-payments. Its summary lists the RECORDNOs it created so tests can compute expectations
-independently of the code under test.
+payments; and the cases the figures must survive: a reversal written as negative amounts, a
+foreign-currency transaction, an entry dated in a closed period, a batch longer than a message
+shows, two payment runs on one bank account. Its summary lists the RECORDNOs it created so
+tests can compute expectations independently of the code under test.
 
 Records are dicts of typed values (str, int, Decimal, date, datetime, bool, None) keyed by the
 real field names; the protocol layer formats them on the wire.
@@ -18,13 +20,14 @@ real field names; the protocol layer formats them on the wire.
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from ml_connector.sim.intacct.gldetail import detail_row, detail_rows
-from ml_connector.sim.intacct.objects import SCHEMAS, Record
+from ml_connector.sim.intacct.objects import SCHEMAS, Record, Value
 
 CENT = Decimal("0.01")
 
@@ -216,6 +219,10 @@ class DaySummary:
     no_method_payments: list[int] = field(default_factory=list)
     declined_payments: list[int] = field(default_factory=list)
     voided_payments: list[int] = field(default_factory=list)
+    reversal_batches: list[int] = field(default_factory=list)
+    foreign_batches: list[int] = field(default_factory=list)
+    closed_period_batches: list[int] = field(default_factory=list)
+    long_batches: list[int] = field(default_factory=list)
 
 
 def recordno_of(record: Record) -> int:
@@ -328,6 +335,29 @@ class Dataset:
 
     def _blank(self, object_name: str) -> Record:
         return dict.fromkeys(SCHEMAS[object_name].field_names)
+
+    # -- loading exact records (tests) ------------------------------------------------------
+
+    def clear(self, *object_names: str) -> None:
+        """Forget every record of these objects (all when none is named). RECORDNOs keep
+        counting up, so a record loaded after a clear never reuses an earlier one's key."""
+        for name in object_names or tuple(self._tables):
+            self._tables[name].clear()
+            self._index[name].clear()
+
+    def insert(self, object_name: str, fields: Mapping[str, Value]) -> Record:
+        """Add one record with exactly these field values (the rest empty); RECORDNO is
+        assigned. A field the object does not have is refused, as the gateway would."""
+        record = self._blank(object_name)
+        unknown = sorted(set(fields) - set(record))
+        if unknown:
+            raise KeyError(f"{object_name} has no field(s) {', '.join(unknown)}")
+        record.update(fields)
+        url = record.get("RECORD_URL")
+        added = self._add(object_name, record)
+        if "RECORD_URL" in fields:
+            added["RECORD_URL"] = url
+        return added
 
     def _stamp(self, day: date) -> datetime:
         seconds = self._rng.randrange(7 * 3600, 19 * 3600)
@@ -490,8 +520,10 @@ class Dataset:
         stamp: datetime,
         *,
         imbalance: Decimal = Decimal(0),
+        foreign: bool | None = None,
     ) -> tuple[Record, list[Record]]:
-        """One posted GLBATCH with ``lines`` GLENTRY lines, balanced unless ``imbalance``."""
+        """One posted GLBATCH with ``lines`` GLENTRY lines, balanced unless ``imbalance``;
+        ``foreign`` True books it in USD in a non-USD entity (None: now and then, for APJ)."""
         rng = self._rng
         _title, module, templates = _JOURNALS[journal]
         template_title, debit_accounts, credit_accounts = rng.choice(templates)
@@ -512,7 +544,9 @@ class Dataset:
         # A foreign entity books some purchases in USD: TRX_AMOUNT in USD, AMOUNT in base.
         trx_currency = entity.currency
         rate = Decimal(1)
-        if entity.currency != "USD" and journal == "APJ" and rng.random() < 0.25:
+        if foreign is None:
+            foreign = entity.currency != "USD" and journal == "APJ" and rng.random() < 0.25
+        if foreign and entity.currency != "USD":
             trx_currency = "USD"
             rate = _USD_RATE[entity.currency]
 
@@ -629,6 +663,36 @@ class Dataset:
                 )
             entries.append(self._add("GLENTRY", entry))
         return batch, entries
+
+    def _reverse_batch(
+        self, batch: Record, entries: list[Record], stamp: datetime
+    ) -> tuple[Record, list[Record]]:
+        """A reversing entry written as negative amounts on the original lines' sides (the
+        form a correcting entry imported into Intacct takes; a reversal with swapped sides
+        needs nothing special)."""
+        journal = str(batch["JOURNAL"])
+        batchno = self._batchno[journal]
+        self._batchno[journal] = batchno + 1
+        title = f"Reversal of {batch['BATCH_TITLE']}"
+        reversal = dict(batch)
+        reversal.update(BATCHNO=batchno, BATCH_TITLE=title, WHENCREATED=stamp,
+                        WHENMODIFIED=stamp, MODIFIED=stamp)  # fmt: skip
+        self._add("GLBATCH", reversal)
+        lines = []
+        for entry in entries:
+            line = dict(entry)
+            line.update(
+                BATCHNO=reversal["RECORDNO"],
+                BATCH_NUMBER=batchno,
+                BATCHTITLE=title,
+                AMOUNT=-entry["AMOUNT"],  # type: ignore[operator]
+                TRX_AMOUNT=-entry["TRX_AMOUNT"],  # type: ignore[operator]
+                DESCRIPTION=f"Reversal: {entry['DESCRIPTION']}",
+                WHENCREATED=stamp,
+                WHENMODIFIED=stamp,
+            )
+            lines.append(self._add("GLENTRY", line))
+        return reversal, lines
 
     # -- AP -----------------------------------------------------------------------------------
 
@@ -782,13 +846,28 @@ class Dataset:
         no_method_payments: int = 0,
         declined_payments: int = 0,
         voided_payments: int = 0,
+        reversal_batches: int = 0,
+        foreign_batches: int = 0,
+        closed_period_batches: int = 0,
+        closed_period_date: date | None = None,
+        long_batches: int = 0,
+        long_batch_lines: int = 40,
+        unbalanced_lines: int | None = None,
+        payment_runs: int = 1,
     ) -> DaySummary:
-        """Post one day's GL batches and one payment run, all with WHENMODIFIED = ``when``.
+        """Post one day's GL batches and payment runs, all with WHENMODIFIED = ``when``.
 
         ``when`` is company-local time; an aware datetime is converted to the company's zone.
         Ordinary batches are balanced and ordinary payments are Complete payments to active
         vendors that are not on hold and have a payment method, so every exception in the
         summary is one that was asked for.
+
+        ``reversal_batches`` posts a batch and its reversal (negative amounts); a foreign batch
+        is booked in USD by a non-USD entity; a closed-period batch is dated
+        ``closed_period_date`` (default: the 15th of the month before last); a long batch has
+        ``long_batch_lines`` lines; ``unbalanced_lines`` sizes the unbalanced batches.
+        ``payment_runs`` splits the payments over that many runs on the same bank account,
+        under the same name (PRBATCH) but each its own PRBATCHKEY.
         """
         if when.tzinfo is not None:
             when = when.astimezone(self.timezone).replace(tzinfo=None)
@@ -798,26 +877,53 @@ class Dataset:
         summary = DaySummary(when)
         normal_journals = [j for j, _ in _JOURNAL_WEIGHTS if j != "ADJ"]
 
-        def post(journal: str, imbalance: Decimal = Decimal(0)) -> int:
-            batch, entries = self._post_batch(
-                journal, rng.choice(self.entities), rng.randint(2, 6), day, when,
-                imbalance=imbalance,
-            )  # fmt: skip
+        def record(batch: Record, entries: list[Record]) -> int:
             summary.glbatches.append(recordno_of(batch))
             summary.glentries.extend(recordno_of(e) for e in entries)
             return recordno_of(batch)
+
+        def post(
+            journal: str,
+            imbalance: Decimal = Decimal(0),
+            *,
+            lines: int | None = None,
+            on: date = day,
+            entity: Entity | None = None,
+            foreign: bool | None = None,
+        ) -> int:
+            batch, entries = self._post_batch(
+                journal, entity or rng.choice(self.entities), lines or rng.randint(2, 6), on,
+                when, imbalance=imbalance, foreign=foreign,
+            )  # fmt: skip
+            return record(batch, entries)
 
         for _ in range(batches):
             post(rng.choice(normal_journals))
         for _ in range(adjusting_batches):
             summary.adjusting_batches.append(post("ADJ"))
         for _ in range(unbalanced_batches):
-            summary.unbalanced_batches.append(post("GJ", _money(rng, 1, 250)))
+            summary.unbalanced_batches.append(
+                post("GJ", _money(rng, 1, 250), lines=unbalanced_lines)
+            )
+        for _ in range(reversal_batches):
+            batch, entries = self._post_batch("GJ", rng.choice(self.entities), 2, day, when)
+            record(batch, entries)
+            summary.reversal_batches.append(record(*self._reverse_batch(batch, entries, when)))
+        abroad = [e for e in self.entities if e.currency != "USD"]
+        for _ in range(foreign_batches if abroad else 0):
+            summary.foreign_batches.append(post("APJ", entity=rng.choice(abroad), foreign=True))
+        if closed_period_date is None:
+            closed_period_date = (day.replace(day=1) - timedelta(days=32)).replace(day=15)
+        for _ in range(closed_period_batches):
+            summary.closed_period_batches.append(post("GJ", on=closed_period_date))
+        for _ in range(long_batches):
+            summary.long_batches.append(post("GJ", lines=long_batch_lines))
 
         entity = rng.choice(self.entities)
-        prbatchkey = self._prbatchkey
-        self._prbatchkey = prbatchkey + 1
-        summary.payment_runs.append(prbatchkey)
+        keys = list(range(self._prbatchkey, self._prbatchkey + max(1, payment_runs)))
+        self._prbatchkey = keys[-1] + 1
+        summary.payment_runs.extend(keys)
+        turn = 0
         plan = [
             (payments, self.vendors_where(), "Complete", None),
             (onhold_payments, self.vendors_where(onhold=True), "Complete", summary.onhold_payments),
@@ -838,8 +944,10 @@ class Dataset:
         ]
         for count, vendors, state, bucket in plan:
             for _ in range(count):
-                record = self._payment(entity, rng.choice(vendors), state, day, when, prbatchkey)
-                recordno = recordno_of(record)
+                prbatchkey = keys[turn % len(keys)]
+                turn += 1
+                paid = self._payment(entity, rng.choice(vendors), state, day, when, prbatchkey)
+                recordno = recordno_of(paid)
                 summary.payments.append(recordno)
                 if bucket is not None:
                     bucket.append(recordno)
