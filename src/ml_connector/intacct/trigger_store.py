@@ -18,6 +18,7 @@ at a time, and a crashed worker's claim expires.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -26,6 +27,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from ml_connector.errors import StoreError
 from ml_connector.intacct.trigger_auth import Verified
 from ml_connector.intacct.trigger_events import RecordRef
 from ml_connector.schedule.slots import insert_if_absent
@@ -64,6 +66,18 @@ async def accept(
 ) -> Accepted:
     """Record the delivery and queue its reads, unless it was seen (a retry) or its
     credential was used before for another delivery (a replay)."""
+    async with engine.begin() as conn:
+        return await _accept(conn, delivery, refs, now=now, coalesce=coalesce)
+
+
+async def _accept(
+    conn: AsyncConnection,
+    delivery: Delivery,
+    refs: Sequence[RecordRef],
+    *,
+    now: float,
+    coalesce: float,
+) -> Accepted:
     verified = delivery.verified
     values: dict[str, object] = {
         "connection": delivery.connection,
@@ -74,12 +88,92 @@ async def accept(
         "received_at": now,
         "expires_at": max(verified.expires_at, now + KEEP_KEYS),
     }
-    async with engine.begin() as conn:
-        if not await insert_if_absent(conn, intacct_trigger_events, values):
-            return await _seen_before(conn, delivery)
-        for ref in refs:
-            await _queue(conn, delivery.connection, ref, now=now, coalesce=coalesce)
+    if not await insert_if_absent(conn, intacct_trigger_events, values):
+        return await _seen_before(conn, delivery)
+    for ref in refs:
+        await _queue(conn, delivery.connection, ref, now=now, coalesce=coalesce)
     return "accepted"
+
+
+@dataclass
+class _Pending:
+    delivery: Delivery
+    refs: Sequence[RecordRef]
+    now: float
+    coalesce: float
+    answer: asyncio.Future[Accepted]
+
+
+class AcceptQueue:
+    """Accepts deliveries group-committed: one writer takes every delivery that arrived while
+    the previous transaction ran and accepts them all in one.
+
+    On SQLite every write takes the one database lock, so a burst of deliveries (a posted
+    batch sends one per line, concurrently) would otherwise queue transaction behind
+    transaction and miss the one-second answer; one transaction for the burst does not.
+    Deliveries of one batch are accepted in arrival order, so two copies of one key in a
+    batch are an accepted one and a duplicate, as across batches.
+    """
+
+    def __init__(self, engine: AsyncEngine, *, max_batch: int = 200) -> None:
+        self._engine = engine
+        self._max_batch = max_batch
+        self._pending: list[_Pending] = []
+        self._wake = asyncio.Event()
+        self._writer: asyncio.Task[None] | None = None
+        self._closing = False
+
+    def start(self) -> None:
+        if self._writer is None:
+            self._writer = asyncio.create_task(self._run(), name="intacct-trigger-accepts")
+
+    async def close(self) -> None:
+        self._closing = True
+        self._wake.set()
+        if self._writer is not None:
+            await self._writer
+            self._writer = None
+
+    async def accept(
+        self, delivery: Delivery, refs: Sequence[RecordRef], *, now: float, coalesce: float
+    ) -> Accepted:
+        if self._writer is None or self._closing:
+            raise StoreError("the trigger intake is not running")
+        answer: asyncio.Future[Accepted] = asyncio.get_running_loop().create_future()
+        self._pending.append(_Pending(delivery, refs, now, coalesce, answer))
+        self._wake.set()
+        return await answer
+
+    async def _run(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._pending:
+                batch = self._pending[: self._max_batch]
+                self._pending = self._pending[self._max_batch :]
+                await self._write(batch)
+            if self._closing:
+                return
+
+    async def _write(self, batch: list[_Pending]) -> None:
+        results: list[Accepted] = []
+        try:
+            async with self._engine.begin() as conn:
+                for item in batch:
+                    results.append(
+                        await _accept(
+                            conn, item.delivery, item.refs, now=item.now, coalesce=item.coalesce
+                        )
+                    )
+        except Exception as exc:  # every waiting request must hear of any database failure
+            failure = StoreError(f"cannot record trigger deliveries: {type(exc).__name__}")
+            for item in batch:
+                if not item.answer.done():
+                    item.answer.set_exception(failure)
+            return
+        for item, result in zip(batch, results, strict=True):
+            if not item.answer.done():
+                item.answer.set_result(result)
 
 
 async def _seen_before(conn: AsyncConnection, delivery: Delivery) -> Accepted:
@@ -138,25 +232,27 @@ async def _queue(
     )
 
 
-def _claimable(now: float) -> sa.ColumnElement[bool]:
+def _claimable(now: float, due_by: float) -> sa.ColumnElement[bool]:
     r = intacct_trigger_reads
-    return sa.and_(r.c.due_at <= now, sa.or_(r.c.claimed_by.is_(None), r.c.claimed_until < now))
+    return sa.and_(r.c.due_at <= due_by, sa.or_(r.c.claimed_by.is_(None), r.c.claimed_until < now))
 
 
 async def claim(
-    engine: AsyncEngine, *, owner: str, now: float, lease: float, limit: int
+    engine: AsyncEngine, *, owner: str, now: float, lease: float, limit: int, grace: float = 0.25
 ) -> list[QueuedRead]:
-    """Up to ``limit`` due reads, now held by ``owner`` until ``now + lease``."""
+    """Up to ``limit`` reads due by ``now + grace`` (events of one burst fall due a few
+    milliseconds apart: they are read together), now held by ``owner`` until ``now + lease``."""
+    due_by = now + grace
     r = intacct_trigger_reads
     claimed: list[QueuedRead] = []
     async with engine.begin() as conn:
-        candidates = sa.select(r).where(_claimable(now)).order_by(r.c.due_at).limit(limit)
+        candidates = sa.select(r).where(_claimable(now, due_by)).order_by(r.c.due_at).limit(limit)
         if conn.dialect.name == "postgresql":
             candidates = candidates.with_for_update(skip_locked=True)
         for row in (await conn.execute(candidates)).all():
             won = await conn.execute(
                 r.update()
-                .where(_pk(row.connection, row.object, row.record_key), _claimable(now))
+                .where(_pk(row.connection, row.object, row.record_key), _claimable(now, due_by))
                 .values(claimed_by=owner, claimed_until=now + lease)
             )
             if won.rowcount == 1:

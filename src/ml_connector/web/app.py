@@ -101,7 +101,7 @@ def create_app(
     app.router.add_get("/readyz", readyz_handler)
     app.router.add_get("/metrics", metrics_handler)
     app.router.add_get("/", status_page_handler)
-    intacct_events.register(app, config, on_trigger)
+    intacct_events.register(app, engine, on_trigger)
     return app
 
 

@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
 import sqlalchemy as sa
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ml_connector.config import Config, IntacctConnection
+from ml_connector.config import IntacctConnection
 from ml_connector.errors import StoreError
 from ml_connector.intacct import trigger_store
 from ml_connector.intacct.trigger_auth import KeysUnavailable, Refused, TriggerVerifier
@@ -48,10 +49,24 @@ VERIFIERS: web.AppKey[dict[str, TriggerVerifier]] = web.AppKey(
 WAKE: web.AppKey[Wake] = web.AppKey("ml_connector.intacct_wake")
 
 
-def register(app: web.Application, config: Config, on_queued: Wake | None) -> None:
-    """Add the route; ``on_queued`` wakes this process's trigger worker."""
+INTAKE: web.AppKey[trigger_store.AcceptQueue] = web.AppKey("ml_connector.intacct_intake")
+
+
+def register(app: web.Application, engine: AsyncEngine, on_queued: Wake | None) -> None:
+    """Add the route and its group-committing intake; ``on_queued`` wakes this process's
+    trigger worker."""
     app[VERIFIERS] = {}
     app[WAKE] = on_queued or (lambda: None)
+    app[INTAKE] = intake = trigger_store.AcceptQueue(engine)
+
+    async def lifecycle(_app: web.Application) -> AsyncIterator[None]:
+        intake.start()
+        try:
+            yield
+        finally:
+            await intake.close()
+
+    app.cleanup_ctx.append(lifecycle)
     app.router.add_post(PATH, intacct_events_handler)
 
 
@@ -115,8 +130,7 @@ async def intacct_events_handler(request: web.Request) -> web.Response:
     delivery = trigger_store.Delivery(name, key, digest, verified)
     try:
         accepted = await asyncio.wait_for(
-            trigger_store.accept(
-                ctx.engine,
+            request.app[INTAKE].accept(
                 delivery,
                 refs,
                 now=ctx.clock(),
