@@ -399,3 +399,27 @@ async def test_plain_trigger_replayed_body_is_refused(service: Service) -> None:
         poster = Poster(service.events_url, session)
         assert (await poster.post(body, headers))[0] == 200
         assert (await poster.post(body, headers))[0] == 401
+
+
+async def test_vendor_put_on_hold_alerts_its_recent_payments(service: Service) -> None:
+    """Payments the next scheduled run will judge (modified since its cursor) are judged at
+    once against the vendor's new state; the scheduled run then posts them not again."""
+    day = service.intacct.data.add_day(an_hour_ago(), batches=0, payments=2)
+    service.define_triggers(webhook=True)
+    paid = service.intacct.data.get("APPYMT", day.payments[0])
+    assert paid is not None
+    vendor_key = paid["VENDORKEY"]
+    assert isinstance(vendor_key, int)
+    service.intacct.data.update("VENDOR", vendor_key, ONHOLD=True)
+    to_vendor = sorted(
+        f"payment:{n}"
+        for n in day.payments
+        if (p := service.intacct.data.get("APPYMT", n)) and p["VENDORKEY"] == vendor_key
+    )
+    await service.until(lambda: len(service.alerts()) >= len(to_vendor))
+    await asyncio.sleep(0.5)
+    assert alert_keys(service.alerts()) == to_vendor
+    assert "vendor on hold" in json.dumps(service.alerts()[0]["blocks"])
+    outcome = await service.scheduled_run()
+    assert outcome.status == "succeeded", outcome.error
+    assert outcome.details["already_queued"] == len(to_vendor)
