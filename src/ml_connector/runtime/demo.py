@@ -31,11 +31,11 @@ from ml_connector.config import Config, load_config
 from ml_connector.delivery import DeliverySettings
 from ml_connector.runtime.service import open_runtime, serve
 from ml_connector.runtime.terminal import render_message
-from ml_connector.sage100.agent.testing import RunningAgent, running_agent
 from ml_connector.sim.intacct import IntacctSimulator
 from ml_connector.sim.slack import SlackSimulator
 from ml_connector.store.tables import outbox
 from ml_connector.vault import Vault, create_key_file, load_keyring
+from ml_connector_agent.testing import RunningAgent, running_agent
 
 CHANNELS = {
     "gl": "finance-gl",
@@ -307,6 +307,12 @@ async def _run(console: Console, world: DemoWorld, keep_serving: bool) -> int:
         await worker
     posted = print_channels(console, world.slack)
     console.rule()
+    refused = {**world.intacct.refused, **world.slack.refused}
+    # Both simulators run strict: this line shows every pipeline stayed within the rules.
+    console.print(
+        "Simulators refused: "
+        + (", ".join(f"{code} ×{n}" for code, n in sorted(refused.items())) or "nothing")
+    )
     console.print(f"{posted} messages posted. Channel page: [bold]{world.slack.url}[/bold]")
     if keep_serving:
         await serve_on(console, world, config)
