@@ -244,7 +244,12 @@ async def test_faults_duplicates_reordering_and_deleted_records(service: Service
     assert await service.intacct.triggers.drain()
     emitter = service.intacct.triggers
     assert emitter.deleted, "the fault mode deleted no record"
-    assert len(emitter.attempts) == 2 * len(emitter.fired)  # every event delivered twice
+    # Every event was delivered twice (first attempts; a 503 under load is retried, as
+    # Intacct does), and every event was acknowledged in the end.
+    assert sum(1 for a in emitter.attempts if a.number == 1) == 2 * len(emitter.fired)
+    assert {a.idempotency_key for a in emitter.attempts if a.status == 200} == {
+        f.idempotency_key for f in emitter.fired
+    }
     deleted = {f"{'unbalanced' if o == 'GLBATCH' else 'payment'}:{n}"
                for o, n in service.intacct.triggers.deleted}  # fmt: skip
     assert deleted & set(expected_keys(day)), "no alerted record was deleted"
