@@ -198,6 +198,48 @@ class SlackConfig(Model):
     link_hosts: list[LinkHost] | None = None
 
 
+JwtAlgorithm = Literal["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384"]
+
+
+class IntacctTriggers(Model):
+    """Real-time triggers from this company (``docs/intacct-triggers.md``).
+
+    Sage Intacct documents that a webhook delivery carries a bearer JWT and an X-Trusted-Context
+    header with our client ID, but not the token's issuer, its key set, where the idempotency
+    key travels or the trusted context's field names: those are configuration here, with the
+    values seen so far as defaults. Only asymmetric algorithms are accepted.
+    """
+
+    # Webhook delivery (JWT): on when client_id is set.
+    client_id: str | None = Field(None, min_length=1)
+    jwt_issuer: str | None = Field(None, min_length=1)
+    jwks_url: HttpUrl | None = None
+    jwt_public_key_file: FilePath | None = None
+    jwt_algorithms: list[JwtAlgorithm] = Field(["RS256"], min_length=1)
+    trusted_context_client_key: str = Field("clientId", min_length=1)
+    idempotency_header: str = Field("Idempotency-Key", min_length=1)
+    # Plain HTTP POST triggers / Smart Events: a secret issued by `intacct trigger-secret`.
+    accept_secret: bool = True
+    secret_header: str = Field("X-MLC-Trigger-Secret", min_length=1)
+    # Events for one record within this many seconds become one read (and one message).
+    coalesce_seconds: float = Field(2.0, ge=0, le=60)
+    leeway_seconds: float = Field(30.0, ge=0, le=300)
+    max_body_bytes: int = Field(65_536, ge=256, le=1_048_576)
+    max_depth: int = Field(8, ge=2, le=64)
+
+    @model_validator(mode="after")
+    def _jwt_keys(self) -> IntacctTriggers:
+        if self.client_id is None:
+            return self
+        if self.jwt_issuer is None:
+            raise ValueError("client_id (webhook delivery) needs jwt_issuer as well")
+        if (self.jwks_url is None) == (self.jwt_public_key_file is None):
+            raise ValueError(
+                "client_id (webhook delivery) needs one of jwks_url, jwt_public_key_file"
+            )
+        return self
+
+
 class IntacctConnection(Model):
     type: Literal["intacct"]
     gateway_url: HttpUrl = INTACCT_GATEWAY
@@ -209,6 +251,7 @@ class IntacctConnection(Model):
     entity_id: str | None = None
     max_concurrent: int = Field(2, ge=1, le=20)
     timeout: float = Field(60.0, gt=0)
+    triggers: IntacctTriggers | None = None
 
 
 class Sage100Connection(Model):

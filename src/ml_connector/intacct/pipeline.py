@@ -161,6 +161,35 @@ class IntacctPipeline:
     def __repr__(self) -> str:
         return f"IntacctPipeline({self.name!r}, company={self._connection.company_id!r})"
 
+    # -- what a targeted read (``intacct.targeted``) shares with the scheduled run ---------------
+
+    @property
+    def connection_name(self) -> str:
+        return self._settings.connection
+
+    @property
+    def settings(self) -> IntacctPipelineConfig:
+        return self._settings
+
+    @property
+    def company(self) -> str:
+        return self._connection.company_id
+
+    @property
+    def style(self) -> Style:
+        return self._style
+
+    @property
+    def channels(self) -> Channels:
+        return self._channels
+
+    def company_now(self) -> datetime:
+        return to_company_time(self._now(), self._zone)
+
+    async def client(self, engine: AsyncEngine, vault: Vault) -> IntacctClient:
+        """The client the scheduled run uses (same transport, sessions and slots)."""
+        return await self._client(engine, vault)
+
     async def aclose(self) -> None:
         if self._owns_transport and self._transport is not None:
             await self._transport.close()

@@ -173,6 +173,11 @@ def _batch_order(record: Record) -> tuple[int, ...]:
     )
 
 
+# The orders the pages of a read must strictly increase in (public for the targeted read).
+by_recordno = _recordno
+by_batch = _batch_order
+
+
 async def _batch_groups(lines: AsyncIterator[Record]) -> AsyncIterator[tuple[int, list[GLLine]]]:
     """Consecutive lines of one batch at a time (the query is ordered by batch)."""
     current: int | None = None

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -20,7 +20,7 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ml_connector import clock
-from ml_connector.config import Config
+from ml_connector.config import Config, IntacctConnection
 from ml_connector.delivery import DeliverySettings, DeliveryWorker, claims
 from ml_connector.delivery.slack_gateway import ClientGateway, managed_gateway
 from ml_connector.delivery.worker import default_owner
@@ -30,6 +30,7 @@ from ml_connector.runtime import instance
 from ml_connector.runtime.pipelines import build_pipelines
 from ml_connector.runtime.runner import PipelineRunner
 from ml_connector.runtime.scheduler import Scheduler
+from ml_connector.runtime.trigger_reads import TriggerReadWorker
 from ml_connector.schedule.configured import configured_schedules
 from ml_connector.schedule.runs import fail_orphaned_runs
 from ml_connector.store import make_engine, migrate
@@ -143,17 +144,20 @@ async def _serve(
         owner=rt.owner,
         **({"max_sleep": max_sleep} if max_sleep is not None else {}),
     )
+    triggers = trigger_worker(rt)
     site_runner: web.AppRunner | None = None
     tasks: list[asyncio.Task[None]] = []
     crashed: BaseException | None = None
     try:
         if web_enabled:
-            site_runner = await start_web(rt)
+            site_runner = await start_web(rt, on_trigger=triggers.wake if triggers else None)
         tasks = [
             asyncio.create_task(rt.worker.run(stop), name="delivery"),
             asyncio.create_task(scheduler.run(stop), name="scheduler"),
             asyncio.create_task(_heartbeat(rt, stop), name="instance heartbeat"),
         ]
+        if triggers is not None:
+            tasks.append(asyncio.create_task(triggers.run(stop), name="intacct trigger reads"))
         crashed = await _until_stopped(stop, tasks)
     finally:
         stop.set()
@@ -195,13 +199,36 @@ async def _heartbeat(rt: Runtime, stop: asyncio.Event) -> None:
         await instance.heartbeat(rt.engine, rt.owner)
 
 
-async def start_web(rt: Runtime) -> web.AppRunner:
+def trigger_worker(rt: Runtime) -> TriggerReadWorker | None:
+    """The targeted-read worker, if any Intacct connection takes triggers."""
+    if not any(
+        isinstance(c, IntacctConnection) and c.triggers is not None
+        for c in rt.config.connections.values()
+    ):
+        return None
+    return TriggerReadWorker(
+        rt.engine,
+        rt.vault,
+        rt.config,
+        rt.runner.pipelines,
+        owner=rt.owner,
+        on_queued=rt.worker.wake,
+    )
+
+
+async def start_web(rt: Runtime, *, on_trigger: Callable[[], None] | None = None) -> web.AppRunner:
     from ml_connector.web.app import app_runner, create_app
 
     async def run_pipeline(name: str, trigger: str) -> RunOutcome:
         return await rt.runner.run(name, "slack" if trigger == "slack" else "manual")
 
-    app = create_app(config=rt.config, engine=rt.engine, vault=rt.vault, run_pipeline=run_pipeline)
+    app = create_app(
+        config=rt.config,
+        engine=rt.engine,
+        vault=rt.vault,
+        run_pipeline=run_pipeline,
+        on_trigger=on_trigger,
+    )
     site_runner = app_runner(app, rt.config)
     await site_runner.setup()
     site = web.TCPSite(site_runner, rt.config.server.host, rt.config.server.port)

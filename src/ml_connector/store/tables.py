@@ -247,3 +247,36 @@ service_instances = sa.Table(
     sa.Column("started_at", Time, nullable=False),
     sa.Column("heartbeat_at", Time, nullable=False),
 )
+
+# Intacct trigger deliveries already accepted, by idempotency key: a retry (same key) is
+# acknowledged and dropped; a bearer token seen with another key or body is a replay.
+intacct_trigger_events = sa.Table(
+    "intacct_trigger_events",
+    metadata,
+    sa.Column("connection", sa.String(100), primary_key=True),
+    sa.Column("idempotency_key", sa.String(200), primary_key=True),
+    sa.Column("token_id", sa.String(100), unique=True),  # the JWT's jti, or its digest
+    sa.Column("form", sa.String(10), nullable=False),  # jwt | secret
+    sa.Column("body_digest", sa.String(64), nullable=False),
+    sa.Column("received_at", Time, nullable=False),
+    sa.Column("expires_at", Time, nullable=False),
+    sa.Index("ix_intacct_trigger_events_expires_at", "expires_at"),
+)
+
+# Targeted reads waiting to run, one row per record: events for a record coalesce into it.
+intacct_trigger_reads = sa.Table(
+    "intacct_trigger_reads",
+    metadata,
+    sa.Column("connection", sa.String(100), primary_key=True),
+    sa.Column("object", sa.String(40), primary_key=True),
+    sa.Column("record_key", sa.String(100), primary_key=True),
+    sa.Column("events", sa.Integer, nullable=False),
+    sa.Column("first_event_at", Time, nullable=False),
+    sa.Column("due_at", Time, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("claimed_by", sa.String(200)),
+    sa.Column("claimed_until", Time),
+    # An event arrived while the row was claimed: the record is read again after the claim.
+    sa.Column("again_at", Time),
+    sa.Index("ix_intacct_trigger_reads_due_at", "due_at"),
+)

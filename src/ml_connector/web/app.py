@@ -20,6 +20,7 @@ from ml_connector.logging import get_logger
 from ml_connector.slack.manifest import COMMANDS_PATH, EVENTS_PATH, OAUTH_REDIRECT_PATH
 from ml_connector.slack.oauth import Installer
 from ml_connector.vault import Vault
+from ml_connector.web import intacct_events
 from ml_connector.web.commands import commands_handler
 from ml_connector.web.context import CONTEXT, RunPipeline, WebContext
 from ml_connector.web.guard import BodyTimeout, GuardedAppRunner, Limits
@@ -52,6 +53,7 @@ def create_app(
     installer: Installer | None = None,
     shutdown_grace: float = SHUTDOWN_GRACE,
     freeze_gc: bool = True,
+    on_trigger: Callable[[], None] | None = None,
 ) -> web.Application:
     """The application; ``now`` is the wall clock used for signature timestamps.
 
@@ -60,6 +62,8 @@ def create_app(
     live as long as the process anyway, and a full collection that re-scans them stalls the
     event loop for 50-200 ms, which is what Slack's acknowledgements would wait for.
     Tests that start many apps in one process turn it off.
+
+    ``on_trigger``: called when an Intacct trigger queued a targeted read (wakes the worker).
     """
     ctx = WebContext(
         config=config,
@@ -100,6 +104,7 @@ def create_app(
     app.router.add_get("/readyz", readyz_handler)
     app.router.add_get("/metrics", metrics_handler)
     app.router.add_get("/", status_page_handler)
+    intacct_events.register(app, engine, on_trigger)
     return app
 
 

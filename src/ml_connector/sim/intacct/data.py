@@ -20,7 +20,7 @@ real field names; the protocol layer formats them on the wire.
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -278,6 +278,8 @@ class Dataset:
         self._docno = 10001
         self._prbatchkey = 1
         self._url_base = "https://www.intacct.com/ia/acct/ur.phtml?.r="
+        # Called with (event, object, record) on add/set/delete: trigger emission (triggers.py).
+        self.listeners: list[Callable[[str, str, Record], None]] = []
         now = as_of or datetime.now(self.timezone).replace(tzinfo=None, microsecond=0)
         self.as_of = now
         start = now - timedelta(days=history_days)
@@ -331,7 +333,33 @@ class Dataset:
             record["RECORD_URL"] = f"{self._url_base}{self._rng.getrandbits(48):012x}"
         self._tables[object_name].append(record)
         self._index[object_name][recordno] = record
+        self._changed("add", object_name, record)
         return record
+
+    def update(self, object_name: str, recordno: int, **values: Value) -> Record:
+        """Change fields of a record, as a user saving it would (a ``set`` event)."""
+        record = self._index[object_name][recordno]
+        unknown = set(values) - set(SCHEMAS[object_name].field_names)
+        if unknown:
+            raise KeyError(f"{object_name} has no field(s) {sorted(unknown)}")
+        record.update(values)
+        self._changed("set", object_name, record)
+        return record
+
+    def delete(self, object_name: str, recordno: int) -> None:
+        """Remove a record (a GLBATCH with its lines); later reads no longer find it."""
+        record = self._index[object_name].pop(recordno)
+        self._tables[object_name].remove(record)
+        if object_name == "GLBATCH":
+            lines = [e for e in self._tables["GLENTRY"] if e["BATCHNO"] == recordno]
+            for line in lines:
+                self._index["GLENTRY"].pop(recordno_of(line), None)
+                self._tables["GLENTRY"].remove(line)
+        self._changed("delete", object_name, record)
+
+    def _changed(self, event: str, object_name: str, record: Record) -> None:
+        for listener in self.listeners:
+            listener(event, object_name, record)
 
     def _blank(self, object_name: str) -> Record:
         return dict.fromkeys(SCHEMAS[object_name].field_names)

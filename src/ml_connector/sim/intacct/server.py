@@ -30,6 +30,7 @@ from ml_connector.sim.intacct.gateway import Gateway, concurrency_error, support
 from ml_connector.sim.intacct.protocol import ErrorDetail, render_control_failure
 from ml_connector.sim.intacct.resultsets import ResultSetStore
 from ml_connector.sim.intacct.sessions import Credentials, SessionStore
+from ml_connector.sim.intacct.triggers import JWKS_PATH, TriggerEmitter
 
 GATEWAY_PATH = "/ia/xml/xmlgw.phtml"
 XML_CONTENT_TYPE = 'text/xml; encoding="UTF-8";charset=UTF-8'
@@ -94,6 +95,8 @@ class IntacctSimulator(LocalServer):
         )
         self.strict = strict
         self.refused = self.gateway.refused
+        # Platform Triggers the company sends (triggers.py); none until defined.
+        self.triggers = TriggerEmitter(self.data, company_id=self.credentials.company_id)
         self.requests = 0
         self.function_calls: Counter[str] = Counter()
         self.rejected_concurrent = 0
@@ -107,11 +110,21 @@ class IntacctSimulator(LocalServer):
     def make_app(self) -> web.Application:
         app = web.Application(client_max_size=8 * 1024 * 1024)
         app.router.add_post(GATEWAY_PATH, self._handle)
+        app.router.add_get(JWKS_PATH, self.triggers.jwks_handler)
         return app
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
         self.url = await self._serve(host, port) + GATEWAY_PATH
         return self.url
+
+    @property
+    def jwks_url(self) -> str:
+        """Where the key set that verifies the triggers' JWTs is published."""
+        return self.url.removesuffix(GATEWAY_PATH) + JWKS_PATH
+
+    async def stop(self) -> None:
+        await self.triggers.close()
+        await super().stop()
 
     def expire_sessions(self) -> int:
         """Invalidate every session now, as an administrator or a timeout would."""
