@@ -232,3 +232,14 @@ service_instances = sa.Table(
     sa.Column("started_at", Time, nullable=False),
     sa.Column("heartbeat_at", Time, nullable=False),
 )
+
+# Fingerprints of the master keys in use, never the keys: a restore or a PostgreSQL backup can
+# tell whether the key at hand is the one the secrets were encrypted with. ``retired_at`` is
+# set when `secrets rotate-key` moves to a newer key.
+master_keys = sa.Table(
+    "master_keys",
+    metadata,
+    sa.Column("fingerprint", sa.String(64), primary_key=True),
+    sa.Column("recorded_at", Time, nullable=False),
+    sa.Column("retired_at", Time),
+)

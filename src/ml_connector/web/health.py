@@ -39,7 +39,7 @@ async def readyz_handler(request: web.Request) -> web.Response:
                 "status": "unavailable",
                 "database": "ok",
                 "migrations": f"at {current or 'none'}, code needs {head}; "
-                "run `ml-connector init` to apply the migrations",
+                "run `ml-connector db upgrade` to apply the migrations",
             },
             status=503,
         )
