@@ -37,6 +37,7 @@ ENCRYPTED_COLUMNS = [
 
 ENV_VAR = "MLC_MASTER_KEY"
 CANARY = "_vault.canary"
+CANARY_VALUE = b"ml-connector"
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,199}$")
 FINGERPRINT_CONTEXT = b"ml-connector master key fingerprint v1\x00"
 
@@ -263,7 +264,7 @@ class Vault:
                 sa.select(secrets.c.ciphertext).where(secrets.c.name == CANARY)
             )
         if token is None:
-            await self._store(CANARY, "ml-connector", None)
+            await self._store(CANARY, CANARY_VALUE.decode(), None)
             opener = self._keyring.keys[0]
         else:
             opener = self._opening_key(token)
@@ -275,19 +276,16 @@ class Vault:
             await record_fingerprint(conn, fingerprint)
 
     def _opening_key(self, token: str) -> bytes:
-        for key in self._keyring.keys:
-            try:
-                if Fernet(key).decrypt(token.encode("ascii")) == b"ml-connector":
-                    return key
-            except InvalidToken:
-                continue
-        if self._reload():
+        key = opening_key(self._keyring, token)
+        if key is None and self._reload():
             return self._opening_key(token)
-        raise MasterKeyError(
-            f"the master key from {self._keyring.source} (fingerprint "
-            f"{self._keyring.fingerprints[0]}) is not this vault's; use the key whose "
-            "fingerprint `ml-connector db check` shows as recorded"
-        )
+        if key is None:
+            raise MasterKeyError(
+                f"the master key from {self._keyring.source} (fingerprint "
+                f"{self._keyring.fingerprints[0]}) is not this vault's; use the key whose "
+                "fingerprint `ml-connector db check` shows as recorded"
+            )
+        return key
 
     async def rotate(self, new_keyring: Keyring) -> int:
         """Re-encrypt every secret under the new keyring's newest key; return how many."""
@@ -312,6 +310,17 @@ class Vault:
             await record_fingerprint(conn, new_keyring.fingerprints[0])
         self._keyring = new_keyring
         return count
+
+
+def opening_key(keyring: Keyring, canary_token: str) -> bytes | None:
+    """Which of the keyring's keys opens the canary (the key the secrets are under), if any."""
+    for key in keyring.keys:
+        try:
+            if Fernet(key).decrypt(canary_token.encode("ascii")) == CANARY_VALUE:
+                return key
+        except InvalidToken:
+            continue
+    return None
 
 
 async def record_fingerprint(conn: AsyncConnection, fingerprint: str) -> None:

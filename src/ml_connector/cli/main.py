@@ -13,6 +13,7 @@ import typer
 from ml_connector import __version__
 from ml_connector import logging as mlc_logging
 from ml_connector.cli import agent, audit, config, context, db, schedule, secrets, sim, slack
+from ml_connector.cli.backup import backup, restore
 from ml_connector.cli.check import check
 from ml_connector.cli.demo import demo
 from ml_connector.cli.init import init
@@ -66,6 +67,8 @@ app.command()(replay)
 app.command("run")(run_pipeline)
 app.command()(serve)
 app.command()(status)
+app.command()(backup)
+app.command()(restore)
 app.add_typer(audit.app, name="audit")
 app.add_typer(config.app, name="config")
 app.add_typer(db.app, name="db")
