@@ -98,7 +98,8 @@ def test_the_archive_holds_neither_the_key_nor_a_plain_secret(site: Site, tmp_pa
     assert site("backup", str(archive))[0] == 0
     with tarfile.open(archive) as tar:
         names = tar.getnames()
-        blob = b"".join(tar.extractfile(m).read() for m in tar.getmembers() if m.isfile())  # type: ignore[union-attr]
+        files = [tar.extractfile(m) for m in tar.getmembers() if m.isfile()]
+        blob = b"".join(f.read() for f in files if f is not None)
     assert sorted(names) == ["manifest.json", "ml-connector.db", "ml-connector.toml"]
     key = load_keyring(site.key, environ={}).keys[0]
     assert key not in blob and SECRET.encode() not in blob
