@@ -27,7 +27,7 @@ from ml_connector.delivery.slack_gateway import ClientGateway, managed_gateway
 from ml_connector.delivery.worker import default_owner
 from ml_connector.logging import get_logger
 from ml_connector.pipeline import Pipeline, RunOutcome
-from ml_connector.runtime import instance
+from ml_connector.runtime import instance, systemd
 from ml_connector.runtime.pipelines import build_pipelines
 from ml_connector.runtime.runner import PipelineRunner
 from ml_connector.runtime.scheduler import Scheduler
@@ -168,8 +168,10 @@ async def _serve(
             asyncio.create_task(scheduler.run(stop), name="scheduler"),
             asyncio.create_task(_heartbeat(rt, stop), name="instance heartbeat"),
         ]
+        systemd.notify("READY=1\nSTATUS=serving")
         crashed = await _until_stopped(stop, tasks)
     finally:
+        systemd.notify("STOPPING=1")
         stop.set()
         await asyncio.gather(*tasks, return_exceptions=True)
         if site_runner is not None:
