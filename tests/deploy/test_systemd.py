@@ -22,7 +22,10 @@ from ml_connector.store.migrate import migrate, revisions
 from ml_connector.vault import Keyring
 
 UNITS = Path(__file__).parents[2] / "deploy" / "systemd"
-INSTALLED = "/opt/ml-connector/bin/ml-connector"
+INSTALLED = {
+    "ml-connector.service": "/opt/ml-connector/bin/ml-connector",
+    "ml-connector-agent.service": "/opt/ml-connector-agent/bin/ml-connector-agent",
+}
 ANALYZE = shutil.which("systemd-analyze")
 NO_ANALYZE = "systemd-analyze is not installed (Debian: apt-get install systemd)"
 
@@ -30,10 +33,11 @@ NO_ANALYZE = "systemd-analyze is not installed (Debian: apt-get install systemd)
 def local_copy(unit: Path, directory: Path) -> Path:
     """The unit with ExecStart pointed at this virtualenv's ml-connector, which exists here
     (systemd-analyze verify refuses a unit whose binary is missing)."""
-    here = Path(sys.executable).with_name("ml-connector")
+    installed = INSTALLED[unit.name]
+    here = Path(sys.executable).with_name(Path(installed).name)
     assert here.exists(), here
     copy = directory / unit.name
-    copy.write_text(unit.read_text().replace(INSTALLED, str(here)))
+    copy.write_text(unit.read_text().replace(installed, str(here)))
     return copy
 
 
@@ -49,7 +53,7 @@ def directives(unit: Path) -> dict[str, list[str]]:
 @pytest.mark.parametrize("name", ["ml-connector.service", "ml-connector-agent.service"])
 def test_units_are_hardened_and_restart_on_failure(name: str) -> None:
     unit = directives(UNITS / name)
-    assert unit["ExecStart"][0].startswith(INSTALLED)
+    assert unit["ExecStart"][0].startswith(INSTALLED[name])
     assert unit["DynamicUser"] == ["yes"] and unit["User"][0] != "root"
     assert unit["StateDirectory"] and unit["ProtectSystem"] == ["strict"]
     assert unit["NoNewPrivileges"] == ["yes"] and unit["PrivateTmp"] == ["yes"]
@@ -63,13 +67,9 @@ def test_the_connector_unit_waits_for_readiness() -> None:
     assert "serve" in unit["ExecStart"][0].split()
 
 
-def test_the_agent_twin_runs_the_agent() -> None:
-    # The agent still ships inside ml-connector (`ml-connector agent serve`); when it becomes
-    # its own distribution this line follows its command.
-    assert directives(UNITS / "ml-connector-agent.service")["ExecStart"][0].split()[1:3] == [
-        "agent",
-        "serve",
-    ]
+def test_the_agent_twin_runs_the_agent_distribution() -> None:
+    command = directives(UNITS / "ml-connector-agent.service")["ExecStart"][0].split()
+    assert command[0].endswith("/ml-connector-agent") and command[1] == "serve"
 
 
 @pytest.mark.skipif(ANALYZE is None, reason=NO_ANALYZE)

@@ -12,7 +12,7 @@ import typer
 
 from ml_connector import __version__
 from ml_connector import logging as mlc_logging
-from ml_connector.cli import agent, audit, config, context, db, schedule, secrets, sim, slack
+from ml_connector.cli import audit, config, context, db, schedule, secrets, sim, slack
 from ml_connector.cli.backup import backup, restore
 from ml_connector.cli.check import check
 from ml_connector.cli.demo import demo
@@ -75,7 +75,6 @@ app.add_typer(db.app, name="db")
 app.add_typer(schedule.app, name="schedule")
 app.add_typer(secrets.app, name="secrets")
 app.add_typer(sim.app, name="sim")
-app.add_typer(agent.app, name="agent")
 app.add_typer(slack.app, name="slack")
 
 
