@@ -261,3 +261,35 @@ def test_db_check_exits_3_for_a_database_from_a_newer_version(site: Site) -> Non
     assert code == 1 and "9000_future" in out and "restore" in out
     code, out = site("db", "upgrade")
     assert code == 1 and "Nothing was changed" in one_line(out)
+
+
+def test_postgres_backup_prints_pg_dump_and_checks_the_recorded_fingerprint(
+    database_kind: str, database_url: tuple[str, str | None], tmp_path: Path
+) -> None:
+    if database_kind != "postgresql":
+        pytest.skip("the PostgreSQL backup path; SQLite's is tested above")
+    url, schema = database_url
+    here = Site(tmp_path)
+    here.config.write_text(
+        f'data_dir = "data"\ndatabase_url = "{url}?options=-csearch_path%3D{schema}"\n'
+    )
+    here.key.parent.mkdir()
+    from ml_connector.vault import create_key_file
+
+    create_key_file(here.key)
+    assert here("db", "upgrade")[0] == 0
+    assert here("secrets", "set", "slack.bot_token", stdin=SECRET + "\n")[0] == 0
+    code, out = here("backup", str(tmp_path / "mlc.pgdump"))
+    assert code == 0, out
+    text = one_line(out)
+    fingerprint = key_fingerprint(load_keyring(here.key, environ={}).keys[0])
+    assert "pg_dump --format=custom --no-owner" in text and f"--schema={schema}" in text
+    assert fingerprint in text and "NOT in the backup" in text
+    assert not (tmp_path / "mlc.pgdump").exists()  # pg_dump writes it, not us
+    # With another key, the backup is refused: a dump it could not open is no backup.
+    here.key.unlink()
+    create_key_file(here.key)
+    code, out = here("backup", str(tmp_path / "mlc.pgdump"))
+    assert code == 1 and "does not open this database's secrets" in one_line(out)
+    code, out = here("db", "check")
+    assert code == 4 and f"{fingerprint} (does NOT match" in one_line(out)

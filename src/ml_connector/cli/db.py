@@ -1,7 +1,8 @@
 """``ml-connector db …``: see and apply the database schema migrations.
 
 Exit codes of ``db check``: 0 current, 1 behind (run ``db upgrade``), 3 ahead (a newer version
-wrote the database), so provisioning scripts and container entrypoints can branch on them.
+wrote the database), 4 the master key at hand is not the one recorded, so provisioning scripts
+and container entrypoints can branch on them.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ app = typer.Typer(help="See and apply database schema migrations.", no_args_is_h
 
 EXIT_BEHIND = 1
 EXIT_AHEAD = 3
+EXIT_WRONG_KEY = 4
 
 
 async def _state(config: Config) -> SchemaState:
@@ -110,7 +112,7 @@ def upgrade(config_path: ConfigOption = None) -> None:
 @app.command()
 @handle_errors
 def check(config_path: ConfigOption = None) -> None:
-    """Exit 0 if the schema is current, 1 if it is behind, 3 if a newer version wrote it.
+    """Exit 0 if the schema is current, 1 if behind, 3 if a newer version wrote it, 4 wrong key.
 
     Also compares the master key at hand with the key fingerprint the database recorded.
     """
@@ -139,6 +141,13 @@ def check(config_path: ConfigOption = None) -> None:
             f"({where} the key at hand{'' if ours else ': no key found'})",
             highlight=False,
         )
+    if recorded is not None and ours and recorded not in ours:
+        err_console.print(
+            f"The master key at hand (fingerprint {ours[0]}) cannot open this database's "
+            "secrets: use the key whose fingerprint is recorded (MLC_MASTER_KEY or the key file)",
+            highlight=False,
+        )
+        raise typer.Exit(EXIT_WRONG_KEY)
     if state.status == "behind":
         console.print("Run `ml-connector db upgrade` (after `ml-connector backup PATH`).")
         raise typer.Exit(EXIT_BEHIND)
