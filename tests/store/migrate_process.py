@@ -38,6 +38,7 @@ async def main(url: str, schema: str | None, go: Path, mode: str) -> None:
             if mode == "slow":
                 time.sleep(1.0)  # blocks the loop on purpose: the lock stays held meanwhile
 
+    Path(f"{go}.ready.{os.getpid()}").touch()  # at the start line
     while not go.exists():
         await asyncio.sleep(0.01)
     waited: list[bool] = []

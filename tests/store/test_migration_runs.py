@@ -198,7 +198,10 @@ async def test_three_processes_starting_together_migrate_once(
     go = tmp_path / "go"
     args = _process_args(engine, database.schema)
     procs = [await _spawn(args, go, "slow") for _ in range(3)]
-    await asyncio.sleep(1.5)  # let all three import and wait at the start line
+    for _ in range(1200):  # all three imported and waiting at the start line
+        if len(list(tmp_path.glob("go.ready.*"))) == 3:
+            break
+        await asyncio.sleep(0.05)
     go.touch()
     results = []
     for proc in procs:
