@@ -136,6 +136,12 @@ class ServerConfig(Model):
         return self
 
 
+class DatabaseConfig(Model):
+    # Off by default: an upgrade changes the schema only when someone asks for it
+    # (`ml-connector db upgrade` or `serve --migrate`), after taking a backup.
+    auto_migrate: bool = False
+
+
 class DeliveryConfig(Model):
     post_interval: float = Field(1.0, gt=0, description="seconds between posts to one channel")
     max_attempts: int = Field(8, ge=1)
@@ -398,6 +404,7 @@ class Config(Model):
     log_format: Literal["console", "json"] = "console"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     server: ServerConfig = ServerConfig()
+    database: DatabaseConfig = DatabaseConfig()
     delivery: DeliveryConfig = DeliveryConfig()
     slack: SlackConfig = SlackConfig()
     connections: dict[str, Connection] = {}

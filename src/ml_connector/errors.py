@@ -10,6 +10,9 @@ public function (library exceptions are wrapped with ``raise ... from``)::
     │   ├── MasterKeyError             key missing, wrong for the stored secrets, or file too open
     │   └── SecretNotFoundError        a referenced secret was never stored
     ├── StoreError                     database unusable (unreachable, migrations not current)
+    │   ├── SchemaBehindError          the database is older than the code: migrate first
+    │   ├── SchemaAheadError           a newer ml-connector upgraded it: run that version
+    │   └── BackupError                a backup or restore refused or failed; nothing changed
     └── ExternalError                  a call to Slack, Intacct or the Sage 100 agent failed
         ├── TransientError             retry with backoff and jitter
         │   ├── RateLimitedError       retry after ``retry_after`` seconds
@@ -50,6 +53,18 @@ class SecretNotFoundError(VaultError):
 
 class StoreError(MLConnectorError):
     """The database cannot be used."""
+
+
+class SchemaBehindError(StoreError):
+    """The database's schema is older than this code's; a migration must run first."""
+
+
+class SchemaAheadError(StoreError):
+    """The database's schema revision is unknown to this code: a newer version wrote it."""
+
+
+class BackupError(StoreError):
+    """A backup or restore was refused (wrong key, newer archive …) or failed."""
 
 
 class ExternalError(MLConnectorError):

@@ -6,11 +6,14 @@ first) or from a key file with one key per line that ``ml-connector init`` creat
 ``secrets rotate-key`` can re-encrypt everything while services keep running.
 
 A canary row proves at start-up that the key fits the stored secrets, so a wrong key stops the
-service with a clear message instead of failing later, one secret at a time.
+service with a clear message instead of failing later, one secret at a time. The database also
+records the *fingerprint* of the key the secrets are under (``master_keys``; never the key):
+backups carry it, and a restore or a PostgreSQL backup check compares it with the key at hand.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import stat
@@ -24,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from ml_connector import clock
 from ml_connector.errors import MasterKeyError, SecretNotFoundError, VaultError
 from ml_connector.logging import register_secret
-from ml_connector.store.tables import intacct_sessions, secrets
+from ml_connector.store.tables import intacct_sessions, master_keys, secrets
 
 # Every column holding vault ciphertext, with its table's key: rotation re-encrypts them all.
 ENCRYPTED_COLUMNS = [
@@ -34,7 +37,19 @@ ENCRYPTED_COLUMNS = [
 
 ENV_VAR = "MLC_MASTER_KEY"
 CANARY = "_vault.canary"
+CANARY_VALUE = b"ml-connector"
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,199}$")
+FINGERPRINT_CONTEXT = b"ml-connector master key fingerprint v1\x00"
+
+
+def key_fingerprint(key: bytes) -> str:
+    """A short public name for a master key: 32 hex digits of SHA-256 over a fixed context.
+
+    It tells keys apart (in backups, in ``master_keys``) without revealing anything: the key is
+    256 random bits, so the hash cannot be turned back into it. The context keeps this hash
+    from equalling any other use of SHA-256 over the same bytes.
+    """
+    return hashlib.sha256(FINGERPRINT_CONTEXT + key.strip()).hexdigest()[:32]
 
 
 @dataclass(frozen=True)
@@ -63,6 +78,11 @@ class Keyring:
 
     def __repr__(self) -> str:
         return f"Keyring(source={self.source!r}, keys={len(self.keys)})"
+
+    @property
+    def fingerprints(self) -> list[str]:
+        """The fingerprint of each key, newest first."""
+        return [key_fingerprint(key) for key in self.keys]
 
     @property
     def fernet(self) -> MultiFernet:
@@ -234,15 +254,38 @@ class Vault:
             return [SecretInfo(r.name, r.created_at, r.updated_at) for r in rows]
 
     async def ensure_canary(self) -> None:
-        """Prove the key fits what is stored, writing the canary on first use."""
+        """Prove the key fits what is stored, writing the canary on first use.
+
+        Also records the fingerprint of the key that opens the canary, once, so a database
+        migrated from before fingerprints were kept gets one the first time it is opened.
+        """
         async with self._engine.connect() as conn:
             token = await conn.scalar(
                 sa.select(secrets.c.ciphertext).where(secrets.c.name == CANARY)
             )
         if token is None:
-            await self._store(CANARY, "ml-connector", None)
-        elif self.decrypt(token) != "ml-connector":
-            raise MasterKeyError(f"the master key from {self._keyring.source} is not this vault's")
+            await self._store(CANARY, CANARY_VALUE.decode(), None)
+            opener = self._keyring.keys[0]
+        else:
+            opener = self._opening_key(token)
+        fingerprint = key_fingerprint(opener)
+        async with self._engine.connect() as conn:
+            if await recorded_fingerprint(conn) == fingerprint:
+                return
+        async with self._engine.begin() as conn:
+            await record_fingerprint(conn, fingerprint)
+
+    def _opening_key(self, token: str) -> bytes:
+        key = opening_key(self._keyring, token)
+        if key is None and self._reload():
+            return self._opening_key(token)
+        if key is None:
+            raise MasterKeyError(
+                f"the master key from {self._keyring.source} (fingerprint "
+                f"{self._keyring.fingerprints[0]}) is not this vault's; use the key whose "
+                "fingerprint `ml-connector db check` shows as recorded"
+            )
+        return key
 
     async def rotate(self, new_keyring: Keyring) -> int:
         """Re-encrypt every secret under the new keyring's newest key; return how many."""
@@ -264,8 +307,51 @@ class Vault:
                         table.update().where(key_column == key).values({token_column: rotated})
                     )
                     count += 1
+            await record_fingerprint(conn, new_keyring.fingerprints[0])
         self._keyring = new_keyring
         return count
+
+
+def opening_key(keyring: Keyring, canary_token: str) -> bytes | None:
+    """Which of the keyring's keys opens the canary (the key the secrets are under), if any."""
+    for key in keyring.keys:
+        try:
+            if Fernet(key).decrypt(canary_token.encode("ascii")) == CANARY_VALUE:
+                return key
+        except InvalidToken:
+            continue
+    return None
+
+
+async def record_fingerprint(conn: AsyncConnection, fingerprint: str) -> None:
+    """Make ``fingerprint`` the one current key fingerprint; retire any other."""
+    now = clock.now()
+    await conn.execute(
+        master_keys.update()
+        .where(master_keys.c.fingerprint != fingerprint, master_keys.c.retired_at.is_(None))
+        .values(retired_at=now)
+    )
+    present = await conn.scalar(
+        sa.select(master_keys.c.fingerprint).where(master_keys.c.fingerprint == fingerprint)
+    )
+    if present is None:
+        await conn.execute(master_keys.insert().values(fingerprint=fingerprint, recorded_at=now))
+    else:
+        await conn.execute(
+            master_keys.update()
+            .where(master_keys.c.fingerprint == fingerprint)
+            .values(retired_at=None)
+        )
+
+
+async def recorded_fingerprint(conn: AsyncConnection) -> str | None:
+    """The fingerprint of the key the stored secrets are under, as the database recorded it."""
+    return await conn.scalar(
+        sa.select(master_keys.c.fingerprint)
+        .where(master_keys.c.retired_at.is_(None))
+        .order_by(master_keys.c.recorded_at.desc())
+        .limit(1)
+    )
 
 
 def check_name(name: str) -> None:

@@ -56,6 +56,8 @@ bot_token = "slack.default.bot_token"
 """
     )
     run = Cli(tmp_path)
+    code, _out, err = await run("db", "upgrade")
+    assert code == 0, err
     code, _out, err = await run("secrets", "set", "slack.default.bot_token", stdin=sim.bot_token)
     assert code == 0, err
     return run

@@ -1,4 +1,4 @@
-"""What every command needs: the config, the migrated store and the vault, and exit codes.
+"""What every command needs: the config, the store at the code's schema, the vault, exit codes.
 
 Commands stay thin: they parse options, call into the library through these helpers, and
 print. A ``ConfigError`` exits 2 with one line per problem; any other ``MLConnectorError`` exits
@@ -22,7 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ml_connector import logging as mlc_logging
 from ml_connector.config import Config, load_config
 from ml_connector.errors import ConfigError, MLConnectorError
-from ml_connector.store import make_engine, migrate
+from ml_connector.store import make_engine
+from ml_connector.store.migrate import prepare
 from ml_connector.vault import Vault, load_keyring
 
 console = Console(soft_wrap=True)
@@ -94,13 +95,29 @@ class Store:
     vault: Vault
 
 
+def say_waiting_for_migration() -> None:
+    err_console.print(
+        "another process is migrating this database; waiting for it to finish", highlight=False
+    )
+
+
 @asynccontextmanager
-async def open_store(config: Config, *, check_key: bool = True) -> AsyncIterator[Store]:
-    """Open the database (migrated) and the vault, refusing a wrong or too-open master key."""
+async def open_store(
+    config: Config, *, check_key: bool = True, migrate: bool = False
+) -> AsyncIterator[Store]:
+    """Open the database and the vault, refusing a wrong or too-open master key.
+
+    The schema must be the code's own; ``migrate`` (or ``database.auto_migrate``) lets it be
+    brought there first, under the migration lock.
+    """
     config.data_path.mkdir(parents=True, exist_ok=True)
     engine = make_engine(config.db_url)
     try:
-        await migrate(engine)
+        await prepare(
+            engine,
+            allow_migrate=migrate or config.database.auto_migrate,
+            on_wait=say_waiting_for_migration,
+        )
         vault = Vault(engine, load_keyring(config.key_file))
         if check_key:
             await vault.ensure_canary()

@@ -38,14 +38,15 @@ def init(
         changes.append(f"created the master key {config.key_file} (mode 0600)")
 
     async def setup() -> bool:
-        # open_store migrates; the canary write is what makes this key the vault's key.
+        # init is one of the few commands that migrate (under the migration lock); the canary
+        # write is what makes this key the vault's key.
         from ml_connector.store import current_revision, make_engine
 
         engine = make_engine(config.db_url) if config.data_path.exists() else None
         before = await current_revision(engine) if engine is not None else None
         if engine is not None:
             await engine.dispose()
-        async with open_store(config) as store:
+        async with open_store(config, migrate=True) as store:
             after = await current_revision(store.engine)
         return before != after
 

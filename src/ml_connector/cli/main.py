@@ -12,7 +12,8 @@ import typer
 
 from ml_connector import __version__
 from ml_connector import logging as mlc_logging
-from ml_connector.cli import audit, config, context, intacct, schedule, secrets, sim, slack
+from ml_connector.cli import audit, config, context, db, intacct, schedule, secrets, sim, slack
+from ml_connector.cli.backup import backup, restore
 from ml_connector.cli.check import check
 from ml_connector.cli.demo import demo
 from ml_connector.cli.init import init
@@ -66,8 +67,11 @@ app.command()(replay)
 app.command("run")(run_pipeline)
 app.command()(serve)
 app.command()(status)
+app.command()(backup)
+app.command()(restore)
 app.add_typer(audit.app, name="audit")
 app.add_typer(config.app, name="config")
+app.add_typer(db.app, name="db")
 app.add_typer(schedule.app, name="schedule")
 app.add_typer(secrets.app, name="secrets")
 app.add_typer(sim.app, name="sim")

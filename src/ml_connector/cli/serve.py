@@ -2,12 +2,28 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
+import typer
+
 from ml_connector.cli.context import ConfigOption, handle_errors, load, run
 from ml_connector.runtime.service import serve as serve_forever
 
 
 @handle_errors
-def serve(config_path: ConfigOption = None) -> None:
-    """Run the service until SIGTERM or Ctrl-C; stops cleanly, losing nothing."""
+def serve(
+    config_path: ConfigOption = None,
+    migrate: Annotated[
+        bool,
+        typer.Option(
+            "--migrate",
+            help="Upgrade an older database schema first (one process at a time, under a lock).",
+        ),
+    ] = False,
+) -> None:
+    """Run the service until SIGTERM or Ctrl-C; stops cleanly, losing nothing.
+
+    Refuses a database older than this version unless --migrate (or database.auto_migrate).
+    """
     config = load(config_path)
-    run(serve_forever(config))
+    run(serve_forever(config, migrate=migrate))

@@ -23,6 +23,7 @@ from ml_connector.config import (
 )
 from ml_connector.errors import CredentialsError, ExternalError, MLConnectorError
 from ml_connector.store import current_revision, head_revision
+from ml_connector.store.migrate import state_at
 from ml_connector.vault import Vault
 
 TIMEOUT = 30.0
@@ -94,15 +95,13 @@ async def check_database(engine: AsyncEngine) -> list[CheckResult]:
         ]
     head = head_revision()
     if current != head:
-        return [
-            CheckResult(
-                "database",
-                target,
-                False,
-                f"migrations at {current or 'none'}, code expects {head}",
-                "run `ml-connector init` (or start `serve`) to migrate",
-            )
-        ]
+        state = state_at(current)
+        hint = (
+            "run a newer ml-connector, or restore the backup taken before its upgrade"
+            if state.status == "ahead"
+            else "run `ml-connector db upgrade` (after `ml-connector backup PATH`)"
+        )
+        return [CheckResult("database", target, False, state.describe(), hint)]
     return [CheckResult("database", target, True, f"reachable, migrations current ({head})")]
 
 

@@ -1,7 +1,8 @@
 """The running service: scheduler, pipeline runs, delivery workers and web server in one loop.
 
-Start-up order matters: migrate, prove the master key, take the single-instance lock (SQLite),
-fail runs orphaned by a crash, clear dead workers' leases — only then claim any work. On
+Start-up order matters: check the schema (migrating only if allowed), prove the master key,
+take the single-instance lock (SQLite), fail runs orphaned by a crash, clear dead workers'
+leases — only then claim any work. On
 SIGTERM/SIGINT nothing new is claimed, posts in flight finish, runs in progress get a grace
 period, and leases are given back. If the delivery worker, the scheduler or the heartbeat
 fails, the service stops the same way and exits with that error rather than run without it.
@@ -26,15 +27,16 @@ from ml_connector.delivery.slack_gateway import ClientGateway, managed_gateway
 from ml_connector.delivery.worker import default_owner
 from ml_connector.logging import get_logger
 from ml_connector.pipeline import Pipeline, RunOutcome
-from ml_connector.runtime import instance
+from ml_connector.runtime import instance, systemd
 from ml_connector.runtime.pipelines import build_pipelines
 from ml_connector.runtime.runner import PipelineRunner
 from ml_connector.runtime.scheduler import Scheduler
 from ml_connector.runtime.trigger_reads import TriggerReadWorker
 from ml_connector.schedule.configured import configured_schedules
 from ml_connector.schedule.runs import fail_orphaned_runs
-from ml_connector.store import make_engine, migrate
+from ml_connector.store import make_engine
 from ml_connector.store.engine import is_sqlite
+from ml_connector.store.migrate import prepare
 from ml_connector.vault import Keyring, Vault, load_keyring
 
 log = get_logger("ml_connector.service")
@@ -64,11 +66,18 @@ async def open_runtime(
     pipelines: Mapping[str, Pipeline] | None = None,
     delivery: DeliverySettings | None = None,
     owner: str | None = None,
+    migrate: bool = False,
 ) -> AsyncIterator[Runtime]:
+    """``migrate``: bring an older schema to this code's (also ``database.auto_migrate``)."""
     config.data_path.mkdir(parents=True, exist_ok=True)
     engine = make_engine(config.db_url)
     try:
-        await migrate(engine)
+        if await prepare(
+            engine,
+            allow_migrate=migrate or config.database.auto_migrate,
+            on_wait=lambda: log.info("waiting for another process's migration to finish"),
+        ):
+            log.info("database migrated to this code's schema")
         vault = Vault(engine, keyring or load_keyring(config.key_file))
         await vault.ensure_canary()
         me = owner or default_owner()
@@ -97,8 +106,13 @@ async def serve(
     web_enabled: bool = True,
     install_signals: bool = True,
     scheduler_max_sleep: float | None = None,
+    migrate: bool = False,
 ) -> None:
-    """Run until SIGTERM/SIGINT (or ``stop``), then shut down cleanly."""
+    """Run until SIGTERM/SIGINT (or ``stop``), then shut down cleanly.
+
+    Refuses a database whose schema is older than this code unless ``migrate`` (or
+    ``database.auto_migrate``); always refuses one written by a newer version.
+    """
     stop = stop or asyncio.Event()
     lock = (
         instance.SingleInstanceLock(config.db_url) if config.db_url.startswith("sqlite") else None
@@ -107,7 +121,7 @@ async def serve(
         lock.acquire()
     try:
         async with open_runtime(
-            config, keyring=keyring, pipelines=pipelines, delivery=delivery
+            config, keyring=keyring, pipelines=pipelines, delivery=delivery, migrate=migrate
         ) as rt:
             signals = (signal.SIGTERM, signal.SIGINT) if install_signals else ()
             loop = asyncio.get_running_loop()
@@ -158,8 +172,10 @@ async def _serve(
         ]
         if triggers is not None:
             tasks.append(asyncio.create_task(triggers.run(stop), name="intacct trigger reads"))
+        systemd.notify("READY=1\nSTATUS=serving")
         crashed = await _until_stopped(stop, tasks)
     finally:
+        systemd.notify("STOPPING=1")
         stop.set()
         await asyncio.gather(*tasks, return_exceptions=True)
         if site_runner is not None:

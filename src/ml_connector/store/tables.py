@@ -280,3 +280,14 @@ intacct_trigger_reads = sa.Table(
     sa.Column("again_at", Time),
     sa.Index("ix_intacct_trigger_reads_due_at", "due_at"),
 )
+
+# Fingerprints of the master keys in use, never the keys: a restore or a PostgreSQL backup can
+# tell whether the key at hand is the one the secrets were encrypted with. ``retired_at`` is
+# set when `secrets rotate-key` moves to a newer key.
+master_keys = sa.Table(
+    "master_keys",
+    metadata,
+    sa.Column("fingerprint", sa.String(64), primary_key=True),
+    sa.Column("recorded_at", Time, nullable=False),
+    sa.Column("retired_at", Time),
+)

@@ -14,6 +14,7 @@ from aiohttp import web
 
 from ml_connector.logging import get_logger
 from ml_connector.store import current_revision, head_revision
+from ml_connector.store.migrate import state_at
 from ml_connector.web.context import context
 
 log = get_logger("ml_connector.web")
@@ -34,12 +35,17 @@ async def readyz_handler(request: web.Request) -> web.Response:
         return web.json_response({"status": "unavailable", "database": "unreachable"}, status=503)
     head = head_revision()
     if current != head:
+        state = state_at(current)
+        what_to_do = (
+            "run the newer ml-connector that wrote it, or restore the backup from before"
+            if state.status == "ahead"
+            else "run `ml-connector db upgrade` (`ml-connector init` on a new installation)"
+        )
         return web.json_response(
             {
                 "status": "unavailable",
                 "database": "ok",
-                "migrations": f"at {current or 'none'}, code needs {head}; "
-                "run `ml-connector init` to apply the migrations",
+                "migrations": f"{state.describe()}; {what_to_do}",
             },
             status=503,
         )
