@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import sys
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal, ParamSpec, TypeVar
+from typing import IO, Annotated, Any, Literal, ParamSpec, TypeVar, cast
 
 import typer
 from rich.console import Console
@@ -22,11 +23,45 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ml_connector import logging as mlc_logging
 from ml_connector.config import Config, load_config
 from ml_connector.errors import ConfigError, MLConnectorError
+from ml_connector.redact import redact_text
 from ml_connector.store import make_engine, migrate
 from ml_connector.vault import Vault, load_keyring
 
-console = Console(soft_wrap=True)
-err_console = Console(stderr=True, soft_wrap=True)
+
+class RedactingStream:
+    """A stream that passes every write through the redactor, then to the real stdout/stderr
+    (looked up at each write, so test runners that swap ``sys.stdout`` still see it)."""
+
+    def __init__(self, name: Literal["stdout", "stderr"]) -> None:
+        self._name = name
+
+    @property
+    def _target(self) -> IO[str]:
+        stream: IO[str] = getattr(sys, self._name)
+        return stream
+
+    def write(self, text: str) -> int:
+        self._target.write(redact_text(text))
+        return len(text)
+
+    def flush(self) -> None:
+        self._target.flush()
+
+    def isatty(self) -> bool:
+        return self._target.isatty()
+
+    def fileno(self) -> int:
+        return self._target.fileno()
+
+    @property
+    def encoding(self) -> str:
+        return getattr(self._target, "encoding", None) or "utf-8"
+
+
+# Everything a command prints goes through the redactor: a source's error text may echo a
+# secret, and a terminal's scroll-back or a CI log is storage too.
+console = Console(file=cast(IO[str], RedactingStream("stdout")), soft_wrap=True)
+err_console = Console(file=cast(IO[str], RedactingStream("stderr")), soft_wrap=True)
 
 ConfigOption = Annotated[
     Path | None,
@@ -104,6 +139,7 @@ async def open_store(config: Config, *, check_key: bool = True) -> AsyncIterator
         vault = Vault(engine, load_keyring(config.key_file))
         if check_key:
             await vault.ensure_canary()
+            await vault.register_all()
         yield Store(config, engine, vault)
     finally:
         await engine.dispose()

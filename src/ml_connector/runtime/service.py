@@ -70,6 +70,7 @@ async def open_runtime(
         await migrate(engine)
         vault = Vault(engine, keyring or load_keyring(config.key_file))
         await vault.ensure_canary()
+        await vault.register_all()
         me = owner or default_owner()
         gateway = managed_gateway(engine, vault, config)
         worker = DeliveryWorker(
