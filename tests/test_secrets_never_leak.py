@@ -189,7 +189,10 @@ timeout = 5.0
 [pipelines.intacct]
 type = "intacct"
 connection = "intacct"
-channels = {{ gl = "{channels["gl"]}", payments = "{channels["gl"]}", alerts = "{channels["alerts"]}" }}
+[pipelines.intacct.channels]
+gl = "{channels["gl"]}"
+payments = "{channels["gl"]}"
+alerts = "{channels["alerts"]}"
 [pipelines.sage100]
 type = "sage100"
 connection = "sage100"
