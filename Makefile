@@ -6,24 +6,26 @@ STAMP := $(VENV)/.installed
 .PHONY: demo test lint typecheck clean
 
 # The install compiles src/ml_connector/intacct/_records.pyx (setup.py): redo it when that changes.
-$(STAMP): pyproject.toml setup.py src/ml_connector/intacct/_records.pyx
+# The agent (agent/, its own distribution) is installed editable beside the connector: the
+# connector's tests start real agents, so it is their test dependency, never an import of src/.
+$(STAMP): pyproject.toml agent/pyproject.toml setup.py src/ml_connector/intacct/_records.pyx
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e ./agent -e '.[dev]'
 	touch $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/ml-connector demo
 
 test: $(STAMP)
-	$(BIN)/ruff check src tests bench setup.py
-	$(BIN)/ruff format --check src tests bench setup.py
+	$(BIN)/ruff check src agent/src tests bench setup.py
+	$(BIN)/ruff format --check src agent/src tests bench setup.py
 	$(BIN)/mypy
 	$(BIN)/pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench setup.py
-	$(BIN)/ruff format --check src tests bench setup.py
+	$(BIN)/ruff check src agent/src tests bench setup.py
+	$(BIN)/ruff format --check src agent/src tests bench setup.py
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

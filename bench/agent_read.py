@@ -22,13 +22,13 @@ import time
 import tracemalloc
 from pathlib import Path
 
-from ml_connector.sage100.agent.backends.base import PageQuery
-from ml_connector.sage100.agent.backends.demo import DemoBackend
-from ml_connector.sage100.agent.certs import init_certs
-from ml_connector.sage100.agent.demo_data import DemoStore, SeedCounts, connect
-from ml_connector.sage100.agent.resources import Resource
-from ml_connector.sage100.agent.testing import write_config
 from ml_connector.sage100.client import Sage100Client
+from ml_connector_agent.backends.base import PageQuery
+from ml_connector_agent.backends.demo import DemoBackend
+from ml_connector_agent.certs import init_certs
+from ml_connector_agent.demo_data import DemoStore, SeedCounts, connect
+from ml_connector_agent.resources import Resource
+from ml_connector_agent.testing import write_config
 
 PAGE = 5000
 

@@ -39,13 +39,13 @@ import sqlalchemy as sa
 
 from ml_connector.delivery.metadata import EVENT_TYPE
 from ml_connector.runtime.demo import CHANNELS, TIMEZONE, config_text, local_now
-from ml_connector.sage100.agent.demo_data import SeedCounts
-from ml_connector.sage100.agent.testing import running_agent
 from ml_connector.sim.intacct import IntacctSimulator
 from ml_connector.sim.slack import SlackSimulator
 from ml_connector.store import make_engine, migrate
 from ml_connector.store.tables import outbox
 from ml_connector.vault import Vault, create_key_file, load_keyring
+from ml_connector_agent.demo_data import SeedCounts
+from ml_connector_agent.testing import running_agent
 
 DEFAULT_DB = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 

@@ -4,7 +4,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ml_connector.redact import MASK, redact_text, redact_value
-from ml_connector.sage100.agent.auth import new_key
+from ml_connector_agent.auth import new_key
 
 
 def test_known_secret_shapes_are_masked() -> None:

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from ml_connector.sage100.agent.testing import RunningAgent, running_agent
+from ml_connector_agent.testing import RunningAgent, running_agent
 
 
 @pytest.fixture

@@ -9,8 +9,6 @@ from importlib import resources
 import aiohttp
 import pytest
 
-from ml_connector.sage100.agent.app import API_VERSION
-from ml_connector.sage100.agent.testing import RunningAgent
 from ml_connector.sage100.client import (
     RetryPolicy,
     Sage100CompanyNotFoundError,
@@ -18,6 +16,8 @@ from ml_connector.sage100.client import (
     Sage100PermanentError,
 )
 from ml_connector.sage100.tls import client_ssl_context
+from ml_connector_agent.app import API_VERSION
+from ml_connector_agent.testing import RunningAgent
 
 NO_RETRY = RetryPolicy(attempts=1)
 
@@ -151,10 +151,8 @@ async def test_a_lasting_lock_is_503_record_locked(agent: RunningAgent) -> None:
 
 
 async def test_openapi_documents_every_route(agent: RunningAgent) -> None:
-    doc = json.loads(
-        resources.files("ml_connector.sage100.agent").joinpath("openapi.json").read_text()
-    )
-    from ml_connector.sage100.agent.resources import Resource
+    doc = json.loads(resources.files("ml_connector_agent").joinpath("openapi.json").read_text())
+    from ml_connector_agent.resources import Resource
 
     expected = {f"/{API_VERSION}/health", f"/{API_VERSION}/openapi.json"} | {
         f"/{API_VERSION}/companies/{{code}}/{r.value}" for r in Resource

@@ -9,14 +9,15 @@ from pathlib import Path
 import pytest
 from yarl import URL
 
-from ml_connector.errors import ConfigError, CredentialsError
-from ml_connector.sage100.agent.auth import append_key, new_key, revoke_key
-from ml_connector.sage100.agent.certs import init_certs, issue, load_ca, make_ca, write_pem
-from ml_connector.sage100.agent.config import load_config
-from ml_connector.sage100.agent.server import build_ssl, start_agent
-from ml_connector.sage100.agent.testing import RunningAgent
+from ml_connector.errors import CredentialsError
 from ml_connector.sage100.client import RetryPolicy, Sage100AuthError, Sage100Client
 from ml_connector.sage100.tls import client_ssl_context
+from ml_connector_agent.auth import append_key, new_key, revoke_key
+from ml_connector_agent.certs import init_certs, issue, load_ca, make_ca, write_pem
+from ml_connector_agent.config import load_config
+from ml_connector_agent.errors import ConfigError
+from ml_connector_agent.server import build_ssl, start_agent
+from ml_connector_agent.testing import RunningAgent
 
 NO_RETRY = RetryPolicy(attempts=1)
 

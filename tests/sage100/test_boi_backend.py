@@ -5,14 +5,14 @@ from typing import Any
 
 import pytest
 
-from ml_connector.sage100.agent.app import build_app
-from ml_connector.sage100.agent.backends.base import PageQuery
-from ml_connector.sage100.agent.backends.boi import BoiBackend, split_result_set
-from ml_connector.sage100.agent.config import BoiSection, LockSection
-from ml_connector.sage100.agent.resources import Resource
-from ml_connector.sage100.agent.server import start_server
 from ml_connector.sage100.client import RetryPolicy, Sage100Client, Sage100LockedError
-from ml_connector.sage100.errors import BackendUnavailableError
+from ml_connector_agent.app import build_app
+from ml_connector_agent.backends.base import PageQuery
+from ml_connector_agent.backends.boi import BoiBackend, split_result_set
+from ml_connector_agent.config import BoiSection, LockSection
+from ml_connector_agent.errors import BackendUnavailableError
+from ml_connector_agent.resources import Resource
+from ml_connector_agent.server import start_server
 
 from .fake_boi import FakeProvideX, World
 

@@ -7,7 +7,6 @@ import pytest
 from aiohttp import web
 
 from ml_connector.errors import TransientError
-from ml_connector.sage100.agent.testing import running_agent
 from ml_connector.sage100.client import (
     RetryPolicy,
     Sage100Client,
@@ -15,6 +14,7 @@ from ml_connector.sage100.client import (
     Sage100PermanentError,
     Sage100TransientError,
 )
+from ml_connector_agent.testing import running_agent
 
 
 class Sleeps:

@@ -13,17 +13,17 @@ from typing import Any
 
 import pytest
 
-from ml_connector.sage100.agent.backends.base import PageQuery
-from ml_connector.sage100.agent.backends.odbc import (
+from ml_connector_agent.backends.base import PageQuery
+from ml_connector_agent.backends.odbc import (
     Dialect,
     OdbcBackend,
     providex_connection_string,
     scan_sql,
 )
-from ml_connector.sage100.agent.config import OdbcSection
-from ml_connector.sage100.agent.demo_data import DemoStore, SeedCounts, connect
-from ml_connector.sage100.agent.resources import Resource
-from ml_connector.sage100.errors import BackendUnavailableError, RecordLockedError
+from ml_connector_agent.config import OdbcSection
+from ml_connector_agent.demo_data import DemoStore, SeedCounts, connect
+from ml_connector_agent.errors import BackendUnavailableError, RecordLockedError
+from ml_connector_agent.resources import Resource
 
 _DATE = re.compile(r"\{d '(\d{4})-(\d{2})-(\d{2})'\}")
 

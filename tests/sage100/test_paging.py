@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ml_connector.sage100.agent.paging import (
+from ml_connector_agent.paging import (
     Candidate,
     InvalidRequest,
     Position,

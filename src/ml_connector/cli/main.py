@@ -12,7 +12,7 @@ import typer
 
 from ml_connector import __version__
 from ml_connector import logging as mlc_logging
-from ml_connector.cli import agent, audit, config, context, schedule, secrets, sim, slack
+from ml_connector.cli import audit, config, context, schedule, secrets, sim, slack
 from ml_connector.cli.check import check
 from ml_connector.cli.demo import demo
 from ml_connector.cli.init import init
@@ -71,7 +71,6 @@ app.add_typer(config.app, name="config")
 app.add_typer(schedule.app, name="schedule")
 app.add_typer(secrets.app, name="secrets")
 app.add_typer(sim.app, name="sim")
-app.add_typer(agent.app, name="agent")
 app.add_typer(slack.app, name="slack")
 
 

@@ -31,11 +31,11 @@ from ml_connector.config import Config, load_config
 from ml_connector.delivery import DeliverySettings
 from ml_connector.runtime.service import open_runtime, serve
 from ml_connector.runtime.terminal import render_message
-from ml_connector.sage100.agent.testing import RunningAgent, running_agent
 from ml_connector.sim.intacct import IntacctSimulator
 from ml_connector.sim.slack import SlackSimulator
 from ml_connector.store.tables import outbox
 from ml_connector.vault import Vault, create_key_file, load_keyring
+from ml_connector_agent.testing import RunningAgent, running_agent
 
 CHANNELS = {
     "gl": "finance-gl",

@@ -29,7 +29,6 @@ import aiohttp
 from yarl import URL
 
 from ml_connector.delivery import backoff
-from ml_connector.sage100.agent.resources import Resource
 from ml_connector.sage100.errors import (
     Sage100AuthError,
     Sage100CompanyNotFoundError,
@@ -40,6 +39,7 @@ from ml_connector.sage100.errors import (
 )
 from ml_connector.sage100.metrics import REQUEST_SECONDS
 from ml_connector.sage100.tls import client_ssl_context, describe_peer
+from ml_connector_agent.resources import Resource
 
 __all__ = [
     "AgentHealth",

@@ -1,6 +1,6 @@
-"""Failures of the Sage 100 agent and of the connector's client for it.
+"""Failures of the connector's client for the Sage 100 agent.
 
-Both sides hang their errors on the one tree in :mod:`ml_connector.errors` so a caller can
+They hang on the one tree in :mod:`ml_connector.errors` so a caller can
 decide from the class alone: a record locked by a Sage 100 user or an agent that is down is
 transient (retry with backoff), a bad company code or a rejected credential is permanent
 (report once, hold the work)::
@@ -13,10 +13,8 @@ transient (retry with backoff), a bad company code or a rejected credential is p
             ├── Sage100CompanyNotFoundError             404 unknown company
             └── Sage100AuthError (CredentialsError)     401/403 and failed TLS handshakes
 
-    BackendError (agent side: Sage 100 itself, seen through BOI/ODBC/demo)
-    ├── RecordLockedError (TransientError)              BOI 0 + "busy/in use/locked", ProvideX busy
-    ├── BackendUnavailableError (TransientError)        driver missing at runtime, logon failed
-    └── BackendQueryError (PermanentError)              a read Sage 100 rejected
+The agent's own failures (Sage 100 seen through BOI/ODBC/demo) live in
+``ml_connector_agent.errors``; they reach the connector only as HTTP answers.
 """
 
 from __future__ import annotations
@@ -69,31 +67,3 @@ class Sage100CompanyNotFoundError(Sage100PermanentError):
 
 class Sage100AuthError(Sage100PermanentError, CredentialsError):
     """The API key or the certificates are not accepted (or the agent's are not trusted)."""
-
-
-class BackendError(ExternalError):
-    """Sage 100 itself (through BOI, ODBC or the demo data) failed a read inside the agent."""
-
-    def __init__(self, message: str, *, code: str = "backend_error") -> None:
-        super().__init__(message, system=SYSTEM, code=code)
-
-
-class RecordLockedError(BackendError, TransientError):
-    """Another Sage 100 user holds the record or file (BOI 0 + message, ProvideX Error #0)."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message, code="record_locked")
-
-
-class BackendUnavailableError(BackendError, TransientError):
-    """Sage 100 cannot be reached now: logon failed, driver or data path not available."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message, code="backend_unavailable")
-
-
-class BackendQueryError(BackendError, PermanentError):
-    """Sage 100 rejected the read (unknown table or column, bad filter)."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message, code="backend_error")

@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ml_connector.delivery.slack_gateway import ClientGateway
-from ml_connector.sage100.agent.testing import running_agent
 from ml_connector.sim.slack import SlackSimulator
 from ml_connector.slack.client import SlackClient
 from ml_connector.vault import Vault
+from ml_connector_agent.testing import running_agent
 
 from .world import CHANNELS, INTERVAL, SEED, MovableClock, World, make_config, streams_config
 

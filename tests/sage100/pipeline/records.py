@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ml_connector.sage100.agent.paging import record_stamp
-from ml_connector.sage100.agent.resources import (
+from ml_connector_agent.paging import record_stamp
+from ml_connector_agent.resources import (
     shape_ap_invoice,
     shape_gl_account,
     shape_gl_posting,

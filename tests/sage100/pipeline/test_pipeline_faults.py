@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from ml_connector.sage100.agent.config import load_config
-from ml_connector.sage100.agent.server import start_agent
 from ml_connector.sage100.client import RetryPolicy
 from ml_connector.store.tables import record_states
+from ml_connector_agent.config import load_config
+from ml_connector_agent.server import start_agent
 
 from .world import World, add_invoices, mentioning
 

@@ -14,10 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ml_connector.config import parse_config
 from ml_connector.errors import ConfigError
 from ml_connector.pipeline import RunContext
-from ml_connector.sage100.agent.testing import running_agent
 from ml_connector.sage100.pipeline import Sage100Pipeline
 from ml_connector.sim.slack import SlackSimulator
 from ml_connector.vault import Vault
+from ml_connector_agent.testing import running_agent
 
 from .world import FAST_RETRY, World, add_invoices, make_config, mentioning, streams_config
 

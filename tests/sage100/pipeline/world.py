@@ -21,13 +21,13 @@ from ml_connector.config import Config, parse_config
 from ml_connector.delivery import DeliverySettings, DeliveryWorker
 from ml_connector.delivery.slack_gateway import ClientGateway
 from ml_connector.pipeline import RunContext, RunOutcome
-from ml_connector.sage100.agent.demo_data import SeedCounts
-from ml_connector.sage100.agent.testing import RunningAgent
 from ml_connector.sage100.client import RetryPolicy
 from ml_connector.sage100.pipeline import Sage100Pipeline
 from ml_connector.sim.slack import SlackSimulator
 from ml_connector.store.tables import cursors, outbox
 from ml_connector.vault import Vault
+from ml_connector_agent.demo_data import SeedCounts
+from ml_connector_agent.testing import RunningAgent
 
 CHANNELS = ["ap", "po", "gl", "approvals", "wh002"]
 INTERVAL = 0.02

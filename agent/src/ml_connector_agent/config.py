@@ -43,8 +43,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from ml_connector.errors import ConfigError
-from ml_connector.sage100.agent.paging import InvalidRequest, parse_company_code
+from ml_connector_agent.errors import ConfigError
+from ml_connector_agent.paging import InvalidRequest, parse_company_code
 
 
 class _Model(BaseModel):
@@ -157,13 +157,13 @@ class AgentConfig(_Model):
             if self.tls.cert_file is None or self.tls.key_file is None:
                 problems.append(
                     "tls.cert_file and tls.key_file are required: the agent serves HTTPS only "
-                    "(run `ml-connector agent init-certs`, or --insecure-dev for a local test)"
+                    "(run `ml-connector-agent init-certs`, or --insecure-dev for a local test)"
                 )
             if self.auth.needs_client_cert and self.tls.client_ca_file is None:
                 problems.append(f"tls.client_ca_file is required by auth.mode = {self.auth.mode}")
         if (self.auth.needs_api_key or insecure_dev) and not self.api_keys:
             problems.append(
-                "no API keys configured: run `ml-connector agent add-key --config FILE`"
+                "no API keys configured: run `ml-connector-agent add-key --config FILE`"
             )
         return problems
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ParamSpec, TypeVar
 
-from ml_connector.sage100.agent.paging import Candidate, Position, select_page
-from ml_connector.sage100.agent.resources import SHAPERS, Resource
+from ml_connector_agent.paging import Candidate, Position, select_page
+from ml_connector_agent.resources import SHAPERS, Resource
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -101,7 +101,7 @@ class ScanningBackend(Backend):
 
     Neither the BOI browse filters nor the ProvideX ODBC driver can express the keyset
     condition, so both stream candidate rows and leave ordering and paging to
-    :func:`~ml_connector.sage100.agent.paging.select_page`; names and line counts are then
+    :func:`~ml_connector_agent.paging.select_page`; names and line counts are then
     looked up for the page's rows only, which keeps lookups proportional to the page.
     """
 

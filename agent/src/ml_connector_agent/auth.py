@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ml_connector.errors import ConfigError
-from ml_connector.sage100.agent.config import ApiKeyEntry
+from ml_connector_agent.config import ApiKeyEntry
+from ml_connector_agent.errors import ConfigError
 
 KEY_PREFIX = "s100_"
 

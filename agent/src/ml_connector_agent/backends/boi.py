@@ -27,20 +27,20 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from ml_connector.sage100.agent.backends.base import PageQuery, ScanningBackend, is_lock_message
-from ml_connector.sage100.agent.config import BoiSection
-from ml_connector.sage100.agent.paging import Candidate, record_stamp
-from ml_connector.sage100.agent.resources import (
+from ml_connector_agent.backends.base import PageQuery, ScanningBackend, is_lock_message
+from ml_connector_agent.config import BoiSection
+from ml_connector_agent.errors import (
+    BackendQueryError,
+    BackendUnavailableError,
+    RecordLockedError,
+)
+from ml_connector_agent.paging import Candidate, record_stamp
+from ml_connector_agent.resources import (
     RECORD_KEYS,
     STAGE_ENTRY,
     STAGE_POSTED,
     Resource,
     text,
-)
-from ml_connector.sage100.errors import (
-    BackendQueryError,
-    BackendUnavailableError,
-    RecordLockedError,
 )
 
 log = logging.getLogger(__name__)

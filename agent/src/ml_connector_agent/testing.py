@@ -18,12 +18,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from ml_connector.sage100.agent.auth import append_key, new_key
-from ml_connector.sage100.agent.backends.demo import DemoBackend
-from ml_connector.sage100.agent.certs import CertPaths, init_certs
-from ml_connector.sage100.agent.config import load_config
-from ml_connector.sage100.agent.demo_data import Clock, SeedCounts
-from ml_connector.sage100.agent.server import RunningServer, start_agent
+from ml_connector_agent.auth import append_key, new_key
+from ml_connector_agent.backends.demo import DemoBackend
+from ml_connector_agent.certs import CertPaths, init_certs
+from ml_connector_agent.config import load_config
+from ml_connector_agent.demo_data import Clock, SeedCounts
+from ml_connector_agent.server import RunningServer, start_agent
 
 if TYPE_CHECKING:
     from ml_connector.sage100.client import Sage100Client

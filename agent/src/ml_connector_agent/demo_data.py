@@ -21,8 +21,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from ml_connector.sage100.agent.paging import decimal_hours
-from ml_connector.sage100.agent.resources import ap_invoice_key, gl_posting_key
+from ml_connector_agent.paging import decimal_hours
+from ml_connector_agent.resources import ap_invoice_key, gl_posting_key
 
 Clock = Callable[[], datetime]
 

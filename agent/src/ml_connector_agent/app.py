@@ -18,11 +18,16 @@ from typing import Any
 
 from aiohttp import web
 
-from ml_connector import __version__
-from ml_connector.sage100.agent.auth import KeyRing, bearer_token
-from ml_connector.sage100.agent.backends.base import Backend, Page, PageQuery
-from ml_connector.sage100.agent.config import LockSection
-from ml_connector.sage100.agent.paging import (
+from ml_connector_agent import __version__
+from ml_connector_agent.auth import KeyRing, bearer_token
+from ml_connector_agent.backends.base import Backend, Page, PageQuery
+from ml_connector_agent.config import LockSection
+from ml_connector_agent.errors import (
+    BackendError,
+    BackendUnavailableError,
+    RecordLockedError,
+)
+from ml_connector_agent.paging import (
     InvalidRequest,
     decode_after,
     encode_after,
@@ -30,12 +35,7 @@ from ml_connector.sage100.agent.paging import (
     parse_company_code,
     parse_limit,
 )
-from ml_connector.sage100.agent.resources import Resource
-from ml_connector.sage100.errors import (
-    BackendError,
-    BackendUnavailableError,
-    RecordLockedError,
-)
+from ml_connector_agent.resources import Resource
 
 log = logging.getLogger(__name__)
 

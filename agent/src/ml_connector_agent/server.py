@@ -10,27 +10,27 @@ from pathlib import Path
 
 from aiohttp import web
 
-from ml_connector.errors import ConfigError
-from ml_connector.sage100.agent.app import build_app
-from ml_connector.sage100.agent.auth import KeyRing
-from ml_connector.sage100.agent.backends.base import Backend
-from ml_connector.sage100.agent.certs import server_ssl_context
-from ml_connector.sage100.agent.config import AgentConfig
+from ml_connector_agent.app import build_app
+from ml_connector_agent.auth import KeyRing
+from ml_connector_agent.backends.base import Backend
+from ml_connector_agent.certs import server_ssl_context
+from ml_connector_agent.config import AgentConfig
+from ml_connector_agent.errors import ConfigError
 
 
 def build_backend(config: AgentConfig) -> Backend:
     """The configured back end; the BOI and ODBC drivers are imported only when chosen."""
     kind = config.backend.kind
     if kind == "demo":
-        from ml_connector.sage100.agent.backends.demo import DemoBackend
+        from ml_connector_agent.backends.demo import DemoBackend
 
         demo = config.backend.demo
         return DemoBackend(config.path(demo.data_dir), config.companies, seed=demo.seed)
     if kind == "odbc":
-        from ml_connector.sage100.agent.backends.odbc import OdbcBackend
+        from ml_connector_agent.backends.odbc import OdbcBackend
 
         return OdbcBackend(config.backend.odbc, config.companies)
-    from ml_connector.sage100.agent.backends.boi import BoiBackend
+    from ml_connector_agent.backends.boi import BoiBackend
 
     return BoiBackend(config.backend.boi, config.companies)
 

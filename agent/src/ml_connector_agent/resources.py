@@ -15,8 +15,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from typing import Any
 
-from ml_connector.amounts import AmountError, parse_amount
-from ml_connector.sage100.agent.paging import iso_date, record_stamp, sage_date
+from ml_connector_agent.amounts import AmountError, parse_amount
+from ml_connector_agent.paging import iso_date, record_stamp, sage_date
 
 
 class Resource(StrEnum):

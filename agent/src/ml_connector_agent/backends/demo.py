@@ -15,10 +15,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from ml_connector.sage100.agent.backends.base import Backend, Page, PageQuery
-from ml_connector.sage100.agent.demo_data import Clock, DemoStore, SeedCounts, connect
-from ml_connector.sage100.agent.resources import SHAPERS, Resource
-from ml_connector.sage100.errors import BackendUnavailableError, RecordLockedError
+from ml_connector_agent.backends.base import Backend, Page, PageQuery
+from ml_connector_agent.demo_data import Clock, DemoStore, SeedCounts, connect
+from ml_connector_agent.errors import BackendUnavailableError, RecordLockedError
+from ml_connector_agent.resources import SHAPERS, Resource
 
 #: ProvideX's own text for a held record or file (Error #0), what the BOI relays.
 LOCK_MESSAGE = "Error #0: Record/file busy"

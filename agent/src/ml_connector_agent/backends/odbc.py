@@ -3,7 +3,7 @@
 The driver is read-only and slow on anything but key columns, so each read asks only for
 rows whose DateUpdated or DateCreated is on or after the page's first day (a superset),
 computes the exact stamp in Python and keeps the ``limit + 1`` smallest while streaming
-(:func:`~ml_connector.sage100.agent.paging.select_page`). Names (vendors, accounts) and PO
+(:func:`~ml_connector_agent.paging.select_page`). Names (vendors, accounts) and PO
 line counts are looked up for the page's rows only, in ``IN`` lists of 200, because the
 ProvideX driver needs ``{oj …}`` escapes for joins (timandpaige.com, "Sage 100 2013 ODBC
 joins"). ProvideX SQL takes no parameters here: dates are ``{d 'YYYY-MM-DD'}`` literals and
@@ -17,21 +17,21 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol
 
-from ml_connector.sage100.agent.backends.base import PageQuery, ScanningBackend, is_lock_message
-from ml_connector.sage100.agent.config import OdbcSection
-from ml_connector.sage100.agent.paging import Candidate, record_stamp
-from ml_connector.sage100.agent.resources import (
+from ml_connector_agent.backends.base import PageQuery, ScanningBackend, is_lock_message
+from ml_connector_agent.config import OdbcSection
+from ml_connector_agent.errors import (
+    BackendError,
+    BackendQueryError,
+    BackendUnavailableError,
+    RecordLockedError,
+)
+from ml_connector_agent.paging import Candidate, record_stamp
+from ml_connector_agent.resources import (
     RECORD_KEYS,
     STAGE_ENTRY,
     STAGE_POSTED,
     Resource,
     text,
-)
-from ml_connector.sage100.errors import (
-    BackendError,
-    BackendQueryError,
-    BackendUnavailableError,
-    RecordLockedError,
 )
 
 IN_CHUNK = 200
