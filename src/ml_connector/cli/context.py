@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Annotated, Any, Literal, ParamSpec, TypeVar, cast
 
+import sqlalchemy as sa
 import typer
 from rich.console import Console
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -95,8 +96,25 @@ def handle_errors(func: Callable[P, T]) -> Callable[P, T]:
             raise typer.Exit(2) from None
         except MLConnectorError as exc:
             raise fail(str(exc)) from None
+        except sa.exc.SQLAlchemyError as exc:
+            raise fail(describe_database_error(exc)) from None
+        except OSError as exc:
+            where = f" ({exc.filename})" if exc.filename else ""
+            raise fail(f"{exc.strerror or exc}{where}") from None
 
     return wrapper
+
+
+def describe_database_error(exc: sa.exc.SQLAlchemyError) -> str:
+    """One line for a database failure (disk full, unreachable, locked), and what to do."""
+    cause = exc.orig if isinstance(exc, sa.exc.DBAPIError) and exc.orig is not None else exc
+    first = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
+    hint = ""
+    if ("disk" in first.lower() and "full" in first.lower()) or "no space" in first.lower():
+        hint = "; free space where the database lives, then run the command again"
+    elif isinstance(exc, sa.exc.OperationalError):
+        hint = "; check that the database is reachable and writable, then run it again"
+    return f"database error: {first[:300]}{hint}"
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:

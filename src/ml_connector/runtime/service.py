@@ -31,14 +31,14 @@ from ml_connector.runtime.pipelines import build_pipelines
 from ml_connector.runtime.runner import PipelineRunner
 from ml_connector.runtime.scheduler import Scheduler
 from ml_connector.schedule.configured import configured_schedules
-from ml_connector.schedule.runs import fail_orphaned_runs
+from ml_connector.schedule.runs import DEFAULT_STALE_AFTER, fail_orphaned_runs
 from ml_connector.store import make_engine, migrate
 from ml_connector.store.engine import is_sqlite
 from ml_connector.vault import Keyring, Vault, load_keyring
 
 log = get_logger("ml_connector.service")
 
-ORPHAN_AFTER = 120.0
+ORPHAN_AFTER = DEFAULT_STALE_AFTER
 INSTANCE_HEARTBEAT = 15.0
 
 
