@@ -8,6 +8,7 @@ client certificate, when given, is presented on every connection for mTLS.
 from __future__ import annotations
 
 import ssl
+import stat
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -21,6 +22,8 @@ def client_ssl_context(
 ) -> ssl.SSLContext:
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # check_hostname + CERT_REQUIRED
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    if client_key is not None:
+        refuse_open_key_file(client_key)
     try:
         ctx.load_verify_locations(cafile=str(ca_file))
         if client_cert is not None:
@@ -30,6 +33,19 @@ def client_ssl_context(
             f"cannot load the agent's CA or the client certificate: {exc}"
         ) from exc
     return ctx
+
+
+def refuse_open_key_file(path: Path) -> None:
+    """A private key readable by group or others is a key anyone on the machine may copy."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return  # the load below names the missing file
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise Sage100AuthError(
+            f"{path}: the client key is readable by group or others "
+            f"(mode {stat.S_IMODE(mode):04o}); run `chmod 600 {path}`"
+        )
 
 
 def describe_peer(der: bytes) -> tuple[str, datetime]:
