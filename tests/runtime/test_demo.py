@@ -33,6 +33,8 @@ def test_demo_posts_from_both_pipelines(tmp_path: Path) -> None:
     assert "Unbalanced journal entry" in out
     assert "Vendor exception" in out
     assert "messages posted. Channel page: http://127.0.0.1:" in out
+    # Both simulators run in strict mode; neither pipeline sent anything they refuse.
+    assert "Simulators refused: nothing" in out
     # the demo's config is kept where --dir put it, with no secret in it
     config = (tmp_path / "demo" / "ml-connector.toml").read_text()
     assert "xoxb-" not in config and 'password = "intacct.' in config
