@@ -190,13 +190,16 @@ class Vault:
                 ) from None
             raise
 
-    async def _canary_opens(self, conn: AsyncConnection | None) -> bool:
-        query = sa.select(secrets.c.ciphertext).where(secrets.c.name == CANARY)
+    async def _ciphertext(self, name: str, conn: AsyncConnection | None) -> str | None:
+        """``conn``: read inside the caller's transaction (on SQLite a second one would wait)."""
+        query = sa.select(secrets.c.ciphertext).where(secrets.c.name == name)
         if conn is not None:
-            token = await conn.scalar(query)
-        else:
-            async with self._engine.connect() as own:
-                token = await own.scalar(query)
+            return await conn.scalar(query)
+        async with self._engine.connect() as own:
+            return await own.scalar(query)
+
+    async def _canary_opens(self, conn: AsyncConnection | None) -> bool:
+        token = await self._ciphertext(CANARY, conn)
         if token is None:
             return False
         try:
@@ -241,13 +244,8 @@ class Vault:
         return value
 
     async def get_optional(self, name: str, *, conn: AsyncConnection | None = None) -> str | None:
-        """``conn``: read inside the caller's transaction (on SQLite a second one would wait)."""
-        query = sa.select(secrets.c.ciphertext).where(secrets.c.name == name)
-        if conn is not None:
-            token = await conn.scalar(query)
-        else:
-            async with self._engine.connect() as own:
-                token = await own.scalar(query)
+        """``conn``: read inside the caller's transaction (see :meth:`_ciphertext`)."""
+        token = await self._ciphertext(name, conn)
         if token is None:
             return None
         value = await self.open(
