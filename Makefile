@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck clean
+.PHONY: demo test lint typecheck clean agent-check
 
 # The install compiles src/ml_connector/intacct/_records.pyx (setup.py): redo it when that changes.
 # The agent (agent/, its own distribution) is installed editable beside the connector: the
@@ -22,6 +22,11 @@ test: $(STAMP)
 	$(BIN)/ruff format --check src agent/src tests bench setup.py
 	$(BIN)/mypy
 	$(BIN)/pytest -q
+
+# The agent alone in a fresh venv (wheels only), init + serve, and the connector's check against
+# it in all three auth modes; about a minute, so CI runs it once (.ci/run), not pytest.
+agent-check: $(STAMP)
+	.ci/agent_fresh_venv.sh
 
 lint: $(STAMP)
 	$(BIN)/ruff check src agent/src tests bench setup.py

@@ -158,9 +158,11 @@ def test_mtls_needs_https_even_on_loopback(tmp_path: Path) -> None:
         'agent_url = "http://127.0.0.1:8443"',
     )
     text = text.replace(
-        'auth = "api_key"\napi_key = "sage100.api_key"',
-        'auth = "mtls"\nca_file = "ca.pem"\ncert_file = "c.pem"\nkey_file = "c.key"',
+        'auth = "api_key"                  # or "mtls", or "mtls+api_key"\n'
+        'api_key = "sage100.api_key"',
+        'auth = "mtls"\nca_file = "ca.pem"\ncert_file = "c.pem"\nclient_key = "sage100.client_key"',
     )
+    assert 'auth = "mtls"' in text
     [problem] = problems(tmp_path, text)
     assert "connections.sage100" in problem
-    assert "auth = 'mtls' needs an https:// agent_url" in problem
+    assert "auth = 'mtls' needs an https agent_url" in problem

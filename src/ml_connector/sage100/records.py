@@ -16,7 +16,7 @@ from typing import Any
 
 from ml_connector.amounts import AmountError, parse_amount
 from ml_connector.sage100.errors import Sage100PermanentError
-from ml_connector_agent.paging import stamp_of
+from ml_connector.sage100.wire import stamp_of
 
 Record = Mapping[str, Any]
 
