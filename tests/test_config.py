@@ -105,3 +105,64 @@ def test_numbers_and_booleans_are_not_coerced(tmp_path: Path) -> None:
         f"{file}: delivery.post_interval: expected a number, got True",
         f"{file}: server.port: expected an integer, got '8080'",
     ]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "key"),
+    [
+        (
+            'agent_url = "https://sage100-server.example.internal:8443"',
+            'agent_url = "http://sage100-server.example.internal:8443"',
+            "connections.sage100.agent_url",
+        ),
+        (
+            'type = "intacct"\n',
+            'type = "intacct"\ngateway_url = "http://10.0.0.5/ia/xml/xmlgw.phtml"\n',
+            "connections.intacct.gateway_url",
+        ),
+        (
+            "[slack.workspaces.default]\n",
+            '[slack.workspaces.default]\napi_base_url = "http://slack-proxy.internal/api/"\n',
+            "slack.workspaces.default.api_base_url",
+        ),
+    ],
+)
+def test_credential_urls_must_be_https_off_loopback(
+    tmp_path: Path, old: str, new: str, key: str
+) -> None:
+    text = example_config()
+    assert old in text
+    [problem] = problems(tmp_path, text.replace(old, new, 1))
+    assert f"{key}: expected an https:// URL" in problem
+    assert "only for loopback hosts" in problem
+    assert "write https://" in problem
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.8.9.1", "[::1]", "localhost"])
+def test_plain_http_is_accepted_for_loopback_hosts(tmp_path: Path, host: str) -> None:
+    text = example_config()
+    text = text.replace(
+        'type = "intacct"\n', f'type = "intacct"\ngateway_url = "http://{host}:9/x"\n', 1
+    )
+    text = text.replace(
+        "[slack.workspaces.default]\n",
+        f'[slack.workspaces.default]\napi_base_url = "http://{host}:9/api/"\n',
+    )
+    config = load_config(write(tmp_path, text))
+    assert config.slack.workspaces["default"].api_base_url.startswith("http://")
+
+
+def test_mtls_needs_https_even_on_loopback(tmp_path: Path) -> None:
+    text = example_config().replace(
+        'agent_url = "https://sage100-server.example.internal:8443"',
+        'agent_url = "http://127.0.0.1:8443"',
+    )
+    text = text.replace(
+        'auth = "api_key"                  # or "mtls", or "mtls+api_key"\n'
+        'api_key = "sage100.api_key"',
+        'auth = "mtls"\nca_file = "ca.pem"\ncert_file = "c.pem"\nclient_key = "sage100.client_key"',
+    )
+    assert 'auth = "mtls"' in text
+    [problem] = problems(tmp_path, text)
+    assert "connections.sage100" in problem
+    assert "auth = 'mtls' needs an https agent_url" in problem

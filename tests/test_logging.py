@@ -3,7 +3,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ml_connector.logging import MASK, redact_text, redact_value
+from ml_connector.redact import MASK, redact_text, redact_value
 from ml_connector_agent.auth import new_key
 
 

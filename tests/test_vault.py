@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ml_connector import logging as mlc_logging
-from ml_connector.errors import MasterKeyError, SecretNotFoundError
+from ml_connector.errors import CorruptSecretError, MasterKeyError, SecretNotFoundError
 from ml_connector.store import make_engine, migrate
 from ml_connector.store.tables import secrets
 from ml_connector.vault import Keyring, Vault, create_key_file, load_keyring, write_key_file
@@ -110,3 +110,37 @@ async def test_planted_secret_appears_nowhere_in_plain_text(tmp_path: Path) -> N
         assert PLANTED not in text
     for path in tmp_path.iterdir():
         assert PLANTED.encode() not in path.read_bytes(), path
+
+
+@pytest.mark.parametrize("damage", ["flip", "truncate", "garbage"])
+async def test_damaged_row_is_named_as_such_not_blamed_on_the_key(
+    engine: AsyncEngine, damage: str
+) -> None:
+    vault = Vault.ephemeral(engine)
+    await vault.ensure_canary()
+    await vault.set("intacct.user_password", PLANTED)
+    await vault.set("slack.bot_token", "xoxb-still-fine-123456")
+    async with engine.begin() as conn:
+        token = await conn.scalar(
+            sa.select(secrets.c.ciphertext).where(secrets.c.name == "intacct.user_password")
+        )
+        damaged = {
+            "flip": token[:40] + ("A" if token[40] != "A" else "B") + token[41:],
+            "truncate": token[:-7],
+            "garbage": "not a token at all",
+        }[damage]
+        await conn.execute(
+            secrets.update()
+            .where(secrets.c.name == "intacct.user_password")
+            .values(ciphertext=damaged)
+        )
+    with pytest.raises(CorruptSecretError) as info:
+        await vault.get("intacct.user_password")
+    text = str(info.value)
+    assert "'intacct.user_password'" in text and "damaged" in text
+    assert "secrets set intacct.user_password" in text
+    assert not isinstance(info.value, MasterKeyError)
+    assert await vault.get("slack.bot_token") == "xoxb-still-fine-123456"
+    # A wrong key is still called a wrong key, not damage.
+    with pytest.raises(MasterKeyError, match="does not open"):
+        await Vault.ephemeral(engine).get("slack.bot_token")

@@ -7,6 +7,7 @@ never gets its alerts. Secrets are never written here, only referenced by vault 
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tomllib
@@ -84,12 +85,43 @@ def _http_url(value: str) -> str:
     return value
 
 
+def is_loopback_host(host: str) -> bool:
+    """127.0.0.0/8, ::1 and ``localhost``: traffic that never leaves the machine."""
+    name = host.strip("[]").lower()
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def _secure_url(value: str) -> str:
+    """A URL that carries credentials: https, or http only to this machine (the simulators).
+
+    Over plain http a bearer key, an Intacct login or a Slack token crosses the network in
+    clear, and a client certificate configured for it is never presented at all.
+    """
+    parsed = urlsplit(value)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise ValueError("expected an https:// URL")
+    if parsed.scheme == "http" and not is_loopback_host(parsed.hostname):
+        raise ValueError(
+            "expected an https:// URL: credentials would cross the network in clear over "
+            "http://, which is accepted only for loopback hosts (127.0.0.1, ::1, localhost); "
+            f"write https://{value[len('http://') :]}"
+        )
+    return value
+
+
 ChannelId = Annotated[str, AfterValidator(_channel_id)]
 UserGroupId = Annotated[str, AfterValidator(_usergroup_id)]
 UserId = Annotated[str, AfterValidator(_user_id)]
 SecretRef = Annotated[str, AfterValidator(_secret_ref)]
 CompanyCode = Annotated[str, AfterValidator(_company_code)]
 HttpUrl = Annotated[str, AfterValidator(_http_url)]
+# Every URL a credential is sent to: the agent, the Intacct gateway, Slack's API.
+SecureUrl = Annotated[str, AfterValidator(_secure_url)]
 FilePath = Annotated[Path, Field(strict=False)]
 
 
@@ -156,7 +188,7 @@ class DeliveryConfig(Model):
 
 
 class SlackWorkspace(Model):
-    api_base_url: HttpUrl = SLACK_API
+    api_base_url: SecureUrl = SLACK_API
     app_id: str | None = None
     client_id: str | None = None
     client_secret: SecretRef | None = None
@@ -164,7 +196,7 @@ class SlackWorkspace(Model):
     # Single-workspace setup: a bot token stored with `secrets set` instead of an OAuth install.
     bot_token: SecretRef | None = None
     token_rotation: bool = False
-    oauth_authorize_url: HttpUrl = "https://slack.com/oauth/v2/authorize"
+    oauth_authorize_url: SecureUrl = "https://slack.com/oauth/v2/authorize"
     allowed_users: list[UserId] = []
     allowed_channels: list[ChannelId] = []
     # The Slack team this workspace must be installed into (T…); an install into another is
@@ -248,7 +280,7 @@ class IntacctTriggers(Model):
 
 class IntacctConnection(Model):
     type: Literal["intacct"]
-    gateway_url: HttpUrl = INTACCT_GATEWAY
+    gateway_url: SecureUrl = INTACCT_GATEWAY
     sender_id: str = Field(min_length=1)
     sender_password: SecretRef
     company_id: str = Field(min_length=1)
@@ -265,7 +297,7 @@ class Sage100Connection(Model):
     private key and the API key are vault secrets named here (``secrets set NAME``)."""
 
     type: Literal["sage100"]
-    agent_url: HttpUrl
+    agent_url: SecureUrl
     company: CompanyCode
     auth: Literal["mtls", "api_key", "mtls+api_key"]
     ca_file: FilePath | None = None

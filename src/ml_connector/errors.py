@@ -8,6 +8,7 @@ public function (library exceptions are wrapped with ``raise ... from``)::
     ├── ConfigError                    bad config file or option; exit code 2
     ├── VaultError                     secrets at rest
     │   ├── MasterKeyError             key missing, wrong for the stored secrets, or file too open
+    │   ├── CorruptSecretError         one stored secret is damaged (the key opens the others)
     │   └── SecretNotFoundError        a referenced secret was never stored
     ├── StoreError                     database unusable (unreachable, migrations not current)
     │   ├── SchemaBehindError          the database is older than the code: migrate first
@@ -25,6 +26,8 @@ Each system adds leaves (``SlackError`` …) by mixing its own base with one of 
 """
 
 from __future__ import annotations
+
+from ml_connector.redact import redact_text
 
 
 class MLConnectorError(Exception):
@@ -45,6 +48,11 @@ class VaultError(MLConnectorError):
 
 class MasterKeyError(VaultError):
     """The master key is missing, unreadable, too open, or does not open the stored secrets."""
+
+
+class CorruptSecretError(VaultError):
+    """One stored secret cannot be opened although the master key opens the vault: its row is
+    damaged (or was written under a key no longer held); it must be set again."""
 
 
 class SecretNotFoundError(VaultError):
@@ -86,6 +94,9 @@ class ExternalError(MLConnectorError):
         http_status: int | None = None,
         retry_after: float | None = None,
     ) -> None:
+        # A source's answer is outside text and may echo what it was sent (a password, a
+        # key): masked here, before anything can truncate, format, store or post it.
+        message = redact_text(message)
         super().__init__(message)
         self.message = message
         self.system = system

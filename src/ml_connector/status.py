@@ -21,7 +21,7 @@ from ml_connector import clock
 from ml_connector.config import Config
 from ml_connector.delivery.audit import AuditEntry, list_entries
 from ml_connector.delivery.outbox import Status, queue_depth
-from ml_connector.logging import redact_text
+from ml_connector.redact import redact_text
 from ml_connector.schedule.configured import ConfiguredSchedule, configured_schedules
 from ml_connector.schedule.cron import describe_cron
 from ml_connector.schedule.planner import next_fire_times

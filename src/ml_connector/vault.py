@@ -13,6 +13,8 @@ backups carry it, and a restore or a PostgreSQL backup check compares it with th
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import os
 import re
@@ -25,8 +27,13 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ml_connector import clock
-from ml_connector.errors import MasterKeyError, SecretNotFoundError, VaultError
-from ml_connector.logging import register_secret
+from ml_connector.errors import (
+    CorruptSecretError,
+    MasterKeyError,
+    SecretNotFoundError,
+    VaultError,
+)
+from ml_connector.redact import register_secret
 from ml_connector.store.tables import intacct_sessions, master_keys, secrets
 
 # Every column holding vault ciphertext, with its table's key: rotation re-encrypts them all.
@@ -175,14 +182,50 @@ class Vault:
         return self._keyring.fernet.encrypt(value.encode("utf-8")).decode("ascii")
 
     def decrypt(self, token: str) -> str:
+        """Open one token; a failure is blamed on the key (see :meth:`open` to tell better)."""
         try:
             return self._keyring.fernet.decrypt(token.encode("ascii")).decode("utf-8")
-        except InvalidToken:
+        except (InvalidToken, UnicodeError):
             if self._reload():
                 return self.decrypt(token)
             raise MasterKeyError(
                 f"the master key from {self._keyring.source} does not open the stored secrets"
             ) from None
+
+    async def open(self, what: str, token: str, *, conn: AsyncConnection | None = None) -> str:
+        """Open the stored ``what``, telling a damaged row from a wrong master key.
+
+        Both fail Fernet's check the same way; the canary tells them apart: if the key opens
+        the canary but not this row, the row is damaged (or was written under a key this
+        vault no longer holds), and the fix is to set that secret again, not to hunt for
+        another key.
+        """
+        try:
+            return self.decrypt(token)
+        except MasterKeyError:
+            if not _well_formed(token) or await self._canary_opens(conn):
+                raise CorruptSecretError(
+                    f"{what} is damaged and cannot be decrypted (the master key from "
+                    f"{self._keyring.source} opens the rest of the vault); set it again"
+                ) from None
+            raise
+
+    async def _ciphertext(self, name: str, conn: AsyncConnection | None) -> str | None:
+        """``conn``: read inside the caller's transaction (on SQLite a second one would wait)."""
+        query = sa.select(secrets.c.ciphertext).where(secrets.c.name == name)
+        if conn is not None:
+            return await conn.scalar(query)
+        async with self._engine.connect() as own:
+            return await own.scalar(query)
+
+    async def _canary_opens(self, conn: AsyncConnection | None) -> bool:
+        token = await self._ciphertext(CANARY, conn)
+        if token is None:
+            return False
+        try:
+            return self.decrypt(token) == "ml-connector"
+        except MasterKeyError:
+            return False
 
     def _reload(self) -> bool:
         """After a rotation by another process, pick up the new key file once."""
@@ -221,18 +264,32 @@ class Vault:
         return value
 
     async def get_optional(self, name: str, *, conn: AsyncConnection | None = None) -> str | None:
-        """``conn``: read inside the caller's transaction (on SQLite a second one would wait)."""
-        query = sa.select(secrets.c.ciphertext).where(secrets.c.name == name)
-        if conn is not None:
-            token = await conn.scalar(query)
-        else:
-            async with self._engine.connect() as own:
-                token = await own.scalar(query)
+        """``conn``: read inside the caller's transaction (see :meth:`_ciphertext`)."""
+        token = await self._ciphertext(name, conn)
         if token is None:
             return None
-        value = self.decrypt(token)
+        value = await self.open(
+            f"secret {name!r} (run `ml-connector secrets set {name}`)", token, conn=conn
+        )
         register_secret(value)
         return value
+
+    async def register_all(self) -> int:
+        """Teach the redactor every value the vault holds, so a source that echoes a secret
+        this process never read is masked too; a damaged row is skipped (it is reported when
+        used). Returns how many were registered."""
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(sa.select(secrets.c.name, secrets.c.ciphertext))).all()
+        count = 0
+        for name, token in rows:
+            if name == CANARY:
+                continue
+            try:
+                register_secret(self.decrypt(token))
+            except MasterKeyError:
+                continue
+            count += 1
+        return count
 
     async def exists(self, name: str) -> bool:
         async with self._engine.connect() as conn:
@@ -352,6 +409,16 @@ async def recorded_fingerprint(conn: AsyncConnection) -> str | None:
         .order_by(master_keys.c.recorded_at.desc())
         .limit(1)
     )
+
+
+def _well_formed(token: str) -> bool:
+    """Whether ``token`` has a Fernet token's shape: version 0x80, timestamp, IV, whole
+    AES blocks, HMAC (https://github.com/fernet/spec/blob/master/Spec.md)."""
+    try:
+        raw = base64.urlsafe_b64decode(token.encode("ascii"))
+    except (binascii.Error, ValueError, UnicodeError):
+        return False
+    return len(raw) >= 73 and raw[0] == 0x80 and (len(raw) - 57) % 16 == 0
 
 
 def check_name(name: str) -> None:

@@ -244,8 +244,6 @@ def test_nested_owned_objects_become_dicts() -> None:
 @pytest.mark.parametrize(
     ("field", "value"),
     [
-        ("AMOUNT", "NaN"),
-        ("AMOUNT", "12,50"),
         ("ENTRY_DATE", "2026-08-18"),
         ("ENTRY_DATE", "13/01/2026"),
         ("WHENMODIFIED", "08/18/2026"),

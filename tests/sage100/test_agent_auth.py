@@ -186,3 +186,55 @@ def test_bad_config_names_file_and_key(tmp_path: Path) -> None:
     text = "\n".join(caught.value.problems)
     assert "agent.toml: companies" in text
     assert "auth.mode" in text
+
+
+async def test_failed_keys_are_logged_and_slowed_per_peer(
+    key_agent: RunningAgent, caplog: pytest.LogCaptureFixture
+) -> None:
+    import aiohttp
+
+    from ml_connector_agent.auth import FailureThrottle
+
+    url = f"{key_agent.url}/v1/health"
+    context = client_ssl_context(key_agent.ca_file, None, None)
+    wrong = "s100_" + "W" * 43
+    statuses: list[int] = []
+    caplog.set_level("WARNING", logger="ml_connector_agent.app")
+    async with aiohttp.ClientSession() as session:
+        for _ in range(FailureThrottle().limit + 2):
+            async with session.get(
+                url, ssl=context, headers={"Authorization": f"Bearer {wrong}"}
+            ) as resp:
+                statuses.append(resp.status)
+                body = await resp.json()
+                retry_after = resp.headers.get("Retry-After")
+        # Even the right key waits out the lockout: guessing gains nothing from it.
+        async with session.get(
+            url, ssl=context, headers={"Authorization": f"Bearer {key_agent.api_key}"}
+        ) as resp:
+            assert resp.status == 429
+    limit = FailureThrottle().limit
+    assert statuses == [401] * limit + [429, 429]
+    assert body["error"] == "too_many_failed_authentications"
+    assert retry_after is not None and 1 <= int(retry_after) <= 60
+    failures = [r.getMessage() for r in caplog.records if "authentication failed" in r.getMessage()]
+    assert len(failures) == limit
+    assert "127.0.0.1" in failures[0] and "s100_WWW…" in failures[0]
+    assert all(wrong not in line for line in failures)
+
+
+def test_the_throttle_forgets_after_its_window() -> None:
+    from ml_connector_agent.auth import FailureThrottle
+
+    now = [0.0]
+    throttle = FailureThrottle(limit=3, window=10, clock=lambda: now[0])
+    for _ in range(3):
+        assert throttle.retry_after("p") is None
+        throttle.failed("p")
+    assert throttle.retry_after("p") == 10
+    assert throttle.retry_after("q") is None
+    now[0] = 10.5
+    assert throttle.retry_after("p") is None
+    throttle.failed("p")
+    throttle.succeeded("p")
+    assert throttle.retry_after("p") is None

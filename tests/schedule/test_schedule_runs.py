@@ -62,7 +62,10 @@ async def test_heartbeat_keeps_a_run_alive_and_a_silent_one_is_taken_over(
     assert first is not None
     assert await heartbeat_run(engine, first, now=T0 + 100)
     # 150 s after start but only 50 s after the last beat: still alive.
-    assert await try_start_run(engine, "intacct", "schedule", "b", now=T0 + 150) is None
+    assert (
+        await try_start_run(engine, "intacct", "schedule", "b", now=T0 + 150, stale_after=120)
+        is None
+    )
     # Silent for more than stale_after: the old run is failed and the new one starts.
     second = await try_start_run(
         engine, "intacct", "schedule", "host-b:2", now=T0 + 100 + 121, stale_after=120
@@ -116,3 +119,17 @@ async def test_concurrent_starters_on_separate_engines_start_one_run(database: A
     async with engines[0].connect() as conn:
         count = await conn.scalar(sa.select(sa.func.count()).select_from(runs))
     assert count == 5
+
+
+async def test_a_crashed_run_stops_blocking_within_seconds_by_default(engine: AsyncEngine) -> None:
+    """A run whose process died (e.g. disk full at its last write) leaves a `running` row."""
+    from ml_connector.runtime.runner import HEARTBEAT_SECONDS
+    from ml_connector.schedule.runs import DEFAULT_STALE_AFTER
+
+    assert DEFAULT_STALE_AFTER <= 15 and DEFAULT_STALE_AFTER >= 4 * HEARTBEAT_SECONDS
+    crashed = await try_start_run(engine, "intacct", "manual", "host-a:1", now=T0)
+    assert crashed is not None
+    assert await try_start_run(engine, "intacct", "manual", "host-b:2", now=T0 + 10) is None
+    later = await try_start_run(engine, "intacct", "manual", "host-b:2", now=T0 + 16)
+    assert later is not None
+    assert (await run_row(engine, crashed)).status == "failed"

@@ -12,14 +12,14 @@ import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
 from aiohttp import web
 
 from ml_connector_agent import __version__
-from ml_connector_agent.auth import KeyRing, bearer_token
+from ml_connector_agent.auth import FailureThrottle, KeyRing, bearer_token, shown_key
 from ml_connector_agent.backends.base import Backend, Page, PageQuery
 from ml_connector_agent.config import LockSection
 from ml_connector_agent.errors import (
@@ -81,6 +81,7 @@ class AgentState:
     locks: LockSection
     keys: KeyRing | None
     auth_mode: str
+    throttle: FailureThrottle = field(default_factory=FailureThrottle)
 
 
 STATE: web.AppKey[AgentState] = web.AppKey("sage100_agent_state", AgentState)
@@ -107,17 +108,36 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """API keys (when configured); mTLS is enforced earlier, in the TLS handshake."""
-    keys = request.app[STATE].keys
+    state = request.app[STATE]
+    keys = state.keys
     if keys is not None:
+        peer = request.remote or "unknown"
+        wait = state.throttle.retry_after(peer)
+        if wait is not None:
+            raise ApiError(
+                429,
+                "too_many_failed_authentications",
+                "too many failed authentications from this address; wait and retry",
+                retry_after=int(wait + 0.999),
+            )
         token = bearer_token(request.headers.get("Authorization"))
         key_id = keys.verify(token) if token else None
         if key_id is None:
+            failures = state.throttle.failed(peer)
+            log.warning(
+                "authentication failed: key %s from %s (%d in the last %.0f s)",
+                shown_key(token),
+                peer,
+                failures,
+                state.throttle.window,
+            )
             raise ApiError(
                 401,
                 "unauthorized",
                 "missing or unknown API key (send Authorization: Bearer <key>)",
                 headers={"WWW-Authenticate": 'Bearer realm="sage100-agent"'},
             )
+        state.throttle.succeeded(peer)
         request[API_KEY_ID] = key_id
     return await handler(request)
 

@@ -15,6 +15,8 @@ import re
 import secrets
 import time
 import tomllib
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +25,62 @@ from ml_connector_agent.config import ApiKeyEntry
 from ml_connector_agent.errors import ConfigError
 
 KEY_PREFIX = "s100_"
+# What a log line may show of a presented key: our prefix and three characters, enough to
+# tell "an old key of ours" from "someone guessing", far too little to use.
+SHOWN_KEY_CHARS = len(KEY_PREFIX) + 3
+
+
+def shown_key(token: str | None) -> str:
+    if not token:
+        return "(none)"
+    return token[:SHOWN_KEY_CHARS].encode("ascii", "replace").decode() + "…"
+
+
+class FailureThrottle:
+    """Failed authentications per peer address: after ``limit`` within ``window`` seconds,
+    that peer is answered 429 (with Retry-After) until the oldest of them is ``window`` old.
+
+    256-bit keys cannot be guessed, but thousands of wrong keys a second are still an attack
+    to slow down and make visible. Kept in memory (a restart forgets it) and bounded in how
+    many peers it remembers.
+    """
+
+    def __init__(
+        self,
+        limit: int = 10,
+        window: float = 60.0,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        max_peers: int = 10_000,
+    ) -> None:
+        self.limit = limit
+        self.window = window
+        self._clock = clock
+        self._max_peers = max_peers
+        self._failures: dict[str, deque[float]] = {}
+
+    def retry_after(self, peer: str) -> float | None:
+        """Seconds this peer must wait, or None if it may try now."""
+        times = self._failures.get(peer)
+        if not times:
+            return None
+        now = self._clock()
+        while times and times[0] <= now - self.window:
+            times.popleft()
+        if len(times) < self.limit:
+            return None
+        return max(times[0] + self.window - now, 1.0)
+
+    def failed(self, peer: str) -> int:
+        """Record one failure; return how many this peer has within the window."""
+        if peer not in self._failures and len(self._failures) >= self._max_peers:
+            self._failures.pop(next(iter(self._failures)))
+        times = self._failures.setdefault(peer, deque(maxlen=self.limit))
+        times.append(self._clock())
+        return len(times)
+
+    def succeeded(self, peer: str) -> None:
+        self._failures.pop(peer, None)
 
 
 def hash_key(key: str) -> str:

@@ -272,14 +272,21 @@ def load_ca(cert_path: Path, key_path: Path, passphrase: bytes | None = None) ->
     return Issued(cert, load_private_key(key_path, passphrase))
 
 
+AEAD_CIPHERS = "ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL:!eNULL"
+
+
 def server_ssl_context(
     cert: Path, key: Path, client_ca: Path | None, *, passphrase: bytes | None = None
 ) -> ssl.SSLContext:
-    """TLS 1.2+; with ``client_ca`` every connection must present a certificate it signed."""
+    """TLS 1.2+ with forward-secret AEAD suites only; with ``client_ca`` every connection
+    must present a certificate it signed."""
     load_private_key(key, passphrase)  # refuses an open file, names a missing passphrase
     load_certificate(cert, "agent certificate")
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    # TLS 1.2 suites (1.3's are all AEAD already): ECDHE with AES-GCM or ChaCha20-Poly1305;
+    # no CBC (with SHA-1 or SHA-256 MACs), no static RSA key exchange.
+    ctx.set_ciphers(AEAD_CIPHERS)
     ctx.load_cert_chain(cert, key, password=passphrase)
     if client_ca is not None:
         ctx.verify_mode = ssl.CERT_REQUIRED

@@ -15,6 +15,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from typing import Any
 
+from ml_connector_agent.amounts import AmountError, parse_amount
 from ml_connector_agent.paging import iso_date, record_stamp, sage_date
 
 
@@ -44,7 +45,9 @@ def text(value: object) -> str | None:
 def money(value: object) -> str:
     if value is None or (isinstance(value, str) and not value.strip()):
         return "0.00"
-    amount = Decimal(str(value)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    # Bounded first: Sage data holding 1e1000000 would otherwise raise decimal.Overflow here
+    # and fail the whole page (AmountError is caught per record, see SHAPERS).
+    amount = parse_amount(str(value)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
     return f"{amount:.2f}"
 
 
@@ -179,9 +182,48 @@ def shape_gl_account(row: Row) -> Row:
     }
 
 
+# Amount columns of Sage 100 rows that a shaper reads (the agent's OpenAPI amounts).
+_AMOUNT_COLUMNS = (
+    "InvoiceAmt",
+    "Balance",
+    "TaxableAmt",
+    "NonTaxableAmt",
+    "SalesTaxAmt",
+    "FreightAmt",
+    "DebitAmount",
+    "CreditAmount",
+)
+
+
+def checked(shape: Callable[[Row], Row], key: Callable[[Row], str]) -> Callable[[Row], Row]:
+    """``shape``, but a row with an amount outside the bound becomes a record that says so.
+
+    One bad row must not fail the page (every other record would be lost with it, on every
+    poll): it is sent as its key and stamp with ``invalid_fields`` naming each bad amount,
+    and the connector reports it as bad source data and goes on.
+    """
+
+    def shape_or_report(row: Row) -> Row:
+        try:
+            return shape(row)
+        except AmountError:
+            invalid: dict[str, str] = {}
+            for name in _AMOUNT_COLUMNS:
+                value = row.get(name)
+                if value is None or (isinstance(value, str) and not value.strip()):
+                    continue
+                try:
+                    parse_amount(str(value))
+                except AmountError as exc:
+                    invalid[name] = str(exc)
+            return {"record_key": key(row), "stamp": record_stamp(row), "invalid_fields": invalid}
+
+    return shape_or_report
+
+
 SHAPERS: dict[Resource, Callable[[Row], Row]] = {
-    Resource.AP_INVOICES: shape_ap_invoice,
-    Resource.PURCHASE_ORDERS: shape_purchase_order,
-    Resource.GL_POSTINGS: shape_gl_posting,
+    Resource.AP_INVOICES: checked(shape_ap_invoice, ap_invoice_key),
+    Resource.PURCHASE_ORDERS: checked(shape_purchase_order, purchase_order_key),
+    Resource.GL_POSTINGS: checked(shape_gl_posting, gl_posting_key),
     Resource.GL_ACCOUNTS: shape_gl_account,
 }

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import sys
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal, ParamSpec, TypeVar
+from typing import IO, Annotated, Any, Literal, ParamSpec, TypeVar, cast
 
+import sqlalchemy as sa
 import typer
 from rich.console import Console
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -22,12 +24,46 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ml_connector import logging as mlc_logging
 from ml_connector.config import Config, load_config
 from ml_connector.errors import ConfigError, MLConnectorError
+from ml_connector.redact import redact_text
 from ml_connector.store import make_engine
 from ml_connector.store.migrate import prepare
 from ml_connector.vault import Vault, load_keyring
 
-console = Console(soft_wrap=True)
-err_console = Console(stderr=True, soft_wrap=True)
+
+class RedactingStream:
+    """A stream that passes every write through the redactor, then to the real stdout/stderr
+    (looked up at each write, so test runners that swap ``sys.stdout`` still see it)."""
+
+    def __init__(self, name: Literal["stdout", "stderr"]) -> None:
+        self._name = name
+
+    @property
+    def _target(self) -> IO[str]:
+        stream: IO[str] = getattr(sys, self._name)
+        return stream
+
+    def write(self, text: str) -> int:
+        self._target.write(redact_text(text))
+        return len(text)
+
+    def flush(self) -> None:
+        self._target.flush()
+
+    def isatty(self) -> bool:
+        return self._target.isatty()
+
+    def fileno(self) -> int:
+        return self._target.fileno()
+
+    @property
+    def encoding(self) -> str:
+        return getattr(self._target, "encoding", None) or "utf-8"
+
+
+# Everything a command prints goes through the redactor: a source's error text may echo a
+# secret, and a terminal's scroll-back or a CI log is storage too.
+console = Console(file=cast(IO[str], RedactingStream("stdout")), soft_wrap=True)
+err_console = Console(file=cast(IO[str], RedactingStream("stderr")), soft_wrap=True)
 
 ConfigOption = Annotated[
     Path | None,
@@ -61,8 +97,25 @@ def handle_errors(func: Callable[P, T]) -> Callable[P, T]:
             raise typer.Exit(2) from None
         except MLConnectorError as exc:
             raise fail(str(exc)) from None
+        except sa.exc.SQLAlchemyError as exc:
+            raise fail(describe_database_error(exc)) from None
+        except OSError as exc:
+            where = f" ({exc.filename})" if exc.filename else ""
+            raise fail(f"{exc.strerror or exc}{where}") from None
 
     return wrapper
+
+
+def describe_database_error(exc: sa.exc.SQLAlchemyError) -> str:
+    """One line for a database failure (disk full, unreachable, locked), and what to do."""
+    cause = exc.orig if isinstance(exc, sa.exc.DBAPIError) and exc.orig is not None else exc
+    first = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
+    hint = ""
+    if ("disk" in first.lower() and "full" in first.lower()) or "no space" in first.lower():
+        hint = "; free space where the database lives, then run the command again"
+    elif isinstance(exc, sa.exc.OperationalError):
+        hint = "; check that the database is reachable and writable, then run it again"
+    return f"database error: {first[:300]}{hint}"
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:
@@ -121,6 +174,7 @@ async def open_store(
         vault = Vault(engine, load_keyring(config.key_file))
         if check_key:
             await vault.ensure_canary()
+            await vault.register_all()
         yield Store(config, engine, vault)
     finally:
         await engine.dispose()

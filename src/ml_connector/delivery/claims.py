@@ -53,7 +53,7 @@ async def claim_due_channels(
         sa.select(p.c.workspace, p.c.channel)
         .where(
             p.c.next_post_at <= now,
-            sa.or_(p.c.lease_owner.is_(None), p.c.lease_expires_at < now),
+            sa.or_(p.c.lease_owner.is_(None), p.c.lease_expires_at < now, p.c.lease_owner == owner),
             has_work,
         )
         .order_by(p.c.next_post_at)
@@ -73,7 +73,9 @@ async def claim_due_channels(
             .where(
                 p.c.workspace == workspace,
                 p.c.channel == channel,
-                sa.or_(p.c.lease_owner.is_(None), p.c.lease_expires_at < now),
+                sa.or_(
+                    p.c.lease_owner.is_(None), p.c.lease_expires_at < now, p.c.lease_owner == owner
+                ),
             )
             .values(lease_owner=owner, lease_expires_at=now + lease_seconds)
         )

@@ -120,8 +120,12 @@ class DeliveryWorker:
                 watcher.cancel()
             if self._tasks:
                 await asyncio.gather(*self._tasks.values(), return_exceptions=True)
-            async with self.engine.begin() as conn:
-                await claims.release_all(conn, self.owner)
+            try:
+                async with self.engine.begin() as conn:
+                    await claims.release_all(conn, self.owner)
+            except Exception:
+                # Leases left behind expire by themselves (lease_seconds); stopping goes on.
+                log.exception("could not release channel leases on stopping")
 
     def request_stop(self) -> None:
         self._stopping.set()
@@ -201,8 +205,16 @@ class DeliveryWorker:
         except Exception:
             log.exception("delivery step failed", workspace=workspace, channel=channel)
         finally:
-            async with self.engine.begin() as conn:
-                await claims.release_lease(conn, workspace, channel, self.owner)
+            try:
+                async with self.engine.begin() as conn:
+                    await claims.release_lease(conn, workspace, channel, self.owner)
+            except Exception:
+                # Disk full or a database blip: the lease stays ours, and the next dispatch
+                # claims our own channel again (claims accept a lease held by the claimer),
+                # so the channel waits one retry, not until the lease expires.
+                log.exception(
+                    "could not release a channel lease; claiming it again", channel=channel
+                )
             self._wake.set()
 
     async def _sleep(self, seconds: float) -> None:

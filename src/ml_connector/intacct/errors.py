@@ -43,6 +43,7 @@ from ml_connector.errors import (
     RateLimitedError,
     TransientError,
 )
+from ml_connector.redact import redact_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +54,11 @@ class ErrorDetail:
     description: str = ""
     description2: str = ""
     correction: str = ""
+
+    def __post_init__(self) -> None:
+        # The gateway's own words are outside text: a proxy or gateway may echo the login.
+        for name in ("errorno", "description", "description2", "correction"):
+            object.__setattr__(self, name, redact_text(getattr(self, name)))
 
     def __str__(self) -> str:
         head = self.errorno or "(no errorno)"

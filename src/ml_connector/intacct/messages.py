@@ -402,6 +402,23 @@ def vendor_alert(item: VendorException, style: Style) -> Message:
     )
 
 
+def source_data_alert(problems: Sequence[str], style: Style) -> Message:
+    """Records left out because an amount in them is outside the bound (ml_connector.amounts)."""
+    count = len(problems)
+    return alert_message(
+        f"Intacct source data error: {count} record{'s' if count != 1 else ''} left out",
+        severity="critical",
+        summary=(
+            "An amount in these records is not a number ml-connector accepts (NaN, infinite, "
+            "or absurdly large or precise), so they were left out of the summaries; everything "
+            "else was posted. Correct the records in Intacct."
+        ),
+        lines=problems,
+        footer=[f"Sage Intacct {style.company}"],
+        mention=style.mention,
+    )
+
+
 def error_alert(failure: ReadFailure, style: Style, *, resumes_from: datetime | None) -> Message:
     first = failure.errors[0] if failure.errors else None
     facts: list[tuple[str, str]] = [("Read", failure.what)]

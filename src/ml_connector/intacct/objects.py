@@ -16,7 +16,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
+
+from ml_connector.amounts import parse_amount
 
 Value = str | int | Decimal | date | datetime | bool | None
 Converter = Callable[[str], Value]
@@ -83,14 +85,8 @@ def parse_date_or_timestamp(text: str) -> date | datetime:
 
 
 def parse_decimal(text: str) -> Decimal:
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        raise ValueError(f"not a decimal amount: {text[:40]!r}") from None
-    if not value.is_finite():
-        # NaN or Infinity would poison every total it is added to.
-        raise ValueError(f"not a finite amount: {text[:40]!r}")
-    return value
+    """An amount inside the bound of :mod:`ml_connector.amounts` (finite, sane size)."""
+    return parse_amount(text)
 
 
 def parse_bool(text: str) -> bool:

@@ -18,6 +18,7 @@ from typing import Any
 
 from ml_connector.intacct import messages
 from ml_connector.intacct.messages import Style
+from ml_connector.intacct.records import RejectedRecord
 from ml_connector.intacct.summaries import (
     GLSummary,
     PaymentSummary,
@@ -61,6 +62,8 @@ class Findings:
     payments: PaymentSummary | None = None
     exceptions: Sequence[VendorException] = ()
     failures: list[tuple[ReadFailure, datetime | None]] = field(default_factory=list)
+    # Records left out for an amount outside the bound (one alert names them all).
+    rejected: Sequence[RejectedRecord] = ()
 
 
 def dedupe_key(pipeline: str, kind: str, *parts: str) -> str:
@@ -163,6 +166,23 @@ def plan(
                     "VENDORID": exception.vendor_id,
                     "WHENMODIFIED": pay_item.whenmodified.isoformat(),
                     "reasons": list(exception.reasons),
+                },
+            )
+        )
+    if findings.rejected:
+        problems = sorted({r.problem for r in findings.rejected})
+        out.append(
+            Outgoing(
+                channels.alerts,
+                "source_data_error",
+                messages.source_data_alert(problems, style),
+                dedupe_key(pipeline, "source-data", *problems),
+                {
+                    **base,
+                    "records": [
+                        {"object": r.object_name, "RECORDNO": r.get("RECORDNO"), "field": r.field}
+                        for r in findings.rejected
+                    ],
                 },
             )
         )

@@ -223,6 +223,7 @@ class IntacctPipeline:
             await self._read_gl(client, first, run)
             await self._beat(ctx)
             await self._read_payments(client, first, run)
+        run.findings.rejected = list(run.tally.rejected)
         planned = outputs.plan(
             run.findings,
             pipeline=self.name,
@@ -233,7 +234,15 @@ class IntacctPipeline:
         )
         queued = await self._commit(ctx, planned, run.new_cursors, run.new_titles)
         failures = [failure for failure, _ in run.findings.failures]
-        return self._outcome(run.tally.records, planned, queued, failures)
+        outcome = self._outcome(run.tally.records, planned, queued, failures)
+        if run.tally.rejected:
+            left_out = "; ".join(sorted({r.problem for r in run.tally.rejected}))
+            outcome.error = "; ".join(
+                filter(None, [outcome.error, f"source data error, left out: {left_out}"])
+            )
+            if outcome.status == "succeeded":
+                outcome.status = "partial"
+        return outcome
 
     async def _plan(self, ctx: RunContext) -> _Run:
         thresholds = self._settings.thresholds

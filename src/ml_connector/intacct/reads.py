@@ -24,6 +24,7 @@ from datetime import datetime
 
 from ml_connector.intacct.client import IntacctClient, Outcome
 from ml_connector.intacct.errors import PagingError
+from ml_connector.intacct.records import RejectedRecord
 from ml_connector.intacct.request import (
     Filter,
     Query,
@@ -106,9 +107,14 @@ def accounts_query(since: datetime | None, pagesize: int) -> Query:
 
 @dataclass
 class Tally:
-    """Records read, for the run's outcome."""
+    """Records read, for the run's outcome, and those left out for bad source data."""
 
     records: int = 0
+    rejected: list[RejectedRecord] = field(default_factory=list)
+
+    def rejected_batches(self) -> set[object]:
+        """GL batches one of whose lines was left out: their totals would be wrong."""
+        return {r.get("BATCHNO") for r in self.rejected if r.object_name == "GLENTRY"}
 
 
 @dataclass
@@ -149,6 +155,10 @@ async def increasing(
     """The records of ``stream``, counted, failing if their keys do not strictly increase."""
     last: tuple[int, ...] | None = None
     async for record in stream:
+        tally.records += 1
+        if isinstance(record, RejectedRecord):
+            tally.rejected.append(record)
+            continue
         key = order(record)
         if last is not None and key <= last:
             raise PagingError(
@@ -156,7 +166,6 @@ async def increasing(
                 "the window will be read again"
             )
         last = key
-        tally.records += 1
         yield record
 
 
@@ -223,7 +232,7 @@ async def read_gl(
     )
     async for batchno, lines in _batch_groups(entries):
         header = waiting.pop(batchno, None)
-        if header is not None:
+        if header is not None and batchno not in tally.rejected_batches():
             builder.add(header, lines)
     keys = sorted(waiting)
     for start in range(0, len(keys), BATCHES_PER_QUERY):
@@ -232,10 +241,11 @@ async def read_gl(
         stream = increasing(client.query(follow), "GLENTRY", tally, order=_batch_order)
         async for batchno, lines in _batch_groups(stream):
             header = waiting.pop(batchno, None)
-            if header is not None:
+            if header is not None and batchno not in tally.rejected_batches():
                 builder.add(header, lines)
-    for header in waiting.values():
-        builder.add(header, [])
+    for batchno, header in waiting.items():
+        if batchno not in tally.rejected_batches():
+            builder.add(header, [])
     return versions
 
 

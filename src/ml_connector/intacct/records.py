@@ -24,11 +24,31 @@ from itertools import islice
 
 from lxml import etree
 
+from ml_connector.amounts import AmountError
 from ml_connector.intacct.errors import MalformedResponseError
 from ml_connector.intacct.objects import Converter, converters_for
 from ml_connector.intacct.response import Record
 
 TakeRecords = Callable[[etree._Element, int, list[Record]], None]
+
+
+class RejectedRecord(Record):
+    """A record with an amount outside the bound (:mod:`ml_connector.amounts`): bad source
+    data in one record, not a broken answer. It travels in place of the record (its other
+    fields converted, the bad one as its text) so the reader can leave it out, say which
+    record and field it was, and go on with the rest."""
+
+    def __init__(self, record: Record, object_name: str, field: str, reason: str) -> None:
+        super().__init__(record)
+        self.object_name = object_name
+        self.field = field
+        self.reason = reason
+
+    @property
+    def problem(self) -> str:
+        recordno = self.get("RECORDNO")
+        which = f"{self.object_name} {recordno}" if recordno is not None else self.object_name
+        return f"{which}, field {self.field}: {self.reason}"
 
 
 def convert_record(element: etree._Element, converters: Mapping[str, Converter]) -> Record:
@@ -43,15 +63,22 @@ def convert_record(element: etree._Element, converters: Mapping[str, Converter])
         for field in element
     }
     name = ""
+    rejected: tuple[str, str] | None = None
     try:
         # Only the typed fields this record carries (a set intersection in C), not every
         # field the object could have: a query names a few fields of a wide object.
         for name in record.keys() & converters.keys():
             value = record[name]
             if value.__class__ is str:
-                record[name] = converters[name](value)
+                try:
+                    record[name] = converters[name](value)
+                except AmountError as exc:
+                    if rejected is None:
+                        rejected = (name, str(exc))
     except ValueError as exc:
         raise MalformedResponseError(f"Intacct {tag}.{name}: {exc}") from exc
+    if rejected is not None:
+        return RejectedRecord(record, str(tag), *rejected)
     return record
 
 

@@ -25,10 +25,14 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ml_connector import clock
+from ml_connector.errors import CorruptSecretError
 from ml_connector.intacct import metrics
 from ml_connector.intacct.response import Authentication
+from ml_connector.logging import get_logger
 from ml_connector.store.tables import intacct_sessions
 from ml_connector.vault import Vault
+
+log = get_logger("ml_connector.intacct")
 
 MAX_SESSION_AGE = 50 * 60.0
 # Renew this long before the reported timeout; a tenth of the duration for short sessions.
@@ -88,8 +92,16 @@ class SessionStore:
             ).first()
         if row is None:
             return None
+        try:
+            session_id = await self._vault.open(
+                f"the cached Intacct session {key!r}", row.session_ciphertext
+            )
+        except CorruptSecretError:
+            # A cache, not a credential: a damaged entry costs one new login, nothing more.
+            log.warning("cached Intacct session damaged; signing in again", key=key)
+            return None
         return Session(
-            session_id=self._vault.decrypt(row.session_ciphertext),
+            session_id=session_id,
             endpoint=row.endpoint,
             location_id="",
             created_at=row.created_at,

@@ -25,7 +25,9 @@ from ml_connector.vault import Vault
 
 log = get_logger("ml_connector.runtime")
 
-HEARTBEAT_SECONDS = 15.0
+# Every few seconds, so a run whose process died (killed, disk full at its last write) is
+# recognised as dead within seconds (schedule.runs.DEFAULT_STALE_AFTER), not minutes.
+HEARTBEAT_SECONDS = 3.0
 
 
 def run_key(pipeline: str, stream: str | None) -> str:
@@ -166,7 +168,11 @@ class PipelineRunner:
     async def _beat(self, run_id: int) -> None:
         while True:
             await asyncio.sleep(self.heartbeat_seconds)
-            await heartbeat_run(self.engine, run_id)
+            try:
+                await heartbeat_run(self.engine, run_id)
+            except Exception:
+                # A missed beat is retried at the next one; the run itself decides its fate.
+                log.warning("could not record a run heartbeat", run_id=run_id, exc_info=True)
 
     async def aclose(self) -> None:
         for pipeline in self.pipelines.values():

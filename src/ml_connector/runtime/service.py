@@ -33,7 +33,7 @@ from ml_connector.runtime.runner import PipelineRunner
 from ml_connector.runtime.scheduler import Scheduler
 from ml_connector.runtime.trigger_reads import TriggerReadWorker
 from ml_connector.schedule.configured import configured_schedules
-from ml_connector.schedule.runs import fail_orphaned_runs
+from ml_connector.schedule.runs import DEFAULT_STALE_AFTER, fail_orphaned_runs
 from ml_connector.store import make_engine
 from ml_connector.store.engine import is_sqlite
 from ml_connector.store.migrate import prepare
@@ -41,7 +41,7 @@ from ml_connector.vault import Keyring, Vault, load_keyring
 
 log = get_logger("ml_connector.service")
 
-ORPHAN_AFTER = 120.0
+ORPHAN_AFTER = DEFAULT_STALE_AFTER
 INSTANCE_HEARTBEAT = 15.0
 
 
@@ -80,6 +80,7 @@ async def open_runtime(
             log.info("database migrated to this code's schema")
         vault = Vault(engine, keyring or load_keyring(config.key_file))
         await vault.ensure_canary()
+        await vault.register_all()
         me = owner or default_owner()
         gateway = managed_gateway(engine, vault, config)
         worker = DeliveryWorker(

@@ -21,9 +21,10 @@ from ml_connector.sage100.changes import digest as fingerprint_digest
 from ml_connector.sage100.digests import digest
 from ml_connector.sage100.messages import Style, render
 from ml_connector.sage100.plan import Event, RegisterEvent
+from ml_connector.sage100.records import Record, amount_problems, record_key, stamp
 from ml_connector.sage100.routing import route
 from ml_connector.sage100.streams import StreamSpec
-from ml_connector.slack.blocks import Message
+from ml_connector.slack.blocks import Message, alert_message
 
 MAX_DEDUPE_KEY = 400
 
@@ -111,3 +112,59 @@ def plan_outgoing(
                 )
             )
     return rows
+
+
+def split_bad_records(
+    records: Sequence[Record],
+) -> tuple[list[Record], list[tuple[Record, list[str]]]]:
+    """The records fit to use, and the others with what is wrong in each (bad source data:
+    an amount outside the bound, or one the agent could not read)."""
+    good: list[Record] = []
+    bad: list[tuple[Record, list[str]]] = []
+    for record in records:
+        problems = amount_problems(record)
+        if problems:
+            bad.append((record, problems))
+        else:
+            good.append(record)
+    return good, bad
+
+
+def source_data_outgoing(
+    pipeline: str,
+    spec: StreamSpec,
+    settings: Sage100Stream,
+    bad: Sequence[tuple[Record, list[str]]],
+    style: Style,
+) -> Outgoing:
+    """One alert, in the stream's channel, naming every record left out and its field."""
+    lines = [line for _, problems in bad for line in problems]
+    members = sorted(f"{record_key(r)}@{stamp(r)}" for r, _ in bad)
+    count = len(bad)
+    noun = spec.singular if count == 1 else spec.plural
+    message = alert_message(
+        f"Sage 100 source data error: {count} {noun} left out",
+        severity="critical",
+        summary=(
+            "An amount in these records is not a number ml-connector accepts (NaN, infinite, "
+            "or absurdly large or precise), so they were not posted; everything else was. "
+            "Correct the records in Sage 100."
+        ),
+        lines=lines,
+        footer=[f"Sage 100 {style.company}"],
+    )
+    return Outgoing(
+        channel=settings.channel,
+        message=message,
+        dedupe_key=_key(
+            f"sage100:{pipeline}:{spec.name}", "source-data", fingerprint_digest({"m": members})
+        ),
+        source={
+            "system": "sage100",
+            "company": style.company,
+            "stream": spec.name,
+            "source_data_error": True,
+            "record_keys": [record_key(r) for r, _ in bad],
+        },
+        kind=f"sage100.{spec.name}.source_data_error",
+    )

@@ -45,7 +45,7 @@ from ml_connector.pipeline import RunContext, RunOutcome, RunStatus
 from ml_connector.sage100.client import RetryPolicy, Sage100Client
 from ml_connector.sage100.credentials import agent_client
 from ml_connector.sage100.cursor import StreamCursor, shift
-from ml_connector.sage100.dispatch import plan_outgoing
+from ml_connector.sage100.dispatch import plan_outgoing, source_data_outgoing, split_bad_records
 from ml_connector.sage100.links import template_problems
 from ml_connector.sage100.messages import Style
 from ml_connector.sage100.plan import Plan, plan_gl_postings, plan_records, register_keys
@@ -72,6 +72,8 @@ class StreamResult:
     parts: int = 0  # transactions the read was committed in
     cursor: str | None = None
     error: str | None = None
+    # Records left out for bad source data (an amount outside the bound), one line each.
+    rejected: list[str] = field(default_factory=list)
 
     def line(self) -> str:
         if self.error:
@@ -217,12 +219,18 @@ class Sage100Pipeline:
             status = "partial"
         else:
             status = "succeeded"
+        rejected = [line for r in results for line in r.rejected]
+        if rejected and status == "succeeded":
+            status = "partial"
+        errors = [f"{r.stream}: {r.error}" for r in failed]
+        if rejected:
+            errors.append("source data error, left out: " + "; ".join(rejected))
         summary = "; ".join(r.line() for r in results) or "no enabled streams"
         return RunOutcome(
             status=status,
             records_read=sum(r.read for r in results),
             messages_queued=sum(r.queued for r in results),
-            error="; ".join(f"{r.stream}: {r.error}" for r in failed) or None,
+            error="; ".join(errors) or None,
             summary=summary,
             details={"streams": {r.stream: r.as_dict() for r in results}},
         )
@@ -276,7 +284,8 @@ class Sage100Pipeline:
             cursor = await load_cursor(conn, self.name, spec.name, for_update=True)
             if cursor is None:
                 cursor = StreamCursor.starting_at(window.start)
-            plan = await self._plan(conn, spec, stream, window, cursor)
+            good, bad = split_bad_records(window.records)
+            plan = await self._plan(conn, spec, stream, window, cursor, good)
             style = Style(
                 company=self._connection.company,
                 currency=self._settings.currency,
@@ -284,6 +293,8 @@ class Sage100Pipeline:
                 record_link=stream.record_link,
             )
             outgoing = plan_outgoing(self.name, spec, stream, plan.events, style)
+            if bad:
+                outgoing.append(source_data_outgoing(self.name, spec, stream, bad, style))
             queued = await enqueue_all(
                 conn,
                 outgoing,
@@ -294,6 +305,7 @@ class Sage100Pipeline:
             await save_states(conn, self.name, spec.name, plan.states)
             assert plan.cursor is not None
             await save_cursor(conn, self.name, spec.name, plan.cursor)
+        result.rejected.extend(line for _, problems in bad for line in problems)
         result.read += len(window.records)
         result.queued += len(queued)
         result.events += len(plan.events)
@@ -344,8 +356,8 @@ class Sage100Pipeline:
         stream: Sage100Stream,
         window: _Window,
         cursor: StreamCursor,
+        records: list[Record],
     ) -> Plan:
-        records = window.records
         if spec.name == "gl_postings":
             registers = await load_states(conn, self.name, spec.name, register_keys(records))
             return plan_gl_postings(

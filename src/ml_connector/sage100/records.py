@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
+from ml_connector.amounts import AmountError, parse_amount
 from ml_connector.sage100.errors import Sage100PermanentError
 from ml_connector.sage100.wire import stamp_of
 
@@ -54,12 +55,31 @@ def money(record: Record, field: str) -> Decimal:
             f"{_where(record)}: {field} came as a binary float ({value!r}), not a decimal string"
         )
     try:
-        amount = Decimal(str(value).strip())
-    except InvalidOperation:
-        raise Sage100RecordError(f"{_where(record)}: {field} is not an amount: {value!r}") from None
-    if not amount.is_finite():
-        raise Sage100RecordError(f"{_where(record)}: {field} is not an amount: {value!r}")
-    return amount
+        return parse_amount(str(value))
+    except AmountError as exc:
+        raise Sage100RecordError(f"{_where(record)}: {field} is not an amount ({exc})") from None
+
+
+# Every amount of the agent's records (its OpenAPI document), checked before a record is used.
+AMOUNT_FIELDS = ("InvoiceAmt", "Balance", "order_total", "DebitAmount", "CreditAmount")
+# The agent's own report of amounts it could not read from Sage 100 (field → why).
+INVALID_FIELDS = "invalid_fields"
+
+
+def amount_problems(record: Record) -> list[str]:
+    """Why the record cannot be used, one line per bad amount naming record and field."""
+    problems = [
+        f"{_where(record)}, field {name}: {reason}"
+        for name, reason in dict(record.get(INVALID_FIELDS) or {}).items()
+    ]
+    for name in AMOUNT_FIELDS:
+        if name in record:
+            try:
+                money(record, name)
+            except Sage100RecordError as exc:
+                reason = str(exc).removeprefix(f"{_where(record)}: {name} ")
+                problems.append(f"{_where(record)}, field {name}: {reason}")
+    return problems
 
 
 def business_date(record: Record, field: str) -> date | None:

@@ -22,8 +22,9 @@ from ml_connector.store.tables import runs
 
 RUNNING = "running"
 FinalStatus = Literal["succeeded", "partial", "failed"]
-# A run that has not beaten for this long is presumed dead (heartbeats every ~15 s).
-DEFAULT_STALE_AFTER = 120.0
+# A run that has not beaten for this long is presumed dead (heartbeats every 3 s, so five
+# missed beats): a crashed run blocks the next one for seconds, not minutes.
+DEFAULT_STALE_AFTER = 15.0
 
 
 async def try_start_run(

@@ -7,7 +7,11 @@ same way on SQLite and PostgreSQL. Migrations in ``migrations/versions`` must ma
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
+
+from ml_connector.redact import redact_optional, redact_payload
 
 metadata = sa.MetaData(
     naming_convention={
@@ -21,6 +25,38 @@ metadata = sa.MetaData(
 # Auto-incrementing 64-bit ids; SQLite only auto-increments an INTEGER PRIMARY KEY.
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 Time: sa.Double[float] = sa.Double()
+
+
+class RedactedText(sa.types.TypeDecorator[str]):
+    """Text that may hold outside text (a source's error, a Slack answer): every value
+    written passes the redactor, so no code path can store a secret an ERP echoed."""
+
+    impl = sa.Text
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: sa.Dialect) -> str | None:
+        return redact_optional(value)
+
+
+class RedactedString(sa.types.TypeDecorator[str]):
+    """:class:`RedactedText` with a length (``String(n)``)."""
+
+    impl = sa.String
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: sa.Dialect) -> str | None:
+        return redact_optional(value)
+
+
+class RedactedJSON(sa.types.TypeDecorator[Any]):
+    """JSON whose strings pass the redactor on the way in (rendered messages, run details)."""
+
+    impl = sa.JSON
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: sa.Dialect) -> Any:
+        return redact_payload(value)
+
 
 secrets = sa.Table(
     "secrets",
@@ -73,10 +109,10 @@ runs = sa.Table(
     sa.Column("finished_at", Time),
     sa.Column("records_read", sa.Integer, nullable=False, server_default="0"),
     sa.Column("messages_queued", sa.Integer, nullable=False, server_default="0"),
-    sa.Column("error", sa.Text),
+    sa.Column("error", RedactedText),
     sa.Column("owner", sa.String(200)),
     sa.Column("heartbeat_at", Time),
-    sa.Column("details", sa.JSON),
+    sa.Column("details", RedactedJSON),
     sa.Index("ix_runs_pipeline_started", "pipeline", "started_at"),
 )
 
@@ -86,7 +122,7 @@ schedule_slots = sa.Table(
     metadata,
     sa.Column("schedule", sa.String(100), primary_key=True),
     sa.Column("fire_time", Time, primary_key=True),
-    sa.Column("reason", sa.String(200)),
+    sa.Column("reason", RedactedString(200)),
     sa.Column("claimed_by", sa.String(200), nullable=False),
     sa.Column("claimed_at", Time, nullable=False),
     sa.Column("coalesced", sa.Integer, nullable=False, server_default="0"),
@@ -105,8 +141,8 @@ outbox = sa.Table(
     sa.Column("kind", sa.String(60)),
     # pending | in_flight | unknown | delivered | dead | held
     sa.Column("status", sa.String(20), nullable=False),
-    sa.Column("source", sa.JSON, nullable=False),
-    sa.Column("message", sa.JSON, nullable=False),
+    sa.Column("source", RedactedJSON, nullable=False),
+    sa.Column("message", RedactedJSON, nullable=False),
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
     sa.Column("created_at", Time, nullable=False),
     sa.Column("not_before", Time, nullable=False),
@@ -115,8 +151,8 @@ outbox = sa.Table(
     sa.Column("first_unknown_at", Time),
     sa.Column("delivered_at", Time),
     sa.Column("slack_ts", sa.String(40)),
-    sa.Column("last_error", sa.Text),
-    sa.Column("held_reason", sa.Text),
+    sa.Column("last_error", RedactedText),
+    sa.Column("held_reason", RedactedText),
     sa.Column("replay_of", sa.BigInteger),
     sa.Index("ix_outbox_channel_status_id", "channel", "status", "id"),
     sa.Index("ix_outbox_status", "status"),
@@ -131,11 +167,11 @@ delivery_attempts = sa.Table(
     sa.Column("attempted_at", Time, nullable=False),
     sa.Column("outcome", sa.String(30), nullable=False),
     sa.Column("http_status", sa.Integer),
-    sa.Column("slack_error", sa.String(200)),
+    sa.Column("slack_error", RedactedString(200)),
     sa.Column("slack_ts", sa.String(40)),
     sa.Column("duration_ms", sa.Integer),
     sa.Column("worker", sa.String(200)),
-    sa.Column("detail", sa.Text),
+    sa.Column("detail", RedactedText),
     sa.Index("ix_delivery_attempts_outbox_id", "outbox_id"),
 )
 
@@ -176,7 +212,7 @@ slack_installations = sa.Table(
     sa.Column("refresh_token_secret", sa.String(200)),
     sa.Column("token_expires_at", Time),
     sa.Column("status", sa.String(20), nullable=False),  # active | unusable
-    sa.Column("unusable_reason", sa.Text),
+    sa.Column("unusable_reason", RedactedText),
     sa.Column("installed_at", Time, nullable=False),
     sa.Column("updated_at", Time, nullable=False),
 )

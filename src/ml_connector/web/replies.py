@@ -10,8 +10,8 @@ from collections.abc import Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from ml_connector.logging import redact_text
 from ml_connector.pipeline import RunOutcome
+from ml_connector.redact import redact_text
 from ml_connector.schedule.preview import until
 from ml_connector.slack.blocks import mrkdwn_text
 from ml_connector.slack.dates import format_datetime

@@ -405,3 +405,41 @@ async def test_a_whole_request_failure_is_one_alert_and_moves_no_cursor(harness:
     recovered = await harness.run()
     assert recovered.status == "succeeded"
     assert recovered.summary == "1 GL summary, 1 payment summary and 3 alerts queued"
+
+
+async def test_hostile_amounts_are_one_alert_and_the_run_goes_on(harness: Harness) -> None:
+    """NaN, ±Infinity, huge exponents and 1,000-digit values: each record named, left out."""
+    sim = harness.intacct
+    day = add_the_day(sim)
+    balanced = [n for n in day.glbatches if n not in day.unbalanced_batches]
+    hostile = ["NaN", "-Infinity", "1E+999", "1E+1000000", "9" * 1000]
+    assert len(balanced) >= len(hostile) - 1
+    planted: dict[int, int] = {}  # GLENTRY → its batch
+    for batchno, value in zip(balanced, hostile, strict=False):
+        entry = next(
+            e
+            for n in day.glentries
+            if (e := sim.data.get("GLENTRY", n)) and e["BATCHNO"] == batchno
+        )
+        entry["AMOUNT"] = Decimal(value)
+        planted[int(str(entry["RECORDNO"]))] = batchno
+
+    outcome = await harness.run()
+    await harness.deliver()
+
+    assert outcome.status == "partial"
+    assert outcome.error is not None and "source data error" in outcome.error
+    (rejected,) = await sources(harness, "source_data_error")
+    assert sorted(r["RECORDNO"] for r in rejected["records"]) == sorted(planted)
+    assert {r["field"] for r in rejected["records"]} == {"AMOUNT"}
+    text = "\n".join(block_texts(m) for m in harness.posted("alerts"))
+    for recordno in planted:
+        assert f"GLENTRY {recordno}, field AMOUNT" in text
+    assert max(len(line) for line in text.splitlines()) < 400
+    # The batches with a bad line are left out whole: no bogus unbalanced alert for them, and
+    # the rest of the window is summarised as usual.
+    (unbalanced,) = await sources(harness, "unbalanced_entry")
+    assert unbalanced["GLBATCH"] == day.unbalanced_batches
+    (gl_source,) = await sources(harness, "gl_summary")
+    assert sorted(gl_source["GLBATCH"]) == sorted(set(day.glbatches) - set(planted.values()))
+    assert len(await sources(harness, "payment_summary")) == 1
