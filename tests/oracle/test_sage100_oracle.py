@@ -83,6 +83,9 @@ class World:
             return [{"kind": r.kind, "source": r.source, "message": r.message} for r in rows]
 
 
+CLIENT_KEY = "sage100.client_key"
+
+
 def _config(directory: Path, agent: RunningAgent) -> Config:
     streams = {
         name: {"channel": f"C{n:09d}", "digest_threshold": THRESHOLD}
@@ -96,7 +99,7 @@ def _config(directory: Path, agent: RunningAgent) -> Config:
             "erp": {
                 "type": "sage100", "agent_url": agent.url, "company": agent.companies[0],
                 "auth": "mtls", "ca_file": str(agent.ca_file),
-                "cert_file": str(agent.client_cert), "key_file": str(agent.client_key),
+                "cert_file": str(agent.client_cert), "client_key": CLIENT_KEY,
                 "timeout": 5.0,
             }
         },
@@ -126,6 +129,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         engine = make_engine(f"sqlite:///{directory / 'oracle.db'}")
         await migrate(engine)
         vault = Vault.ephemeral(engine)
+        # The client key lives in the vault, never in a file the connector reads (#18).
+        await vault.set(CLIENT_KEY, agent.client_key.read_text())
         config = _config(directory, agent)
         retry = RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.05, max_elapsed=5)
         pipeline = Sage100Pipeline("sage100", config, retry=retry)
