@@ -32,7 +32,7 @@ ENV_VAR = "MLC_CONFIG"
 INTACCT_GATEWAY = "https://api.intacct.com/ia/xml/xmlgw.phtml"
 SLACK_API = "https://slack.com/api/"
 
-_CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{6,20}$")
+CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{6,20}$")
 _USERGROUP_ID = re.compile(r"^S[A-Z0-9]{6,20}$")
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{6,20}$")
 _SECRET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,199}$")
@@ -41,7 +41,7 @@ _SECRET_LOOKALIKE = re.compile(r"^(xox[abposre]-|xapp-|-----BEGIN)")
 
 
 def _channel_id(value: str) -> str:
-    if not _CHANNEL_ID.match(value):
+    if not CHANNEL_ID.match(value):
         raise ValueError("expected a Slack channel id like C0123ABCD")
     return value
 

@@ -148,7 +148,9 @@ class PipelineRunner:
             messages_queued=outcome.messages_queued,
             error=outcome.error,
         )
-        log.info(
+        # A run that did not succeed is something an operator must see at the default level.
+        report = log.info if outcome.status == "succeeded" else log.warning
+        report(
             "pipeline run finished",
             pipeline=key,
             run_id=run_id,
