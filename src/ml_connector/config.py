@@ -396,6 +396,11 @@ def describe_errors(exc: ValidationError, data: dict[str, Any]) -> list[str]:
             lines.extend(message.splitlines())
             continue
         expected = _EXPECTED.get(kind) or _expected(message)
+        if "[key]" in error["loc"]:
+            expected = f"not a known name; {expected}"
+        if ", got " in expected:  # the validator already said what it got
+            lines.append(f"{key}: {expected}" if key else expected)
+            continue
         lines.append(f"{key}: {expected}, got {_got(error)}" if key else expected)
     return lines
 
@@ -420,7 +425,12 @@ def _clean_loc(loc: tuple[int | str, ...]) -> list[int | str]:
     parts = list(loc)
     if len(parts) >= 3 and parts[0] in ("connections", "pipelines") and parts[2] in _TAGS:
         del parts[2]
-    return [p for p in parts if not (isinstance(p, str) and p.startswith("function-after"))]
+    # "[key]" marks an error in a table's key (a mistyped stream name), which the key names.
+    return [
+        p
+        for p in parts
+        if not (isinstance(p, str) and (p.startswith("function-after") or p == "[key]"))
+    ]
 
 
 def _got(error: Any) -> str:

@@ -35,6 +35,7 @@ from ml_connector.sim.intacct import IntacctSimulator
 from ml_connector.sim.slack import SlackSimulator
 from ml_connector.store.tables import outbox
 from ml_connector.vault import Vault, create_key_file, load_keyring
+from ml_connector.wording import plural
 from ml_connector_agent.testing import RunningAgent, running_agent
 
 CHANNELS = {
@@ -285,8 +286,9 @@ async def _run(console: Console, world: DemoWorld, keep_serving: bool) -> int:
                 outcome = await rt.runner.run(pipeline, "manual")
             colour = {"succeeded": "green", "partial": "yellow", "failed": "red"}[outcome.status]
             console.print(
-                f"[{colour}]{pipeline}: {outcome.status}[/{colour}] — {outcome.records_read} "
-                f"records read, {outcome.messages_queued} messages queued"
+                f"[{colour}]{pipeline}: {outcome.status}[/{colour}] — "
+                f"{plural(outcome.records_read, 'record')} read, "
+                f"{plural(outcome.messages_queued, 'message')} queued"
                 + (f"; {outcome.error}" if outcome.error else "")
             )
         worker = asyncio.create_task(rt.worker.run_until_idle(timeout=45))
@@ -307,9 +309,17 @@ async def _run(console: Console, world: DemoWorld, keep_serving: bool) -> int:
         await worker
     posted = print_channels(console, world.slack)
     console.rule()
-    console.print(f"{posted} messages posted. Channel page: [bold]{world.slack.url}[/bold]")
     if keep_serving:
+        console.print(
+            f"{plural(posted, 'message')} posted. Channel page: [bold]{world.slack.url}[/bold]"
+        )
         await serve_on(console, world, config)
+    else:
+        # The simulators stop with the demo: a link to their page would already be dead.
+        console.print(
+            f"{plural(posted, 'message')} posted (shown above). The simulators stop with the "
+            "demo; `ml-connector demo --serve` keeps them and their channel page running."
+        )
     return posted
 
 

@@ -184,12 +184,14 @@ def combine(outcomes: list[RunOutcome]) -> RunOutcome:
         if statuses == {"succeeded"}
         else ("failed" if statuses == {"failed"} else "partial")
     )
-    errors = [o.error for o in outcomes if o.error]
+    # The streams of one pipeline share its connection: one missing secret fails every
+    # stream with the same words, which are said once.
+    errors = list(dict.fromkeys(o.error for o in outcomes if o.error))
     return RunOutcome(
         status,  # type: ignore[arg-type]
         records_read=sum(o.records_read for o in outcomes),
         messages_queued=sum(o.messages_queued for o in outcomes),
         error="; ".join(errors) or None,
-        summary="; ".join(o.summary for o in outcomes if o.summary),
+        summary="; ".join(dict.fromkeys(o.summary for o in outcomes if o.summary)),
         details={"runs": [o.details.get("run_id") for o in outcomes]},
     )
