@@ -64,7 +64,9 @@ alerts = "{ch["finance-alerts"]}"
 
 
 @asynccontextmanager
-async def world(directory: Path, extra: str = "") -> AsyncIterator[World]:
+async def world(
+    directory: Path, extra: str = "", secrets: dict[str, str] | None = None
+) -> AsyncIterator[World]:
     async with (
         SlackSimulator(channels=CHANNELS, post_interval=0.05) as slack,
         IntacctSimulator(
@@ -84,6 +86,8 @@ async def world(directory: Path, extra: str = "") -> AsyncIterator[World]:
         await vault.set("slack.bot_token", slack.bot_token)
         await vault.set("intacct.sender_password", creds.sender_password)
         await vault.set("intacct.user_password", creds.user_password)
+        for name, value in (secrets or {}).items():
+            await vault.set(name, value)
         await engine.dispose()
         yield World(directory, config_path, slack, intacct)
 
