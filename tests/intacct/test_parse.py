@@ -97,6 +97,32 @@ def test_envelope_and_typed_records() -> None:
     assert parsed.error is None and res.error is None
 
 
+def test_lower_case_read_by_query_rows_are_typed_like_upper_case_ones() -> None:
+    """readByQuery answers ``<data listtype="glentry"><glentry>…`` (PHP SDK ResultTest
+    testLegacyReadByQueryClass); query and read answer ``<GLENTRY>``: both read the same."""
+    lower = GLENTRY.replace("<GLENTRY>", "<glentry>").replace("</GLENTRY>", "</glentry>")
+    upper_data = f'<data listtype="GLENTRY" count="1">{GLENTRY}</data>'
+    lower_data = f'<data listtype="glentry" count="1">{lower}</data>'
+    (upper,) = parse_response(answer(result(upper_data, function="read"))).results
+    (low,) = parse_response(answer(result(lower_data))).results
+    assert low.listtype == "glentry" and upper.listtype == "GLENTRY"
+    assert low.records == upper.records and low.records[0]["AMOUNT"] == Decimal("1234.50")
+
+
+def test_legacy_get_list_keeps_listtype_and_totalcount() -> None:
+    """PHP SDK ResultTest testLegacyGetListClass: the list is named beside <data>."""
+    body = (
+        '<listtype start="0" end="1" total="2">class</listtype><data>'
+        "<class><key>C1234</key><name>hello world</name><description/>"
+        "<whenmodified>07/24/2017 15:19:46</whenmodified></class>"
+        "<class><key>C1235</key><name>hello world</name><description/>"
+        "<whenmodified>07/24/2017 15:20:27</whenmodified></class></data>"
+    )
+    (res,) = parse_response(answer(result(body, function="get_list"))).results
+    assert (res.listtype, res.totalcount, res.count) == ("class", 2, None)
+    assert [r["key"] for r in res.records] == ["C1234", "C1235"]
+
+
 def test_query_answer_with_offset_and_dotted_fields() -> None:
     data = (
         '<data listtype="VENDOR" totalcount="2" offset="0" count="1" numremaining="1">'
@@ -253,6 +279,14 @@ def test_records_inside_data_named_like_the_envelope_are_records() -> None:
         (b"<response><operation/></response>", "without a <control>"),
         (b"<response>" + CONTROL_OK.encode() + b"</response>", "operation/authentication"),
         (answer(), "without any <result>"),
+        # PHP SDK ResultTest testMissingControlIdElement.
+        (
+            answer(
+                "<result><status>success</status><function>readByQuery</function>"
+                '<data listtype="department" count="0" totalcount="0" numremaining="0"/></result>'
+            ),
+            "without a controlid",
+        ),
         (b'<?xml version="1.0" encoding="UTF-7"?><response/>', "unsupported encoding"),
         ("<response/>".encode("utf-16"), "ASCII-compatible"),
         (b"<response><control><status>success</status></control>", "ends part-way"),

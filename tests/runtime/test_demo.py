@@ -34,6 +34,8 @@ def test_demo_posts_from_both_pipelines(tmp_path: Path) -> None:
     assert "Vendor exception" in out
     assert "messages posted (shown above)" in out and "demo --serve" in out
     assert "Channel page: http" not in out  # the simulators are gone by then
+    # Both simulators run in strict mode; neither pipeline sent anything they refuse.
+    assert "Simulators refused: nothing" in out
     # the demo's config is kept where --dir put it, with no secret in it
     config = (tmp_path / "demo" / "ml-connector.toml").read_text()
     assert "xoxb-" not in config and 'password = "intacct.' in config

@@ -382,14 +382,36 @@ async def test_form_metadata_must_be_json(sim: SlackSimulator) -> None:
     assert body["message"]["blocks"][0]["block_id"]  # Slack assigns one
 
 
-async def test_text_longer_than_40000_is_truncated_not_refused(sim: SlackSimulator) -> None:
+async def test_text_longer_than_40000_is_msg_too_long_in_strict_mode(sim: SlackSimulator) -> None:
     channel = sim.channel_id("alerts")
-    answer = await client(sim).chat_postMessage(channel=channel, text="y" * 40_500)
+    error = await slack_error(client(sim).chat_postMessage(channel=channel, text="y" * 40_001))
+    assert error.response["error"] == "msg_too_long"
+    assert sim.messages(channel) == [] and sim.refused["msg_too_long"] == 1
+    answer = await client(sim).chat_postMessage(channel=channel, text="y" * 40_000)
     assert len(answer["message"]["text"]) == 40_000
-    assert len(sim.messages(channel)[0]["text"]) == 40_000
 
 
-async def test_optional_aggregate_block_text_limit() -> None:
+async def test_lenient_mode_truncates_long_text_with_slacks_warning() -> None:
+    async with SlackSimulator(channels=["a"], post_interval=0.0, strict=False) as sim:
+        channel = sim.channel_id("a")
+        answer = await client(sim).chat_postMessage(channel=channel, text="y" * 40_500)
+        assert len(answer["message"]["text"]) == 40_000
+        assert len(sim.messages(channel)[0]["text"]) == 40_000
+        assert answer["response_metadata"]["warnings"] == ["message_truncated"]
+        assert not sim.refused
+
+
+async def test_aggregate_block_text_limit_is_on_by_default(sim: SlackSimulator) -> None:
+    channel = sim.channel_id("alerts")
+    five = [section("z" * 2400)] * 5  # 12,000 characters: the limit itself is fine
+    await client(sim).chat_postMessage(channel=channel, text="x", blocks=five)
+    error = await slack_error(
+        client(sim).chat_postMessage(channel=channel, text="x", blocks=[*five, section("z")])
+    )
+    assert error.response["error"] == "msg_blocks_too_long"
+
+
+async def test_aggregate_block_text_limit_can_be_set_or_turned_off() -> None:
     async with SlackSimulator(channels=["a"], post_interval=0.0, blocks_text_limit=5000) as sim:
         error = await slack_error(
             client(sim).chat_postMessage(
@@ -397,6 +419,34 @@ async def test_optional_aggregate_block_text_limit() -> None:
             )
         )
     assert error.response["error"] == "msg_blocks_too_long"
+    async with SlackSimulator(channels=["a"], post_interval=0.0, blocks_text_limit=None) as sim:
+        await client(sim).chat_postMessage(
+            channel=sim.channel_id("a"), text="x", blocks=[section("z" * 3000)] * 5
+        )
+
+
+async def test_lone_surrogate_in_metadata_is_a_slack_json_error(sim: SlackSimulator) -> None:
+    channel = sim.channel_id("alerts")
+    headers = {"Authorization": f"Bearer {sim.bot_token}"}
+    form = {
+        "channel": channel,
+        "text": "x",
+        "metadata": '{"event_type":"t","event_payload":{"id":"\\ud800"}}',
+    }
+    lone = '{"event_type":"t","event_payload":{"id":"\\udc00"}}'
+    body_json = f'{{"channel":"{channel}","text":"x","metadata":{lone}}}'
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{sim.base_url}chat.postMessage", data=form, headers=headers) as r:
+            assert r.status == 200 and r.content_type == "application/json"
+            assert (await r.json())["error"] == "invalid_metadata_format"
+        async with http.post(
+            f"{sim.base_url}chat.postMessage",
+            data=body_json.encode(),
+            headers={**headers, "Content-Type": "application/json; charset=utf-8"},
+        ) as r:
+            assert r.status == 200 and r.content_type == "application/json"
+            assert (await r.json())["error"] == "invalid_json"
+    assert sim.messages(channel) == []
 
 
 async def test_missing_scope_names_what_is_needed(sim: SlackSimulator) -> None:
@@ -931,3 +981,21 @@ async def test_cli_prints_base_url_and_token_and_stops_on_ctrl_c() -> None:
     finally:
         process.send_signal(signal.SIGINT)
         assert await asyncio.wait_for(process.wait(), 10) == 0
+
+
+async def test_channel_page_shows_what_slack_would_link(sim: SlackSimulator) -> None:
+    channel = sim.channel_id("alerts")
+
+    def mrkdwn(text: str, **extra: Any) -> dict[str, Any]:
+        return {"type": "section", "text": {"type": "mrkdwn", "text": text, **extra}}
+
+    await client(sim).chat_postMessage(
+        channel=channel,
+        text="fallback",
+        blocks=[mrkdwn("Vendor evil.com @here"), mrkdwn("Vendor safe.com", verbatim=True)],
+    )
+    async with aiohttp.ClientSession() as http, http.get(f"{sim.url}/?channel={channel}") as r:
+        page = await r.text()
+    assert '<a href="http://evil.com"' in page
+    assert '<span class="mention">@here</span>' in page
+    assert "Vendor safe.com" in page and 'href="http://safe.com"' not in page

@@ -131,6 +131,34 @@ def test_token_bucket_burst_and_refill() -> None:
     assert slow.retry_after("h") == 60
 
 
+def test_mrkdwn_auto_links_what_slack_would_unless_verbatim() -> None:
+    """https://docs.slack.dev/reference/block-kit/composition-objects/text-object: without
+    ``verbatim`` URLs become links, channel names are link-ified and some mentions parsed."""
+    names = {"C1": "payments"}
+    text = "Acme.com paid, see https://x.example/a?b=1&c=2. #payments #nope @here @bob"
+    rendered = mrkdwn_to_html(text, names)
+    assert rendered.count("<a ") == 2
+    assert '<a href="http://Acme.com"' in rendered
+    assert 'href="https://x.example/a?b=1&amp;c=2"' in rendered  # the full stop stays text
+    assert '<span class="mention">#payments</span>' in rendered and "#nope" in rendered
+    assert '<span class="mention">@here</span>' in rendered and "@bob" in rendered
+    verbatim = mrkdwn_to_html(text, names, verbatim=True)
+    assert "<a " not in verbatim and "mention" not in verbatim
+    top_level = mrkdwn_to_html(text, names, urls_only=True)
+    assert top_level.count("<a ") == 2 and "mention" not in top_level
+    assert mrkdwn_to_html("*Acme.com*") == (
+        '<b><a href="http://Acme.com" class="auto" rel="noopener noreferrer">Acme.com</a></b>'
+    )
+
+
+@given(st.text(max_size=80))
+def test_mrkdwn_auto_linking_never_lets_markup_through(text: str) -> None:
+    rendered = mrkdwn_to_html(text, {"C1": "payments"})
+    stripped = re.sub(r'<a href="[^"<>]*" (class="auto" )?rel="noopener noreferrer">', "", rendered)
+    stripped = re.sub(r"</?(b|i|s|code|pre|a|br|span)( class=\"mention\")?>", "", stripped)
+    assert "<" not in stripped and ">" not in stripped
+
+
 def test_mrkdwn_rendering() -> None:
     assert mrkdwn_to_html("*bold* _it_ ~gone~ `x*y*`") == (
         "<b>bold</b> <i>it</i> <s>gone</s> <code>x*y*</code>"

@@ -59,6 +59,19 @@ def slack(
         [], help="Redirect URL allowed for that app's install (repeatable)."
     ),
     token_rotation: bool = typer.Option(False, help="Issue rotating tokens to that app."),
+    scope: list[str] = typer.Option(
+        [],
+        "--scope",
+        "--scopes",
+        help="Bot scope that app may be granted (repeatable, or comma-separated); default: "
+        "the scopes ml-connector's /slack/install asks for.",
+    ),
+    strict: bool = typer.Option(
+        True,
+        "--strict/--lenient",
+        help="Refuse text over 40,000 characters with msg_too_long (strict) or truncate it "
+        "with Slack's message_truncated warning (lenient).",
+    ),
     seed: int = typer.Option(0, help="Seed for ids and random faults."),
 ) -> None:
     """Run the Slack Web API simulator until Ctrl-C; prints its base URL and a bot token."""
@@ -66,6 +79,10 @@ def slack(
 
     # Imported here so other commands do not pay for loading the simulator.
     from ml_connector.sim.slack import DEFAULT_CHANNELS, SlackSimulator
+    from ml_connector.slack.scopes import scope_list
+
+    # The app's configuration allows what our install asks for, or the scopes given.
+    app_scopes = [s.strip() for item in scope for s in item.split(",") if s.strip()]
 
     def banner(sim: SlackSimulator) -> list[str]:
         names = ", ".join(f"#{c.name} {c.id}" for c in sim.workspace.channels.values())
@@ -85,11 +102,13 @@ def slack(
             registered = sim.register_app(
                 client_id,
                 secrets.token_hex(16),
+                scopes=app_scopes or scope_list(),
                 token_rotation=token_rotation,
                 redirect_uris=redirect_uri,
             )
             lines += [
                 f"  app        client id {registered.client_id}",
+                f"             scopes {','.join(sorted(registered.scopes))}",
                 f"             client secret {registered.client_secret}",
                 f"             install at {sim.url}/oauth/v2/authorize",
             ]
@@ -102,6 +121,7 @@ def slack(
         history_interval=history_interval,
         history_burst=history_burst,
         seed=seed,
+        strict=strict,
     )
     serve_until_interrupted(sim, host, port, banner, "Slack simulator")
 
@@ -117,6 +137,12 @@ def intacct(
     payments: int = typer.Option(300, help="AP payments in the generated history."),
     session_timeout: float = typer.Option(3600.0, help="Sliding session duration, seconds."),
     max_concurrent: int = typer.Option(2, help="Requests in flight per company before GW-0010."),
+    strict: bool = typer.Option(
+        True,
+        "--strict/--lenient",
+        help="Refuse elements out of DTD order inside readByQuery/read and reads of more than "
+        "100 keys (strict), or accept them (lenient).",
+    ),
 ) -> None:
     """Run the Sage Intacct XML gateway simulator until Ctrl-C; prints what it accepts."""
     # Imported here so other commands do not pay for generating a company.
@@ -132,6 +158,7 @@ def intacct(
             f"  user id          {creds.user_id}",
             f"  user password    {creds.user_password}",
             f"  entities         {', '.join(sim.data.entity_ids())}",
+            f"  mode             {'strict' if sim.strict else 'lenient'}",
             "Config lines that point ml-connector at this simulator (ml-connector.toml):",
             *(
                 f"  {line}"
@@ -150,5 +177,6 @@ def intacct(
         payments=payments,
         session_timeout=session_timeout,
         max_concurrent=max_concurrent,
+        strict=strict,
     )
     serve_until_interrupted(sim, host, port, banner, "Sage Intacct simulator")

@@ -191,21 +191,36 @@ class ResponseParser:
     def _result(self, element: etree._Element) -> Result:
         status = _child_text(element, "status")
         function = _child_text(element, "function")
-        controlid = _child_text(element, "controlid")
         if not status or not function:
             raise MalformedResponseError("Intacct result without status or function")
+        if element.find("controlid") is None:
+            # PHP SDK Xml/Response/Result.php ("Result block is missing controlid element",
+            # ResultTest testMissingControlIdElement); the .NET SDK refuses it too. Without
+            # it an answer cannot be matched to the function that asked.
+            raise MalformedResponseError("Intacct result without a controlid")
+        controlid = _child_text(element, "controlid")
         errormessage = element.find("errormessage")
         attrs = self._data_attrs
         records, self._records = self._records, []
         self._data_attrs = {}
+        listtype = attrs.get("listtype")
+        totalcount = _int_attr(attrs, "totalcount")
+        legacy = element.find("listtype")
+        if legacy is not None:
+            # Legacy get_list names the list in a sibling of <data>:
+            # <listtype start="0" end="1" total="2">class</listtype> (PHP SDK ResultTest
+            # testLegacyGetListClass).
+            listtype = listtype or (legacy.text or "").strip() or None
+            if totalcount is None:
+                totalcount = _int_attr({"total": str(legacy.get("total", ""))}, "total")
         return Result(
             status=status,
             function=function,
             controlid=controlid,
             errors=_errors(errormessage) if errormessage is not None else (),
-            listtype=attrs.get("listtype"),
+            listtype=listtype,
             count=_int_attr(attrs, "count"),
-            totalcount=_int_attr(attrs, "totalcount"),
+            totalcount=totalcount,
             numremaining=_int_attr(attrs, "numremaining"),
             result_id=attrs.get("resultId") or None,
             offset=_int_attr(attrs, "offset"),

@@ -309,6 +309,12 @@ async def _run(console: Console, world: DemoWorld, keep_serving: bool) -> int:
         await worker
     posted = print_channels(console, world.slack)
     console.rule()
+    refused = {**world.intacct.refused, **world.slack.refused}
+    # Both simulators run strict: this line shows every pipeline stayed within the rules.
+    console.print(
+        "Simulators refused: "
+        + (", ".join(f"{code} ×{n}" for code, n in sorted(refused.items())) or "nothing")
+    )
     if keep_serving:
         console.print(
             f"{plural(posted, 'message')} posted. Channel page: [bold]{world.slack.url}[/bold]"

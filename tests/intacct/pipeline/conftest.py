@@ -169,12 +169,15 @@ def slack_simulator() -> SlackSimulator:
 async def intacct_sim() -> AsyncIterator[IntacctSimulator]:
     async with intacct_simulator() as sim:
         yield sim
+    # Strict mode: our client never sends what Intacct would refuse (issue #20).
+    assert not sim.refused, f"the Intacct simulator refused: {dict(sim.refused)}"
 
 
 @pytest.fixture
 async def slack_sim() -> AsyncIterator[SlackSimulator]:
     async with slack_simulator() as sim:
         yield sim
+    assert not sim.refused, f"the Slack simulator refused: {dict(sim.refused)}"
 
 
 async def make_harness(

@@ -50,3 +50,5 @@ async def world(engine: AsyncEngine, tmp_path: Path) -> AsyncIterator[World]:
             for pipeline in built.pipelines:
                 await pipeline.aclose()
             await gateway.aclose()
+        # Strict mode: our messages never break Slack's rules (issue #20).
+        assert not slack.refused, f"the Slack simulator refused: {dict(slack.refused)}"

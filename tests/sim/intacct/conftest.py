@@ -47,6 +47,14 @@ class Answer:
     def results(self) -> list[etree._Element]:
         return self.root.findall("operation/result")
 
+    def data(self, index: int = 0) -> etree._Element:
+        """The ``<data>`` of a successful result (asserts it succeeded)."""
+        result = self.results()[index]
+        assert result.findtext("status") == "success", etree.tostring(result)[:800]
+        data = result.find("data")
+        assert data is not None
+        return data
+
     def errornos(self, path: str) -> list[str]:
         return [e.text or "" for e in self.root.findall(f"{path}/errormessage/error/errorno")]
 

@@ -31,6 +31,7 @@ async def test_cli_prints_url_and_credentials_that_work() -> None:
                                  r"user password)\s+(\S+)$", printed, re.M))  # fmt: skip
         assert url and url.group(1).endswith("/ia/xml/xmlgw.phtml")
         assert len(fields) == 5
+        assert re.search(r"^\s*mode\s+strict$", printed, re.M)  # strict unless --lenient
         body = (
             f"<request><control><senderid>{fields['sender id']}</senderid>"
             f"<password>{fields['sender password']}</password><controlid>c</controlid>"

@@ -11,7 +11,9 @@ It checks what the real gateway checks (control block, DTD order, sender, login 
 function arguments, page sizes, per-company concurrency) and fails the way the real gateway
 fails: errors inside HTTP 200 at control, authentication or function level, HTTP 429 GW-0010,
 HTML error pages. Sources are cited in each module; where the research found no source, the
-simulator takes the stricter reading and says so beside the code.
+simulator takes the stricter reading and says so beside the code. ``strict=True`` (the default)
+also checks the DTD order inside readByQuery and read and caps read at 100 keys; ``sim.refused``
+counts what was refused. docs/simulators.md lists what is and is not modelled.
 """
 
 from ml_connector.sim.intacct.data import Dataset, DaySummary, Entity

@@ -23,6 +23,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from ml_connector.sim.intacct.gldetail import detail_row, detail_rows
 from ml_connector.sim.intacct.objects import SCHEMAS, Record
 
 CENT = Decimal("0.01")
@@ -286,9 +287,18 @@ class Dataset:
 
     def records(self, object_name: str) -> list[Record]:
         """The object's records (a new list; the dicts are the live records: do not change)."""
+        if object_name == "GLDETAIL":
+            return detail_rows(self._tables["GLENTRY"], self._index["GLBATCH"])
         return list(self._tables[object_name])
 
     def get(self, object_name: str, recordno: int) -> Record | None:
+        if object_name == "GLDETAIL":
+            entry = self._index["GLENTRY"].get(recordno)
+            if entry is None or entry.get("STATE") != "Posted":
+                return None
+            batchno = entry.get("BATCHNO")
+            batch = self._index["GLBATCH"].get(batchno) if isinstance(batchno, int) else None
+            return detail_row(entry, batch)
         return self._index[object_name].get(recordno)
 
     def entity_ids(self) -> list[str]:
@@ -412,6 +422,7 @@ class Dataset:
                 **{
                     "DISPLAYCONTACT.CONTACTNAME": f"{name} ({vendorid})",
                     "DISPLAYCONTACT.COMPANYNAME": name,
+                    "DISPLAYCONTACT.PRINTAS": name,
                     "DISPLAYCONTACT.EMAIL1": f"ap@{word.lower().replace(' ', '')}.example",
                     "DISPLAYCONTACT.PHONE1": f"555-{rng.randrange(100, 999)}-"
                     f"{rng.randrange(1000, 9999)}",
@@ -441,6 +452,10 @@ class Dataset:
             )
             # Contact names in Intacct are unique strings such as "Vendor Name(V1001)".
             record["DISPLAYCONTACT.CONTACTNAME"] = contact if i % 7 == 0 else f"{name}({vendorid})"
+            if i % 7 == 0:
+                first, _, last = contact.partition(" ")
+                record["DISPLAYCONTACT.FIRSTNAME"] = first
+                record["DISPLAYCONTACT.LASTNAME"] = last
             self._add("VENDOR", record)
 
     # -- GL ---------------------------------------------------------------------------------

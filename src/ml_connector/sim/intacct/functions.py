@@ -1,4 +1,4 @@
-"""The functions the simulator runs: getAPISession, readByQuery, readMore, query, read.
+"""The functions the simulator runs: getAPISession, readByQuery, readMore, query, read, lookup.
 
 Each handler returns the ``<data>`` element of a successful result or raises FunctionError with
 the ``<error>``s of a failed one; a bad argument is always a function failure, never an HTTP
@@ -9,6 +9,14 @@ Error numbers: "Query Failed" is the errorno Intacct itself returns for an unkno
 (PHP SDK ResultTest). For bad arguments no primary source gives a number (research §3), so the
 simulator uses BL01001973, Intacct's generic business-rule error; clients must treat errorno as
 an opaque string anyway.
+
+Where a failure's text goes: Intacct leaves ``description`` empty and puts the message in
+``description2`` (PHP SDK ``test/Intacct/Xml/Response/ResultTest.php``: "Query Failed" with
+description2 "Object definition BADOBJECT not found"; fylein's ``api_base.py`` reads only
+description2 when it classifies a failure).
+
+Row names (which case the list and its rows are named in) follow the SDK tests, see
+:func:`row_name`.
 """
 
 from __future__ import annotations
@@ -21,7 +29,7 @@ from lxml import etree
 
 from ml_connector.sim.intacct import query as q
 from ml_connector.sim.intacct.faults import Faults
-from ml_connector.sim.intacct.objects import SCHEMAS, ObjectSchema, Record
+from ml_connector.sim.intacct.objects import SCHEMAS, FieldType, ObjectSchema, Record
 from ml_connector.sim.intacct.protocol import (
     ErrorDetail,
     data_element,
@@ -35,6 +43,7 @@ from ml_connector.sim.intacct.sessions import Session, SessionStore
 READ_BY_QUERY_MAX = 1000  # DOC: "Custom page size between 1 and 1000 items (Default: 100)"
 QUERY_MAX = 2000  # DOC: "between 1 and 2000 items (Default: 100)"
 DEFAULT_PAGESIZE = 100
+READ_MAX_KEYS = 100
 
 
 class FunctionError(Exception):
@@ -44,7 +53,26 @@ class FunctionError(Exception):
 
 
 def query_failed(detail: str) -> FunctionError:
-    return FunctionError(ErrorDetail("Query Failed", "Query Failed", detail, ""))
+    return FunctionError(ErrorDetail("Query Failed", "", detail, ""))
+
+
+def row_name(verb: str, schema: ObjectSchema) -> str:
+    """The name of ``<data listtype>`` and of each row element for ``verb`` on ``schema``.
+
+    readByQuery (and readMore, which continues it) answer in lower case: PHP SDK
+    ``test/Intacct/Xml/Response/ResultTest.php`` testLegacyReadByQueryClass
+    (``<data listtype="class" …><class><RECORDNO>…``) and its setUp
+    (``listtype="department"``); fylein's ``apis/ap_payments.py`` reads
+    ``data['appymt']`` after a readByQuery and ``apis/revenue_recognition_schedules.py``
+    ``data['revrecschedule']`` after readMore. ``read`` answers in the object's own case
+    (ResultTest testReadClass: ``<data listtype="CUSTOMER" count="1"><CUSTOMER>``) and so
+    does ``query`` (https://developer.intacct.com/web-services/queries/:
+    ``<data listtype="APBILL" …>``; fylein's ``api_base.get_all`` reads
+    ``data['GLACCOUNT']``). Field names keep their case in every form.
+    """
+    if verb in ("readByQuery", "readMore"):
+        return schema.name.lower()
+    return schema.name
 
 
 def bad_argument(detail: str, correction: str = "") -> FunctionError:
@@ -86,6 +114,7 @@ class CallContext:
     faults: Faults
     endpoint: str
     functions_in_request: int
+    strict: bool = True
 
 
 Handler = Callable[[etree._Element, CallContext], str]
@@ -195,10 +224,10 @@ def read_by_query(verb: etree._Element, ctx: CallContext) -> str:
         raise query_failed(str(exc)) from exc
     matches = q.select(_visible(schema, ctx), predicate)
     result = ctx.resultsets.create(ctx.principal.companyid, schema, matches, fields, pagesize)
-    return _result_page(result.result_id, ctx)
+    return _result_page(result.result_id, ctx, "readByQuery")
 
 
-def _result_page(result_id: str, ctx: CallContext) -> str:
+def _result_page(result_id: str, ctx: CallContext, verb: str) -> str:
     result = ctx.resultsets.get(result_id, ctx.principal.companyid)
     if result is None:
         raise bad_argument(
@@ -208,29 +237,54 @@ def _result_page(result_id: str, ctx: CallContext) -> str:
     total = len(result.records)
     page = result.next_page()
     remaining = result.remaining
+    name = row_name(verb, result.schema)
     attributes: list[tuple[str, str | int]] = [
-        ("listtype", result.schema.name),
+        ("listtype", name),
         ("count", len(page)),
         ("totalcount", total),
         ("numremaining", remaining),
     ]
-    if remaining:
-        attributes.append(("resultId", result.result_id))
-    else:
+    # resultId is always there, empty once the set is exhausted (PHP SDK ResultTest setUp:
+    # numremaining="0" resultId=""); fylein's readMore loop reads it after every page.
+    attributes.append(("resultId", result.result_id if remaining else ""))
+    if not remaining:
         ctx.resultsets.discard(result.result_id)
-    return data_element(attributes, render_records(result.schema, page, result.fields))
+    return data_element(
+        attributes, render_records(result.schema, page, result.fields, element_name=name)
+    )
 
 
 def read_more(verb: etree._Element, ctx: CallContext) -> str:
+    """Continue a readByQuery by its ``resultId``, or by ``<object>``: the legacy form, which
+    continues the caller's latest readByQuery on that object (PHP SDK
+    ``Functions/Common/ReadMore.php`` writes resultId, object or reportId). Reports are not
+    simulated."""
     parts = _children(verb, ("resultId", "object", "reportId"))
-    if "resultId" not in parts:
-        # The legacy <object> and report forms are not simulated: ask for the documented one.
-        raise bad_argument("readMore needs a resultId", "Pass the resultId from readByQuery.")
-    result_id = text_of(parts["resultId"])
-    result = ctx.resultsets.get(result_id, ctx.principal.companyid)
+    if len(parts) != 1:
+        raise bad_argument(
+            "readMore takes exactly one of resultId, object or reportId",
+            "Pass the resultId from readByQuery.",
+        )
+    companyid = ctx.principal.companyid
+    if "reportId" in parts:
+        raise bad_argument("readMore by reportId is not available: no reports are simulated")
+    if "object" in parts:
+        name = text_of(parts["object"])
+        if name not in SCHEMAS:
+            raise query_failed(f"Object definition {name} not found")
+        latest = ctx.resultsets.latest(companyid, name)
+        if latest is None:
+            raise bad_argument(
+                f"There is no readByQuery on {name} to continue",
+                "Run readByQuery first, or pass its resultId.",
+            )
+        result_id = latest.result_id
+    else:
+        result_id = text_of(parts["resultId"])
+    result = ctx.resultsets.get(result_id, companyid)
     if result is not None and ctx.faults.draw_function(result.schema.name):
         raise FunctionError(INJECTED_FAILURE)
-    return _result_page(result_id, ctx)
+    return _result_page(result_id, ctx, "readMore")
 
 
 def _orderby(parts: dict[str, etree._Element]) -> list[tuple[str, bool]]:
@@ -297,14 +351,15 @@ def run_query(verb: etree._Element, ctx: CallContext) -> str:
     except q.QueryError as exc:
         raise query_failed(str(exc)) from exc
     page = matches[offset : offset + pagesize]
+    name = row_name("query", schema)
     attributes: list[tuple[str, str | int]] = [
-        ("listtype", schema.name),
+        ("listtype", name),
         ("totalcount", len(matches)),
         ("offset", offset),
         ("count", len(page)),
         ("numremaining", max(0, len(matches) - offset - len(page))),
     ]
-    return data_element(attributes, render_records(schema, page, fields))
+    return data_element(attributes, render_records(schema, page, fields, element_name=name))
 
 
 def read(verb: etree._Element, ctx: CallContext) -> str:
@@ -320,6 +375,9 @@ def read(verb: etree._Element, ctx: CallContext) -> str:
         if not part.isdigit():
             raise bad_argument(f"key {part!r} is not a RECORDNO")
         keys.append(int(part))
+    if ctx.strict and len(keys) > READ_MAX_KEYS:
+        # PHP SDK Functions/Common/Read.php: MAX_KEY_COUNT = 100 ("Keys count cannot exceed").
+        raise bad_argument(f"read takes at most {READ_MAX_KEYS} keys, got {len(keys)}")
     fields = _field_list(text_of(parts.get("fields")), schema)
     visible_ids = None
     if ctx.principal.locationid and schema.entity_field:
@@ -329,8 +387,45 @@ def read(verb: etree._Element, ctx: CallContext) -> str:
         record = ctx.source.get(schema.name, key)
         if record is not None and (visible_ids is None or id(record) in visible_ids):
             found.append(record)
-    attributes: list[tuple[str, str | int]] = [("listtype", schema.name), ("count", len(found))]
-    return data_element(attributes, render_records(schema, found, fields))
+    name = row_name("read", schema)
+    attributes: list[tuple[str, str | int]] = [("listtype", name), ("count", len(found))]
+    return data_element(attributes, render_records(schema, found, fields, element_name=name))
+
+
+_DATATYPES = {
+    FieldType.TEXT: "TEXT",
+    FieldType.INTEGER: "INTEGER",
+    FieldType.DECIMAL: "DECIMAL",
+    FieldType.DATE: "DATE",
+    FieldType.TIMESTAMP: "TIMESTAMP",
+    FieldType.BOOLEAN: "BOOLEAN",
+}
+
+
+def lookup(verb: etree._Element, ctx: CallContext) -> str:
+    """The object's fields, shaped like the documented answer
+    (https://developer.intacct.com/web-services/queries/, "lookup" on GLBATCH:
+    ``<Type Name="GLBATCH" DocumentType=""><Fields><Field><ID>RECORDNO</ID><LABEL>…``).
+
+    Labels are the field names (the real ones are the UI's labels, which no source lists);
+    related (dotted) fields are listed as read-only fields, not as relationships.
+    """
+    parts = _children(verb, ("object",))
+    schema = _schema(parts, ctx)
+    fields = "".join(
+        "<Field>"
+        + element("ID", name)
+        + element("LABEL", name.replace("_", " ").replace(".", " ").title())
+        + "<DESCRIPTION></DESCRIPTION>"
+        + element("REQUIRED", "false")
+        + element("READONLY", "true" if schema.is_related(name) or name == schema.key else "false")
+        + element("DATATYPE", _DATATYPES[ftype])
+        + element("ISCUSTOM", "false")
+        + "</Field>"
+        for name, ftype in schema.fields.items()
+    )
+    body = f'<Type Name="{schema.name}" DocumentType=""><Fields>{fields}</Fields></Type>'
+    return data_element((("listtype", "All"), ("count", 1)), body)
 
 
 HANDLERS: dict[str, Handler] = {
@@ -339,4 +434,5 @@ HANDLERS: dict[str, Handler] = {
     "readMore": read_more,
     "query": run_query,
     "read": read,
+    "lookup": lookup,
 }

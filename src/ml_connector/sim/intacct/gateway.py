@@ -11,6 +11,7 @@ testStatusAbort, OnlineClientTest testExecuteBatchTransactionResultException).
 from __future__ import annotations
 
 import secrets
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,6 +20,7 @@ from zoneinfo import ZoneInfo
 from ml_connector.sim.intacct.faults import FaultKind, Faults
 from ml_connector.sim.intacct.functions import (
     HANDLERS,
+    INJECTED_FAILURE,
     CallContext,
     FunctionError,
     Principal,
@@ -45,12 +47,19 @@ from ml_connector.sim.intacct.sessions import Credentials, SessionStore
 
 ROLLED_BACK = ErrorDetail(
     "XL03000009",
+    "",
     "The entire transaction in this operation has been rolled back due to an error.",
 )
-BAD_SENDER = ErrorDetail("XL03000006", "Incorrect Intacct XML Partner ID or password.")
-# PHP SDK OnlineResponseTest testAuthenticationFailure. No source gives the answer for an
-# expired or unknown session (research §2, §8 item 1): the simulator answers it the same way.
-BAD_SIGN_IN = ErrorDetail("XL03000006", "Sign-in information is incorrect")
+# Sign-in failures carry their text in description2 with description empty: PHP SDK
+# test/Intacct/Xml/OnlineResponseTest.php testAuthenticationFailure ("Sign-in information is
+# incorrect") and, for a wrong sender, recorded gateway answers (e.g. the lorenz-bus-service
+# PowerShell module's tests: "Incorrect Intacct XML Partner ID or password." in description2).
+# fylein's sageintacctsdk reads description2 of a control failure and crashes with
+# UnboundLocalError when it is empty, so the place matters to real clients.
+BAD_SENDER = ErrorDetail("XL03000006", "", "Incorrect Intacct XML Partner ID or password.")
+# No source gives the answer for an expired or unknown session (research §2, §8 item 1): the
+# simulator answers it like a wrong password.
+BAD_SIGN_IN = ErrorDetail("XL03000006", "", "Sign-in information is incorrect")
 
 
 def support_id() -> str:
@@ -94,8 +103,14 @@ class Gateway:
         endpoint: Callable[[], str],
         clock: Callable[[], float],
         timezone: ZoneInfo,
+        strict: bool = True,
     ) -> None:
         self.credentials = credentials
+        self.strict = strict
+        # What the gateway refused because the request was wrong (schema errors, bad
+        # arguments, unknown objects or fields), by errorno: injected faults are not counted.
+        # A client that follows Intacct's rules leaves this empty (tests check ours does).
+        self.refused: Counter[str] = Counter()
         self.source = source
         self.sessions = sessions
         self.resultsets = resultsets
@@ -106,8 +121,9 @@ class Gateway:
 
     def parse(self, body: bytes) -> Parsed:
         try:
-            return Parsed(parse_request(body), None)
+            return Parsed(parse_request(body, strict=self.strict), None)
         except RequestSchemaError as exc:
+            self.refused["XL03000003"] += 1
             senderid, controlid = peek_control(body)
             error = ErrorDetail("XL03000003", f"XML Parse schema error: {exc}", support_id(), "")
             return Parsed(None, render_control_failure(senderid, controlid, "false", [error]))
@@ -198,6 +214,7 @@ class Gateway:
             faults=self.faults,
             endpoint=self._endpoint(),
             functions_in_request=len(request.functions),
+            strict=self.strict,
         )
         outcomes: list[tuple[str, str | tuple[ErrorDetail, ...]]] = []
         opened_before = set(self._open_result_ids())
@@ -211,6 +228,8 @@ class Gateway:
                     raise bad_argument(f"Function {call.verb} is not available in this gateway")
                 outcomes.append(("success", handler(call.element, context)))
             except FunctionError as exc:
+                if request_fault != "offline" and INJECTED_FAILURE not in exc.errors:
+                    self.refused.update(error.errorno for error in exc.errors)
                 outcomes.append(("failure", exc.errors))
                 if request.transaction:
                     failed_at = index

@@ -417,13 +417,20 @@ VENDOR = ObjectSchema(
         "PARENTNAME": _TEXT,
         "DISPLAYCONTACT.CONTACTNAME": _TEXT,
         "DISPLAYCONTACT.COMPANYNAME": _TEXT,
+        "DISPLAYCONTACT.FIRSTNAME": _TEXT,
+        "DISPLAYCONTACT.LASTNAME": _TEXT,
+        "DISPLAYCONTACT.INITIAL": _TEXT,
+        "DISPLAYCONTACT.PRINTAS": _TEXT,
         "DISPLAYCONTACT.EMAIL1": _TEXT,
+        "DISPLAYCONTACT.EMAIL2": _TEXT,
         "DISPLAYCONTACT.PHONE1": _TEXT,
+        "DISPLAYCONTACT.PHONE2": _TEXT,
         "DISPLAYCONTACT.MAILADDRESS.CITY": _TEXT,
         "DISPLAYCONTACT.MAILADDRESS.STATE": _TEXT,
         "DISPLAYCONTACT.MAILADDRESS.COUNTRY": _TEXT,
         "VENDORACCOUNTNO": _TEXT,
         "VENDTYPE": _TEXT,
+        "ACCOUNTLABEL": _TEXT,
         "APACCOUNT": _TEXT,
         "APACCOUNTTITLE": _TEXT,
         "STATUS": _TEXT,
@@ -446,7 +453,46 @@ VENDOR = ObjectSchema(
     entity_field="MEGAENTITYID",
 )
 
+# The report object of posted GL lines; its rows are derived from GLENTRY and GLBATCH
+# (sim/intacct/gldetail.py). Fields: fylein/sageintacct-sdk-py apis/constants.py.
+GLDETAIL = ObjectSchema(
+    "GLDETAIL",
+    {
+        "RECORDNO": _INT,
+        "BATCHKEY": _INT,
+        "BATCH_DATE": _DATE,
+        "BATCH_TITLE": _TEXT,
+        "SYMBOL": _TEXT,
+        "BATCH_NO": _INT,
+        "BOOKID": _TEXT,
+        "CHILDENTITY": _TEXT,
+        "MODIFIED": _STAMP,
+        "REFERENCENO": _TEXT,
+        "ADJ": _TEXT,
+        "MODULEKEY": _TEXT,
+        "OWNERSHIPKEY": _INT,
+        "LINE_NO": _INT,
+        "ENTRY_DATE": _DATE,
+        "TR_TYPE": _INT,
+        "DOCUMENT": _TEXT,
+        "ACCOUNTNO": _TEXT,
+        "ACCOUNTTITLE": _TEXT,
+        "STATISTICAL": _TEXT,
+        "DEPARTMENTID": _TEXT,
+        "DEPARTMENTTITLE": _TEXT,
+        "LOCATIONID": _TEXT,
+        "LOCATIONNAME": _TEXT,
+        "CURRENCY": _TEXT,
+        "BASECURR": _TEXT,
+        "DESCRIPTION": _TEXT,
+        "DEBITAMOUNT": _DEC,
+        "CREDITAMOUNT": _DEC,
+        "AMOUNT": _DEC,
+    },
+    entity_field="LOCATIONID",
+)
+
 SCHEMAS: dict[str, ObjectSchema] = {
     schema.name: schema
-    for schema in (LOCATION, GLACCOUNT, GLBATCH, GLENTRY, APPYMT, APBILL, VENDOR)
+    for schema in (LOCATION, GLACCOUNT, GLBATCH, GLENTRY, APPYMT, APBILL, VENDOR, GLDETAIL)
 }

@@ -191,7 +191,36 @@ def _parse_authentication(element: etree._Element) -> LoginAuth | SessionAuth:
     )
 
 
-def _parse_function(element: etree._Element) -> FunctionCall:
+# Verbs whose children the DTD orders, in the order the official SDKs write them: PHP
+# ``Functions/Common/ReadByQuery.php`` (object, fields, query, pagesize, returnFormat,
+# docparid; .NET ``Functions/Common/ReadByQuery.cs`` the same) and ``Functions/Common/Read.php``
+# (object, keys, fields, returnFormat, docparid). ``query`` is left free: Intacct's own
+# example puts <filter> before <select> and fylein's sageintacctsdk sends <filter> last.
+ORDERED_VERBS: dict[str, tuple[str, ...]] = {
+    "readByQuery": ("object", "fields", "query", "pagesize", "returnFormat", "docparid"),
+    "read": ("object", "keys", "fields", "returnFormat", "docparid"),
+}
+
+
+def _check_verb_order(verb: etree._Element) -> None:
+    """Known children of an ordered verb must come in DTD order (strict mode)."""
+    order = ORDERED_VERBS.get(str(verb.tag))
+    if order is None:
+        return
+    last = -1
+    for child in _elements(verb):
+        if child.tag not in order:
+            continue  # unknown elements are the function's own error
+        position = order.index(str(child.tag))
+        if position < last:
+            raise RequestSchemaError(
+                f"Element {verb.tag} content does not follow the DTD: <{child.tag}> must "
+                f"come before <{order[last]}> (order: {', '.join(order)})"
+            )
+        last = position
+
+
+def _parse_function(element: etree._Element, strict: bool = True) -> FunctionCall:
     if element.tag != "function":
         raise RequestSchemaError(f"content may hold only <function>, got <{element.tag}>")
     controlid = element.get("controlid")
@@ -200,6 +229,8 @@ def _parse_function(element: etree._Element) -> FunctionCall:
     verbs = _elements(element)
     if len(verbs) != 1:
         raise RequestSchemaError("<function> must contain exactly one function element")
+    if strict:
+        _check_verb_order(verbs[0])
     return FunctionCall(controlid, str(verbs[0].tag), verbs[0])
 
 
@@ -212,7 +243,8 @@ def peek_control(body: bytes) -> tuple[str, str]:
     return text_of(root.find("control/senderid")), text_of(root.find("control/controlid"))
 
 
-def parse_request(body: bytes) -> GatewayRequest:
+def parse_request(body: bytes, *, strict: bool = True) -> GatewayRequest:
+    """The request, or RequestSchemaError; ``strict`` also checks the order inside verbs."""
     root = parse_xml(body)
     if root.tag != "request":
         raise RequestSchemaError(f"the document element must be <request>, got <{root.tag}>")
@@ -224,7 +256,7 @@ def parse_request(body: bytes) -> GatewayRequest:
         raise RequestSchemaError("operation/@transaction must be true or false")
     op_parts = _sequence(operation, (("authentication", True), ("content", True)))
     authentication = _parse_authentication(op_parts["authentication"])
-    functions = tuple(_parse_function(child) for child in _elements(op_parts["content"]))
+    functions = tuple(_parse_function(child, strict) for child in _elements(op_parts["content"]))
     if not functions:
         raise RequestSchemaError("content must hold at least one <function>")
     return GatewayRequest(control, authentication, transaction == "true", functions)
@@ -351,9 +383,19 @@ def data_element(attributes: Sequence[tuple[str, str | int]], content: str) -> s
     return f"<data{attrs}>{content}</data>"
 
 
-def render_records(schema: ObjectSchema, records: Iterable[Record], fields: Sequence[str]) -> str:
-    """Each record as ``<OBJECT><FIELD>value</FIELD>…</OBJECT>``, fields in the given order."""
-    name = schema.name
+def render_records(
+    schema: ObjectSchema,
+    records: Iterable[Record],
+    fields: Sequence[str],
+    *,
+    element_name: str | None = None,
+) -> str:
+    """Each record as ``<OBJECT><FIELD>value</FIELD>…</OBJECT>``, fields in the given order.
+
+    ``element_name`` is the row element's name: the object name by default (``query``,
+    ``read``); readByQuery and readMore pass it in lower case (see ``functions.row_name``).
+    """
+    name = element_name or schema.name
     opens = [f"<{f}>" for f in fields]
     closes = [f"</{f}>" for f in fields]
     pairs = list(zip(fields, opens, closes, strict=True))

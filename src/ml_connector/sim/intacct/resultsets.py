@@ -71,6 +71,15 @@ class ResultSetStore:
         result.last_used = self._clock()
         return result
 
+    def latest(self, companyid: str, object_name: str) -> ResultSet | None:
+        """The company's most recent open result set on ``object_name`` (readMore by object)."""
+        self._drop_idle()
+        for result in reversed(list(self._sets.values())):
+            if result.companyid == companyid and result.schema.name == object_name:
+                result.last_used = self._clock()
+                return result
+        return None
+
     def ids(self) -> list[str]:
         return list(self._sets)
 

@@ -60,6 +60,7 @@ class IntacctSimulator(LocalServer):
         credentials: Credentials | None = None,
         timezone: str = "America/Los_Angeles",
         clock: Callable[[], float] = time.time,
+        strict: bool = True,
     ) -> None:
         if max_concurrent < 1:
             raise ValueError("max_concurrent must be at least 1")
@@ -89,7 +90,10 @@ class IntacctSimulator(LocalServer):
             endpoint=lambda: self.url,
             clock=clock,
             timezone=tz,
+            strict=strict,
         )
+        self.strict = strict
+        self.refused = self.gateway.refused
         self.requests = 0
         self.function_calls: Counter[str] = Counter()
         self.rejected_concurrent = 0
@@ -129,6 +133,7 @@ class IntacctSimulator(LocalServer):
                 support_id(),
                 "Send the request with Content-Type: application/xml.",
             )
+            self.refused["XL03000003"] += 1
             return self._xml(render_control_failure("", "", "false", [error]))
         parsed = self.gateway.parse(body)
         if parsed.request is None:

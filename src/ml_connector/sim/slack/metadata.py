@@ -13,6 +13,7 @@ import json
 from typing import Any
 
 from ml_connector.sim.slack.api_error import ApiError
+from ml_connector.sim.slack.request import loads_unicode_json
 
 DEFAULT_MAX_BYTES = 8192
 
@@ -21,7 +22,7 @@ def parse_metadata(raw: Any, *, max_bytes: int = DEFAULT_MAX_BYTES) -> dict[str,
     """The metadata object, or ApiError with the code Slack gives for what is wrong."""
     if isinstance(raw, str):
         try:
-            raw = json.loads(raw)
+            raw = loads_unicode_json(raw)
         except ValueError as exc:
             raise ApiError("invalid_metadata_format") from exc
     if not isinstance(raw, dict):

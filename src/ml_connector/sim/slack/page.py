@@ -73,7 +73,7 @@ def render_message(message: Message, names: Mapping[str, str]) -> str:
     if message.blocks:
         content = "".join(render_block(block, names) for block in message.blocks)
     else:
-        content = f"<div>{mrkdwn_to_html(message.text, names)}</div>"
+        content = f"<div>{mrkdwn_to_html(message.text, names, urls_only=True)}</div>"
     metadata = ""
     if message.metadata is not None:
         metadata = (
@@ -116,5 +116,5 @@ def _text(obj: Any, names: Mapping[str, str]) -> str:
         return ""
     text = str(obj.get("text", ""))
     if obj.get("type") == "mrkdwn":
-        return mrkdwn_to_html(text, names)
+        return mrkdwn_to_html(text, names, verbatim=obj.get("verbatim") is True)
     return plain_to_html(text)

@@ -71,6 +71,19 @@ class ApiCall:
             raise invalid_arguments(f"{name} must be an integer") from exc
 
 
+def loads_unicode_json(text: str) -> Any:
+    """``json.loads`` that also refuses text which is not Unicode: a lone surrogate escape
+    (``"\\ud800"``) is valid JSON syntax, but Slack's JSON decoder refuses it, as PHP's
+    ``json_decode`` does (JSON_ERROR_UTF16, "Single unpaired UTF-16 surrogate"), and it
+    cannot be stored as UTF-8. Raises ValueError for either."""
+    value = json.loads(text)
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError("a string holds an unpaired UTF-16 surrogate") from exc
+    return value
+
+
 async def read_call(request: web.Request, method: str) -> ApiCall:
     """Parse the body by its content type; ApiError for what Slack would refuse."""
     token, basic = _authorization(request.headers.get("Authorization", ""))
@@ -95,7 +108,7 @@ async def read_call(request: web.Request, method: str) -> ApiCall:
         return ApiCall(method, args, token or form_token, basic)
     if request.content_type == _JSON:
         try:
-            parsed = json.loads(text) if text.strip() else {}
+            parsed = loads_unicode_json(text) if text.strip() else {}
         except ValueError as exc:
             raise ApiError("invalid_json") from exc
         if not isinstance(parsed, dict):

@@ -24,7 +24,7 @@ from ml_connector.sim.slack.api_error import ApiError, RateLimitExceeded
 from ml_connector.sim.slack.authorize_page import consent_page, error_page
 from ml_connector.sim.slack.faults import BEFORE_HANDLING, Fault, Faults
 from ml_connector.sim.slack.metadata import DEFAULT_MAX_BYTES
-from ml_connector.sim.slack.methods import Handler, Rules, WebApi
+from ml_connector.sim.slack.methods import BLOCKS_TEXT_LIMIT, Handler, Rules, WebApi
 from ml_connector.sim.slack.oauth import (
     AuthorizeProblem,
     AuthorizeRequest,
@@ -38,6 +38,34 @@ from ml_connector.sim.slack.request import read_call
 from ml_connector.sim.slack.state import CODE_TTL, ROTATING_TOKEN_TTL, App, Workspace
 
 DEFAULT_CHANNELS = ("finance-gl", "payments", "alerts")
+
+# Errors that mean the request itself was wrong (research/slack.md §1, "Payload error":
+# "Permanent; our bug"), as opposed to auth, scope, channel or rate-limit answers.
+REQUEST_ERRORS = frozenset(
+    {
+        "invalid_arguments",
+        "invalid_array_arg",
+        "invalid_attachments",
+        "invalid_blocks",
+        "invalid_blocks_format",
+        "invalid_charset",
+        "invalid_cursor",
+        "invalid_form_data",
+        "invalid_json",
+        "invalid_metadata_format",
+        "invalid_metadata_schema",
+        "invalid_post_type",
+        "invalid_ts_latest",
+        "invalid_ts_oldest",
+        "json_not_object",
+        "metadata_too_large",
+        "missing_post_type",
+        "msg_blocks_too_long",
+        "msg_too_long",
+        "no_text",
+        "too_many_attachments",
+    }
+)
 
 _ERROR_HTML = (
     "<!DOCTYPE html><html><head><title>Slack</title></head><body>"
@@ -58,7 +86,10 @@ class SlackSimulator(LocalServer):
     Rate limits: ``post_burst`` messages at once per channel, then one per ``post_interval``
     seconds; ``conversations.history`` ``history_burst`` calls, then one per
     ``history_interval`` seconds (about one a minute for apps outside the Marketplace,
-    research/slack.md §2). ``seed`` fixes ids and random faults. ``clock`` (wall time: ``ts``,
+    research/slack.md §2). ``strict`` (the default) answers ``msg_too_long`` for text over
+    40,000 characters instead of truncating it; ``blocks_text_limit`` is the
+    ``msg_blocks_too_long`` threshold (None: off); ``refused`` counts requests refused as
+    malformed. ``seed`` fixes ids and random faults. ``clock`` (wall time: ``ts``,
     code and token expiry) and ``monotonic`` (rate limits) let tests move time by hand.
     """
 
@@ -72,8 +103,9 @@ class SlackSimulator(LocalServer):
         history_burst: int = 1,
         seed: int = 0,
         metadata_max_bytes: int = DEFAULT_MAX_BYTES,
-        blocks_text_limit: int | None = None,
+        blocks_text_limit: int | None = BLOCKS_TEXT_LIMIT,
         history_max_limit: int = 999,
+        strict: bool = True,
         team_name: str = "ML Connector Sim",
         clock: Callable[[], float] = wall_clock.now,
         monotonic: Callable[[], float] = time.monotonic,
@@ -83,11 +115,14 @@ class SlackSimulator(LocalServer):
         self.faults = Faults(random.Random(f"{seed}:faults"))
         self.calls: Counter[str] = Counter()
         self.rate_limited: Counter[str] = Counter()
+        # Calls refused because the request itself was wrong (REQUEST_ERRORS), by error code;
+        # injected faults are not counted. Our pipelines' tests check it stays empty.
+        self.refused: Counter[str] = Counter()
         self.api = WebApi(
             self.workspace,
             post_limiter=RateLimiter(post_interval, post_burst, monotonic),
             history_limiter=RateLimiter(history_interval, history_burst, monotonic),
-            rules=Rules(metadata_max_bytes, blocks_text_limit, history_max_limit),
+            rules=Rules(metadata_max_bytes, blocks_text_limit, history_max_limit, strict),
             clock=clock,
         )
         get_post = frozenset({"GET", "POST"})
@@ -234,8 +269,10 @@ class SlackSimulator(LocalServer):
         method = request.match_info["method"]
         route = self._routes.get(method)
         if route is None:
+            self.refused["unknown_method"] += 1
             return web.json_response({"ok": False, "error": "unknown_method", "req_method": method})
         if request.method not in route.verbs:
+            self.refused["method_not_allowed"] += 1
             # Stricter than Slack, which is lenient about verbs: a client using the wrong one
             # is told so instead of working here and failing elsewhere.
             return web.json_response(
@@ -259,6 +296,8 @@ class SlackSimulator(LocalServer):
             call = await read_call(request, method)
             body = route.handler(call)
         except ApiError as error:
+            if error.code in REQUEST_ERRORS:
+                self.refused[error.code] += 1
             body = error.body()
         except RateLimitExceeded as limited:
             self.rate_limited[method] += 1
