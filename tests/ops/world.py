@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from ml_connector.cli.sim_config import intacct_lines, slack_lines
 from ml_connector.sim.intacct import IntacctSimulator
 from ml_connector.sim.slack import SlackSimulator
 from ml_connector.store import make_engine, migrate
@@ -32,24 +33,19 @@ class World:
 def config_text(slack: SlackSimulator, intacct: IntacctSimulator, extra: str = "") -> str:
     ch = {name: slack.channel_id(name) for name in CHANNELS}
     creds = intacct.credentials
+    slack_section = "\n".join(slack_lines(slack.base_url))
+    intacct_section = "\n".join(
+        intacct_lines(intacct.url, creds.sender_id, creds.company_id, creds.user_id)
+    )
     return f"""data_dir = "data"
 timezone = "America/Chicago"
 {extra}
 [delivery]
 post_interval = 0.05
 
-[slack.workspaces.default]
-api_base_url = "{slack.base_url}"
-bot_token = "slack.bot_token"
+{slack_section}
 
-[connections.intacct]
-type = "intacct"
-gateway_url = "{intacct.url}"
-sender_id = "{creds.sender_id}"
-sender_password = "intacct.sender_password"
-company_id = "{creds.company_id}"
-user_id = "{creds.user_id}"
-user_password = "intacct.user_password"
+{intacct_section}
 
 [pipelines.intacct]
 type = "intacct"

@@ -27,6 +27,7 @@ import sqlalchemy as sa
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from ml_connector.cli.sim_config import intacct_lines, slack_lines
 from ml_connector.config import Config, load_config
 from ml_connector.delivery import DeliverySettings
 from ml_connector.runtime.service import open_runtime, serve
@@ -74,6 +75,10 @@ def config_text(
     pace = "\n".join(f"{k} = {v}" for k, v in (delivery or {"post_interval": 1.0}).items())
     ch = {key: slack.channel_id(name) for key, name in CHANNELS.items()}
     creds = intacct.credentials
+    slack_section = "\n".join(slack_lines(slack.base_url))
+    intacct_section = "\n".join(
+        intacct_lines(intacct.url, creds.sender_id, creds.company_id, creds.user_id)
+    )
     schedule = f'\n[pipelines.intacct.schedule]\ncron = "{cron}"\n' if cron else ""
 
     def stream(name: str, channel: str, extra: str = "") -> str:
@@ -101,19 +106,10 @@ port = {port}
 [delivery]
 {pace}
 
-[slack.workspaces.default]
-api_base_url = "{slack.base_url}"
-bot_token = "slack.bot_token"
+{slack_section}
 signing_secret = "slack.signing_secret"
 
-[connections.intacct]
-type = "intacct"
-gateway_url = "{intacct.url}"
-sender_id = "{creds.sender_id}"
-sender_password = "intacct.sender_password"
-company_id = "{creds.company_id}"
-user_id = "{creds.user_id}"
-user_password = "intacct.user_password"
+{intacct_section}
 
 [connections.sage100]
 type = "sage100"

@@ -8,6 +8,7 @@ token. Everything is rendered on the server; the Content-Security-Policy allows 
 from __future__ import annotations
 
 from functools import cache
+from typing import NoReturn
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
@@ -101,8 +102,8 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     if not ok or key is None:
         log.warning("dashboard login refused", remote=request.remote)
         return await login_form(request, problem="Wrong user or password.")
-    response = web.HTTPSeeOther("/")
-    response.set_cookie(
+    redirect = web.HTTPSeeOther("/")
+    redirect.set_cookie(
         COOKIE,
         new_session(key, ctx.clock()),
         max_age=int(LIFETIME),
@@ -111,7 +112,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
         secure=_secure(request, ctx),
         path="/",
     )
-    return response
+    raise redirect
 
 
 async def logout(request: web.Request) -> web.StreamResponse:
@@ -121,9 +122,9 @@ async def logout(request: web.Request) -> web.StreamResponse:
         key, session = found[0], found[1]
         if not csrf_ok(key, session, _field(form, "csrf")):
             return web.Response(status=403, text="stale form: reload the page and try again\n")
-    response = web.HTTPSeeOther("/login")
-    response.del_cookie(COOKIE, path="/")
-    return response
+    redirect = web.HTTPSeeOther("/login")
+    redirect.del_cookie(COOKIE, path="/")
+    raise redirect
 
 
 async def dashboard_page(request: web.Request) -> web.StreamResponse:
@@ -136,7 +137,7 @@ async def dashboard_page(request: web.Request) -> web.StreamResponse:
         return web.Response(status=403, text=OFF)
     key, session = found
     if session is None:
-        return web.HTTPSeeOther("/login")
+        raise web.HTTPSeeOther("/login")
     ctx = context(request)
     config = ctx.config
     zone = ZoneInfo(config.timezone)
@@ -209,7 +210,7 @@ def _named(
 async def replay_action(request: web.Request) -> web.StreamResponse:
     found = await _session(request)
     if found is None or found[1] is None:
-        return web.HTTPSeeOther("/login")
+        raise web.HTTPSeeOther("/login")
     key, session = found[0], found[1]
     form = await request.post()
     if not csrf_ok(key, session, _field(form, "csrf")):
@@ -217,27 +218,27 @@ async def replay_action(request: web.Request) -> web.StreamResponse:
     raw_id = _field(form, "outbox_id") or ""
     target = (_field(form, "channel") or "").strip() or None
     if not raw_id.isdigit():
-        return _back("no message chosen")
+        _back("no message chosen")
     if target is not None and not is_channel_id(target):
-        return _back(f"not a channel id (like C0123ABCD): {target[:40]}")
+        _back(f"not a channel id (like C0123ABCD): {target[:40]}")
     ctx = context(request)
     async with ctx.engine.begin() as conn:
         result = await replay_one(
             conn, int(raw_id), channel=target, permalink=permalinks(ctx.config)
         )
     if result.replay is None:
-        return _back(f"message {raw_id}: {result.skipped}")
+        _back(f"message {raw_id}: {result.skipped}")
     log.info(
         "dead letter replayed from the dashboard",
         outbox_id=int(raw_id),
         replay=result.replay,
         channel=result.channel,
     )
-    return _back(f"message {raw_id} queued again as {result.replay} for {result.channel}")
+    _back(f"message {raw_id} queued again as {result.replay} for {result.channel}")
 
 
-def _back(notice: str) -> web.StreamResponse:
-    return web.HTTPSeeOther("/?" + urlencode({"notice": notice}))
+def _back(notice: str) -> NoReturn:
+    raise web.HTTPSeeOther("/?" + urlencode({"notice": notice}))
 
 
 def _field(form: object, name: str) -> str | None:
