@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck clean browser
+.PHONY: demo test lint typecheck clean browser agent-check
 
 # The install compiles src/ml_connector/intacct/_records.pyx (setup.py): redo it when that changes.
 # The agent (agent/, its own distribution) is installed editable beside the connector: the
@@ -29,6 +29,11 @@ browser:
 	@command -v chromium >/dev/null || for i in 1 2 3 4 5 6 7 8 9 10; do \
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
 		&& break; echo "dpkg busy; retrying in 15 s"; sleep 15; done
+
+# The agent alone in a fresh venv (wheels only), init + serve, and the connector's check against
+# it in all three auth modes; about a minute, so CI runs it once (.ci/run), not pytest.
+agent-check: $(STAMP)
+	.ci/agent_fresh_venv.sh
 
 lint: $(STAMP)
 	$(BIN)/ruff check src agent/src tests bench setup.py

@@ -23,6 +23,7 @@ import tracemalloc
 from pathlib import Path
 
 from ml_connector.sage100.client import Sage100Client
+from ml_connector.sage100.tls import client_ssl_context
 from ml_connector_agent.backends.base import PageQuery
 from ml_connector_agent.backends.demo import DemoBackend
 from ml_connector_agent.certs import init_certs
@@ -76,9 +77,8 @@ async def through_agent(directory: Path) -> tuple[int, float, int | None, int]:
     proc = subprocess.Popen(
         [
             sys.executable,
-            "-c",
-            "from ml_connector.cli.main import main; main()",
-            "agent",
+            "-m",
+            "ml_connector_agent",
             "serve",
             "--config",
             str(directory / "agent.toml"),
@@ -94,12 +94,10 @@ async def through_agent(directory: Path) -> tuple[int, float, int | None, int]:
             raise SystemExit(f"agent did not start: {line!r}")
         certs = directory / "certs"
         tracemalloc.start()
-        async with Sage100Client(
-            match.group(1),
-            ca_file=certs / "ca.pem",
-            client_cert=certs / "connector.pem",
-            client_key=certs / "connector.key",
-        ) as client:
+        ssl_context = client_ssl_context(
+            certs / "ca.pem", certs / "connector.pem", (certs / "connector.key").read_text()
+        )
+        async with Sage100Client(match.group(1), ssl_context=ssl_context) as client:
             started = time.perf_counter()
             count = 0
             async for page in client.pages("ABC", "gl-postings", limit=PAGE):

@@ -188,6 +188,7 @@ async def chaos(db_url: str, seconds: float, seed: int) -> dict[str, int]:
                 await vault.set("slack.bot_token", slack.bot_token)
                 await vault.set("intacct.sender_password", intacct.credentials.sender_password)
                 await vault.set("intacct.user_password", intacct.credentials.user_password)
+                await vault.set("sage100.client_key", agent.client_key.read_text())
 
                 for kind in ("ratelimited", "http_503", "lost_answer", "drop"):
                     slack.faults.add(kind=kind, method="chat.postMessage", probability=0.06)

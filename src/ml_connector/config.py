@@ -158,24 +158,60 @@ class IntacctConnection(Model):
 
 
 class Sage100Connection(Model):
+    """One Sage 100 agent. The CA and client certificates are public files; the client's
+    private key and the API key are vault secrets named here (``secrets set NAME``)."""
+
     type: Literal["sage100"]
     agent_url: HttpUrl
     company: CompanyCode
-    auth: Literal["mtls", "api_key"]
+    auth: Literal["mtls", "api_key", "mtls+api_key"]
     ca_file: FilePath | None = None
     cert_file: FilePath | None = None
-    key_file: FilePath | None = None
+    client_key: SecretRef | None = None
     api_key: SecretRef | None = None
     timeout: float = Field(30.0, gt=0)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _no_key_file(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "key_file" in data:
+            raise ValueError(
+                "key_file is no longer read: the client's private key lives in the vault. Run "
+                "`ml-connector secrets set sage100.client_key < client.key`, set "
+                'client_key = "sage100.client_key" and delete the key file'
+            )
+        return data
+
     @model_validator(mode="after")
     def _auth_fields(self) -> Sage100Connection:
-        if self.auth == "mtls":
-            missing = [n for n in ("ca_file", "cert_file", "key_file") if getattr(self, n) is None]
+        mtls = self.auth in ("mtls", "mtls+api_key")
+        keyed = self.auth in ("api_key", "mtls+api_key")
+        https = str(self.agent_url).startswith("https://")
+        problems = []
+        if mtls:
+            missing = [
+                n for n in ("ca_file", "cert_file", "client_key") if getattr(self, n) is None
+            ]
             if missing:
-                raise ValueError(f"auth = 'mtls' needs {', '.join(missing)}")
-        if self.auth == "api_key" and self.api_key is None:
-            raise ValueError("auth = 'api_key' needs api_key (a secret reference)")
+                problems.append(f"auth = {self.auth!r} needs {', '.join(missing)}")
+            if not https:
+                problems.append(f"auth = {self.auth!r} needs an https agent_url")
+        else:
+            unused = [n for n in ("cert_file", "client_key") if getattr(self, n) is not None]
+            if unused:
+                problems.append(
+                    f"auth = {self.auth!r} does not send {' or '.join(unused)}: remove it, "
+                    "or use auth = 'mtls+api_key'"
+                )
+        if keyed and self.api_key is None:
+            problems.append(f"auth = {self.auth!r} needs api_key (a secret reference)")
+        if not keyed and self.api_key is not None:
+            problems.append(
+                f"auth = {self.auth!r} does not send api_key: remove it, or use "
+                "auth = 'mtls+api_key'"
+            )
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
 
 

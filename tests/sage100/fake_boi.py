@@ -6,6 +6,7 @@ back from pywin32 as ``(return value, out…)``; nGetResultSets joins values wit
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,15 +23,34 @@ class World:
     calls: list[str] = field(default_factory=list)
     dropped: int = 0
     created: int = 0
+    #: index name → the column its key begins with (what nSetBrowseIndex can choose)
+    indexes: dict[str, str] = field(default_factory=dict)
+    #: records the browse landed on (nMoveFirst/nMoveNext onto a row): the cost of a read
+    rows_touched: int = 0
+    _sorted: dict[tuple[int, str], tuple[int, list[str], list[dict[str, Any]]]] = field(
+        default_factory=dict
+    )
+
+    def index_of(
+        self, rows: list[dict[str, Any]], column: str
+    ) -> tuple[list[str], list[dict[str, Any]]]:
+        """The rows in ``column`` order and their keys (rebuilt when rows were added)."""
+        cached = self._sorted.get((id(rows), column))
+        if cached is None or cached[0] != len(rows):
+            ordered = sorted(rows, key=lambda r: str(r.get(column) or ""))
+            cached = (len(rows), [str(r.get(column) or "") for r in ordered], ordered)
+            self._sorted[(id(rows), column)] = cached
+        return cached[1], cached[2]
 
 
 class FakeTable:
     def __init__(self, world: World, name: str) -> None:
         self.world = world
         self.rows = world.tables.get(name, [])
-        self.view = list(self.rows)
+        self.view = self.rows  # replaced, never changed, by nSetBrowseFilter
         self.pos = 0
         self.sLastErrorMsg = ""
+        self.index: str | None = None
 
     @property
     def nEOF(self) -> int:
@@ -43,18 +63,38 @@ class FakeTable:
             return True
         return False
 
+    def nSetBrowseIndex(self, index: str, key: str) -> int:
+        if index not in self.world.indexes:
+            self.sLastErrorMsg = f"Invalid index {index}"
+            return 0
+        self.index = index
+        return 1
+
     def nSetBrowseFilter(self, prefix: str) -> int:
-        self.view = [r for r in self.rows if str(r.get("PurchaseOrderNo", "")).startswith(prefix)]
+        # The filter is a prefix of the current index's key (the primary key by default); a
+        # real index is a B-tree, so only the matching range is visited: the view models that.
+        if self.index is None:
+            column = "PurchaseOrderNo"
+            self.view = [r for r in self.rows if str(r.get(column, "")).startswith(prefix)]
+        else:
+            keys, ordered = self.world.index_of(self.rows, self.world.indexes[self.index])
+            start = bisect.bisect_left(keys, prefix)
+            end = bisect.bisect_left(keys, prefix + "\uffff")
+            self.view = ordered[start:end]
         return 1
 
     def nMoveFirst(self) -> int:
         if self._locked():
             return 0
         self.pos = 0
+        if self.view:
+            self.world.rows_touched += 1
         return 1 if self.view else 0
 
     def nMoveNext(self) -> int:
         self.pos += 1
+        if self.pos < len(self.view):
+            self.world.rows_touched += 1
         return 1
 
     def nGetValue(self, column: str, default: Any) -> tuple[int, Any]:

@@ -15,16 +15,17 @@ from ml_connector.sage100.client import (
     Sage100LockedError,
     Sage100PermanentError,
 )
-from ml_connector.sage100.tls import client_ssl_context
 from ml_connector_agent.app import API_VERSION
 from ml_connector_agent.testing import RunningAgent
+
+from .agents import agent_ssl, client_for
 
 NO_RETRY = RetryPolicy(attempts=1)
 
 
 @pytest.mark.parametrize("code", ["AB", "ABCD", "a-c"])
 async def test_malformed_company_codes_are_400(agent: RunningAgent, code: str) -> None:
-    async with agent.client(retry=NO_RETRY) as client:
+    async with client_for(agent, retry=NO_RETRY) as client:
         with pytest.raises(Sage100PermanentError) as caught:
             await client.page(code, "ap-invoices")
     assert caught.value.http_status == 400
@@ -34,7 +35,7 @@ async def test_malformed_company_codes_are_400(agent: RunningAgent, code: str) -
 
 
 async def test_unknown_company_is_404_and_lower_case_is_accepted(agent: RunningAgent) -> None:
-    async with agent.client(retry=NO_RETRY) as client:
+    async with client_for(agent, retry=NO_RETRY) as client:
         with pytest.raises(
             Sage100CompanyNotFoundError, match="does not serve Sage 100 company XYZ"
         ):
@@ -62,7 +63,7 @@ async def test_unknown_company_is_404_and_lower_case_is_accepted(agent: RunningA
 async def test_errors_are_json_with_retryable(
     agent: RunningAgent, path: str, status: int, code: str
 ) -> None:
-    ctx = client_ssl_context(agent.ca_file, agent.client_cert, agent.client_key)
+    ctx = agent_ssl(agent)
     async with (
         aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=ctx)) as http,
         http.get(agent.url + path) as resp,
@@ -76,7 +77,7 @@ async def test_errors_are_json_with_retryable(
 
 async def test_records_carry_sage_fields_and_are_ordered(agent: RunningAgent) -> None:
     key = await agent.backend.add_ap_invoice(amount=Decimal("1234.50"), hold=True)
-    async with agent.client() as client:
+    async with client_for(agent) as client:
         records = [r async for r in client.records("ABC", "ap-invoices", limit=7)]
     order = [(r["stamp"], r["record_key"]) for r in records]
     assert order == sorted(order)
@@ -100,14 +101,14 @@ async def test_records_carry_sage_fields_and_are_ordered(agent: RunningAgent) ->
 
 async def test_paging_10000_records_returns_each_exactly_once(agent: RunningAgent) -> None:
     await agent.backend.add_gl_postings_bulk(10_000, per_register=700)
-    async with agent.client() as client:
+    async with client_for(agent) as client:
         keys = [r["record_key"] async for r in client.records("ABC", "gl-postings", limit=997)]
     assert len(keys) == len(set(keys))
     assert len(keys) >= 10_000
 
 
 async def test_records_changed_between_pages_come_back_later(agent: RunningAgent) -> None:
-    async with agent.client() as client:
+    async with client_for(agent) as client:
         first = await client.page("ABC", "ap-invoices", limit=10)
         started = first.records[-1]["stamp"]
         edited = first.records[0]["record_key"]
@@ -135,13 +136,13 @@ async def test_records_changed_between_pages_come_back_later(agent: RunningAgent
 
 async def test_a_lock_is_retried_inside_the_agent(agent: RunningAgent) -> None:
     await agent.backend.inject_locks(1)  # lock_attempts is 2 in running_agent
-    async with agent.client(retry=NO_RETRY) as client:
+    async with client_for(agent, retry=NO_RETRY) as client:
         assert (await client.page("ABC", "gl-accounts", limit=2)).records
 
 
 async def test_a_lasting_lock_is_503_record_locked(agent: RunningAgent) -> None:
     await agent.backend.inject_locks(2)
-    async with agent.client(retry=NO_RETRY) as client:
+    async with client_for(agent, retry=NO_RETRY) as client:
         with pytest.raises(Sage100LockedError) as caught:
             await client.page("ABC", "gl-accounts")
     assert caught.value.http_status == 503

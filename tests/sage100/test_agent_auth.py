@@ -19,11 +19,13 @@ from ml_connector_agent.errors import ConfigError
 from ml_connector_agent.server import build_ssl, start_agent
 from ml_connector_agent.testing import RunningAgent
 
+from .agents import client_for
+
 NO_RETRY = RetryPolicy(attempts=1)
 
 
 async def test_right_client_certificate_gets_data(agent: RunningAgent) -> None:
-    async with agent.client() as client:
+    async with client_for(agent) as client:
         page = await client.page("ABC", "ap-invoices", limit=5)
         health = await client.health()
     assert len(page.records) == 5
@@ -34,29 +36,29 @@ async def test_right_client_certificate_gets_data(agent: RunningAgent) -> None:
 
 
 async def test_without_client_certificate_the_handshake_fails(agent: RunningAgent) -> None:
-    async with agent.client(client_cert=None, client_key=None, retry=NO_RETRY) as client:
+    async with client_for(agent, client_cert=None, client_key=None, retry=NO_RETRY) as client:
         with pytest.raises(Sage100AuthError, match="TLS handshake"):
             await client.page("ABC", "ap-invoices")
 
 
 async def test_certificate_from_another_ca_fails(agent: RunningAgent, tmp_path: Path) -> None:
     other = init_certs(tmp_path / "other")
-    async with agent.client(
-        client_cert=other.client_cert, client_key=other.client_key, retry=NO_RETRY
+    async with client_for(
+        agent, client_cert=other.client_cert, client_key=other.client_key, retry=NO_RETRY
     ) as client:
         with pytest.raises(Sage100AuthError, match="TLS handshake"):
             await client.page("ABC", "ap-invoices")
 
 
 async def test_expired_client_certificate_fails(agent: RunningAgent, tmp_path: Path) -> None:
-    ca = load_ca(agent.certs.ca_cert, agent.certs.ca_key)
+    ca = load_ca(agent.certs.ca_cert, agent.certs.ca_key, agent.passphrase)
     start = datetime.now(UTC) - timedelta(days=30)
     expired = issue(
         ca, "old connector", server=False, not_before=start, not_after=start + timedelta(days=1)
     )
     write_pem(expired, tmp_path / "old.pem", tmp_path / "old.key")
-    async with agent.client(
-        client_cert=tmp_path / "old.pem", client_key=tmp_path / "old.key", retry=NO_RETRY
+    async with client_for(
+        agent, client_cert=tmp_path / "old.pem", client_key=tmp_path / "old.key", retry=NO_RETRY
     ) as client:
         with pytest.raises(Sage100AuthError, match="TLS handshake"):
             await client.page("ABC", "ap-invoices")
@@ -67,7 +69,7 @@ async def test_agent_certificate_from_an_untrusted_ca_is_refused(
 ) -> None:
     stranger = make_ca("someone else")
     write_pem(stranger, tmp_path / "ca.pem", tmp_path / "ca.key")
-    async with agent.client(ca_file=tmp_path / "ca.pem", retry=NO_RETRY) as client:
+    async with client_for(agent, ca_file=tmp_path / "ca.pem", retry=NO_RETRY) as client:
         with pytest.raises(Sage100AuthError, match="CERTIFICATE_VERIFY_FAILED"):
             await client.page("ABC", "ap-invoices")
 
@@ -75,10 +77,12 @@ async def test_agent_certificate_from_an_untrusted_ca_is_refused(
 async def test_api_key_wrong_revoked_and_rotated(key_agent: RunningAgent) -> None:
     old_key = key_agent.api_key
     assert old_key is not None
-    async with key_agent.client(client_cert=None, client_key=None) as client:
+    async with client_for(key_agent, client_cert=None, client_key=None) as client:
         assert (await client.page("ABC", "gl-accounts", limit=1)).records
 
-    async with key_agent.client(client_cert=None, client_key=None, api_key="s100_wrong") as bad:
+    async with client_for(
+        key_agent, client_cert=None, client_key=None, api_key="s100_wrong"
+    ) as bad:
         with pytest.raises(Sage100AuthError, match="401") as caught:
             await bad.page("ABC", "gl-accounts")
     assert isinstance(caught.value, CredentialsError)
@@ -89,15 +93,15 @@ async def test_api_key_wrong_revoked_and_rotated(key_agent: RunningAgent) -> Non
     old_id = load_config(key_agent.config_path).api_keys[0].id
     revoke_key(key_agent.config_path, old_id)
     await asyncio.sleep(1.1)  # the running agent re-reads its key ring at most once a second
-    async with key_agent.client(client_cert=None, client_key=None, api_key=rotated.key) as new:
+    async with client_for(key_agent, client_cert=None, client_key=None, api_key=rotated.key) as new:
         assert (await new.page("ABC", "gl-accounts", limit=1)).records
-    async with key_agent.client(client_cert=None, client_key=None, api_key=old_key) as revoked:
+    async with client_for(key_agent, client_cert=None, client_key=None, api_key=old_key) as revoked:
         with pytest.raises(Sage100AuthError, match="401"):
             await revoked.page("ABC", "gl-accounts")
 
 
 async def test_missing_bearer_is_401_with_challenge(key_agent: RunningAgent) -> None:
-    async with key_agent.client(client_cert=None, client_key=None, api_key=None) as client:
+    async with client_for(key_agent, client_cert=None, client_key=None, api_key=None) as client:
         with pytest.raises(Sage100AuthError) as caught:
             await client.health()
     assert caught.value.http_status == 401

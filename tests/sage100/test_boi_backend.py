@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -209,3 +210,84 @@ async def test_vendor_names_are_looked_up_by_division_and_number() -> None:
         await backend.close()
     names = {r["InvoiceNo"]: r["VendorName"] for r in page.records}
     assert names == {"INV-01": "Acme East", "INV-02": "Acme West"}
+
+
+def _postings(days: int, per_day: int) -> list[dict[str, Any]]:
+    """GL_DetailPosting rows created over ``days`` days up to 2024-05-31."""
+    rows = []
+    for d in range(days):
+        day = date(2024, 5, 31) - timedelta(days=days - 1 - d)
+        for n in range(per_day):
+            rows.append(
+                {
+                    "AccountKey": "000000001",
+                    "PostingDate": day.strftime("%Y%m%d"),
+                    "SourceJournal": "GJ",
+                    "JournalRegisterNo": f"{d:06d}",
+                    "SequenceNo": f"{n:014d}",
+                    "DebitAmount": 1,
+                    "CreditAmount": 0,
+                    "PostingComment": "",
+                    "SourceModule": "G/L",
+                    "BatchNo": "",
+                    "DateCreated": day.strftime("%Y%m%d"),
+                    "TimeCreated": f"{8 + n / 100:.5f}",
+                }
+            )
+    return rows
+
+
+async def test_a_date_index_bounds_the_browse_to_the_days_since() -> None:
+    """With an index led by DateCreated, a changed-since read touches the new days only;
+    without one, every row of the table (the counting fake says which)."""
+    results = {}
+    for indexes in ({}, {"GL_DetailPosting_svc": ["KDATECREATED"]}):
+        postings = _postings(days=40, per_day=25)
+        world = World(
+            tables={"GL_DetailPosting_svc": postings, "GL_Account_svc": []},
+            indexes={"KDATECREATED": "DateCreated"},
+        )
+        settings = BoiSection(user="conn", password_env="PW", date_indexes=indexes)
+        backend = BoiBackend(
+            settings,
+            ["ABC"],
+            factory=lambda world=world: FakeProvideX(world),  # type: ignore[misc]
+            environ={"PW": "secret"}.get,
+            today=lambda: date(2024, 5, 31),
+        )
+        try:
+            page = await backend.read_page(
+                "ABC",
+                PageQuery(Resource.GL_POSTINGS, since="2024-05-30T12:00:00", after=None, limit=100),
+            )
+        finally:
+            await backend.close()
+        results[bool(indexes)] = ([r["record_key"] for r in page.records], world.rows_touched)
+    walked, bounded = results[False], results[True]
+    assert walked[0] == bounded[0] and len(walked[0]) == 25  # the 25 rows of 2024-05-31
+    assert walked[1] == 40 * 25
+    assert bounded[1] == 2 * 25  # the since day and today
+
+
+async def test_a_refused_index_falls_back_to_the_whole_walk(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    world = World(tables={"GL_DetailPosting_svc": _postings(3, 2), "GL_Account_svc": []})
+    settings = BoiSection(
+        user="c", password_env="PW", date_indexes={"GL_DetailPosting_svc": ["KX"]}
+    )
+    backend = BoiBackend(
+        settings,
+        ["ABC"],
+        factory=lambda: FakeProvideX(world),
+        environ={"PW": "secret"}.get,
+        today=lambda: date(2024, 5, 31),
+    )
+    try:
+        page = await backend.read_page(
+            "ABC", PageQuery(Resource.GL_POSTINGS, since="2024-05-31T00:00:00", after=None, limit=9)
+        )
+    finally:
+        await backend.close()
+    assert len(page.records) == 2 and world.rows_touched == 6
+    assert "nSetBrowseIndex(KX)" in caplog.text and "walking the whole object" in caplog.text

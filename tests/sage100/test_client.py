@@ -16,6 +16,8 @@ from ml_connector.sage100.client import (
 )
 from ml_connector_agent.testing import running_agent
 
+from .agents import client_for
+
 
 class Sleeps:
     def __init__(self) -> None:
@@ -29,7 +31,7 @@ async def test_record_locked_three_times_then_data(tmp_path: Path) -> None:
     sleeps = Sleeps()
     async with running_agent(tmp_path, lock_attempts=1, retry_after=2) as agent:
         await agent.backend.inject_locks(3)
-        async with agent.client(sleep=sleeps, rng=lambda: 1.0) as client:
+        async with client_for(agent, sleep=sleeps, rng=lambda: 1.0) as client:
             page = await client.page("ABC", "ap-invoices", limit=3)
     assert len(page.records) == 3
     assert len(sleeps.waits) == 3
@@ -40,7 +42,7 @@ async def test_gives_up_after_the_last_attempt(tmp_path: Path) -> None:
     sleeps = Sleeps()
     async with running_agent(tmp_path, lock_attempts=1) as agent:
         await agent.backend.inject_locks(10)
-        async with agent.client(sleep=sleeps, retry=RetryPolicy(attempts=4)) as client:
+        async with client_for(agent, sleep=sleeps, retry=RetryPolicy(attempts=4)) as client:
             with pytest.raises(Sage100LockedError) as caught:
                 await client.page("ABC", "ap-invoices")
     assert isinstance(caught.value, TransientError)

@@ -3,7 +3,9 @@
 For customers without a PKI of their own: ``agent init-certs`` makes all three with
 ``cryptography``. The CA signs both leaves, the agent trusts client certificates from that
 CA only, and the connector trusts that CA only for this agent (never the system store).
-Keys are ECDSA P-256 and written with mode 0600.
+Keys are ECDSA P-256, written with mode 0600 and, given a passphrase, encrypted as PKCS#8
+(``BestAvailableEncryption``: AES-256-CBC with a scrypt/PBKDF2-derived key). The agent refuses
+a key file that others can read, and an expired certificate, naming the file and the date.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from ml_connector_agent.errors import ConfigError
 
 PrivateKey = ec.EllipticCurvePrivateKey
 
@@ -135,19 +139,101 @@ def default_hostnames() -> list[str]:
     return names
 
 
-def write_pem(issued: Issued, cert_path: Path, key_path: Path) -> None:
-    cert_path.write_bytes(issued.cert.public_bytes(serialization.Encoding.PEM))
-    data = issued.key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+def write_private(path: Path, data: bytes) -> None:
+    """Write ``data`` readable by the owner only (0600 from the first byte on POSIX)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as fh:
         fh.write(data)
+    if os.name == "posix":
+        os.chmod(path, 0o600)  # an existing file keeps its mode through O_CREAT
 
 
-def init_certs(out: Path, *, hostnames: list[str] | None = None) -> CertPaths:
+def write_pem(
+    issued: Issued, cert_path: Path, key_path: Path, *, passphrase: bytes | None = None
+) -> None:
+    cert_path.write_bytes(issued.cert.public_bytes(serialization.Encoding.PEM))
+    encryption: serialization.KeySerializationEncryption = (
+        serialization.BestAvailableEncryption(passphrase)
+        if passphrase
+        else serialization.NoEncryption()
+    )
+    data = issued.key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption
+    )
+    write_private(key_path, data)
+
+
+def check_key_file(path: Path) -> None:
+    """Refuse a private key file that anyone but its owner can read (POSIX mode bits).
+
+    On Windows the mode bits say nothing about the ACL; ``agent init`` restricts the folder
+    with icacls instead (docs/agent-windows.md).
+    """
+    if os.name != "posix":
+        return
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        raise ConfigError(f"private key {path} cannot be read: {exc.strerror or exc}") from exc
+    if mode & 0o077:
+        raise ConfigError(
+            f"private key {path} can be read by other users (mode {mode & 0o777:o}): "
+            f"run `chmod 600 {path}`"
+        )
+
+
+def load_private_key(path: Path, passphrase: bytes | None) -> PrivateKey:
+    check_key_file(path)
+    data = path.read_bytes()
+    try:
+        key = serialization.load_pem_private_key(data, password=passphrase)
+    except TypeError as exc:
+        raise ConfigError(
+            f"private key {path} is encrypted and no passphrase was given (set the "
+            "environment variable named by tls.key_passphrase_env)"
+            if passphrase is None
+            else f"private key {path} is not encrypted but a passphrase was given"
+        ) from exc
+    except ValueError as exc:
+        raise ConfigError(f"private key {path}: wrong passphrase or not a PEM key") from exc
+    if not isinstance(key, ec.EllipticCurvePrivateKey):
+        raise ConfigError(f"{path}: expected an EC private key")
+    return key
+
+
+def load_certificate(path: Path, what: str, *, now: datetime | None = None) -> x509.Certificate:
+    """A PEM certificate; an expired one is refused naming the file and the date."""
+    try:
+        cert = x509.load_pem_x509_certificate(path.read_bytes())
+    except OSError as exc:
+        raise ConfigError(f"{what} {path} cannot be read: {exc.strerror or exc}") from exc
+    except ValueError as exc:
+        raise ConfigError(f"{what} {path} is not a PEM certificate") from exc
+    if cert.not_valid_after_utc <= (now or datetime.now(UTC)):
+        raise ConfigError(
+            f"{what} {path} expired on {cert.not_valid_after_utc:%Y-%m-%d}: run "
+            "`ml-connector-agent renew-certs`"
+        )
+    return cert
+
+
+#: ``check`` warns this long before a certificate in use expires.
+EXPIRY_WARNING = timedelta(days=30)
+
+
+def expiry_warning(cert: x509.Certificate, path: Path, now: datetime | None = None) -> str | None:
+    left = cert.not_valid_after_utc - (now or datetime.now(UTC))
+    if left > EXPIRY_WARNING:
+        return None
+    return (
+        f"certificate {path} expires on {cert.not_valid_after_utc:%Y-%m-%d} ({left.days} "
+        "days): run `ml-connector-agent renew-certs`"
+    )
+
+
+def init_certs(
+    out: Path, *, hostnames: list[str] | None = None, passphrase: bytes | None = None
+) -> CertPaths:
     """Write ca.pem/ca.key, agent.pem/agent.key and connector.pem/connector.key into ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     paths = CertPaths(
@@ -159,29 +245,42 @@ def init_certs(out: Path, *, hostnames: list[str] | None = None) -> CertPaths:
         client_key=out / "connector.key",
     )
     ca = make_ca()
-    write_pem(ca, paths.ca_cert, paths.ca_key)
+    write_pem(ca, paths.ca_cert, paths.ca_key, passphrase=passphrase)
     agent = issue(
         ca, "ml-connector Sage 100 agent", server=True, hostnames=hostnames or default_hostnames()
     )
-    write_pem(agent, paths.agent_cert, paths.agent_key)
+    write_pem(agent, paths.agent_cert, paths.agent_key, passphrase=passphrase)
     client = issue(ca, "ml-connector", server=False)
+    # The connector's key is handed over once and moved into the connector's vault
+    # (`ml-connector secrets set sage100.client_key < client.key`): it is not encrypted with
+    # the agent's passphrase, which the connector host never learns.
     write_pem(client, paths.client_cert, paths.client_key)
     return paths
 
 
-def load_ca(cert_path: Path, key_path: Path) -> Issued:
+def server_names(cert: x509.Certificate) -> list[str]:
+    """The SANs of a server certificate, as ``issue`` takes them."""
+    try:
+        sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return []
+    return [str(n.value) for n in sans if isinstance(n, x509.DNSName | x509.IPAddress)]
+
+
+def load_ca(cert_path: Path, key_path: Path, passphrase: bytes | None = None) -> Issued:
     cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
-    key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
-    if not isinstance(key, ec.EllipticCurvePrivateKey):
-        raise ValueError(f"{key_path}: expected an EC private key")
-    return Issued(cert, key)
+    return Issued(cert, load_private_key(key_path, passphrase))
 
 
-def server_ssl_context(cert: Path, key: Path, client_ca: Path | None) -> ssl.SSLContext:
+def server_ssl_context(
+    cert: Path, key: Path, client_ca: Path | None, *, passphrase: bytes | None = None
+) -> ssl.SSLContext:
     """TLS 1.2+; with ``client_ca`` every connection must present a certificate it signed."""
+    load_private_key(key, passphrase)  # refuses an open file, names a missing passphrase
+    load_certificate(cert, "agent certificate")
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-    ctx.load_cert_chain(cert, key)
+    ctx.load_cert_chain(cert, key, password=passphrase)
     if client_ca is not None:
         ctx.verify_mode = ssl.CERT_REQUIRED
         ctx.load_verify_locations(cafile=str(client_ca))

@@ -56,10 +56,19 @@ class ServerSection(_Model):
     port: int = Field(default=8443, ge=0, le=65535)
 
 
+#: Where the passphrase of the agent's encrypted private keys comes from, unless configured.
+PASSPHRASE_ENV = "ML_CONNECTOR_AGENT_KEY_PASSPHRASE"
+
+
 class TlsSection(_Model):
     cert_file: Path | None = None
     key_file: Path | None = None
     client_ca_file: Path | None = None
+    #: The environment variable holding the passphrase of ``key_file`` (PKCS#8, encrypted).
+    key_passphrase_env: str = PASSPHRASE_ENV
+    #: Windows: a file holding the passphrase sealed with DPAPI for the service account
+    #: (``ml-connector-agent init --dpapi``); used when the environment variable is unset.
+    key_passphrase_dpapi: Path | None = None
 
 
 class AuthSection(_Model):
@@ -105,6 +114,12 @@ class BoiSection(_Model):
     user: str | None = None
     password_env: str | None = None
     prog_id: str = "ProvideX.Script"
+    #: Per BOI object, the indexes whose key begins with an audit date (``YYYYMMDD``, e.g. one
+    #: led by DateCreated and one by DateUpdated). With them a changed-since read browses only
+    #: the days since then (``nSetBrowseIndex`` + ``nSetBrowseFilter(day)``); without them the
+    #: object is walked whole. The index names are install-specific and not in our sources:
+    #: take them from Sage's File Layouts for your version (docs/agent-windows.md).
+    date_indexes: dict[str, list[str]] = {}
 
 
 class BackendSection(_Model):

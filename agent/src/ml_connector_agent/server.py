@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 import socket
 import ssl
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +18,7 @@ from ml_connector_agent.backends.base import Backend
 from ml_connector_agent.certs import server_ssl_context
 from ml_connector_agent.config import AgentConfig
 from ml_connector_agent.errors import ConfigError
+from ml_connector_agent.windows import Dpapi, system_dpapi
 
 
 def build_backend(config: AgentConfig) -> Backend:
@@ -35,7 +38,33 @@ def build_backend(config: AgentConfig) -> Backend:
     return BoiBackend(config.backend.boi, config.companies)
 
 
-def build_ssl(config: AgentConfig, *, insecure_dev: bool) -> ssl.SSLContext | None:
+def key_passphrase(
+    config: AgentConfig,
+    environ: Mapping[str, str] | None = None,
+    dpapi: Dpapi | None = None,
+) -> bytes | None:
+    """The passphrase of the agent's keys: the environment variable, else the DPAPI file."""
+    env = os.environ if environ is None else environ
+    value = env.get(config.tls.key_passphrase_env)
+    if value:
+        return value.encode("utf-8")
+    if config.tls.key_passphrase_dpapi is not None:
+        sealed = config.path(config.tls.key_passphrase_dpapi)
+        try:
+            blob = sealed.read_bytes()
+        except OSError as exc:
+            raise ConfigError(f"{sealed}: cannot read the DPAPI passphrase file: {exc}") from exc
+        return (dpapi or system_dpapi()).unprotect(blob)
+    return None
+
+
+def build_ssl(
+    config: AgentConfig,
+    *,
+    insecure_dev: bool,
+    environ: Mapping[str, str] | None = None,
+    dpapi: Dpapi | None = None,
+) -> ssl.SSLContext | None:
     problems = config.problems_for_serving(insecure_dev=insecure_dev)
     if problems:
         raise ConfigError("the agent cannot start", problems)
@@ -53,6 +82,7 @@ def build_ssl(config: AgentConfig, *, insecure_dev: bool) -> ssl.SSLContext | No
             config.path(config.tls.cert_file),
             config.path(config.tls.key_file),
             config.path(client_ca) if client_ca else None,
+            passphrase=key_passphrase(config, environ, dpapi),
         )
     except (OSError, ssl.SSLError) as exc:
         raise ConfigError(f"TLS files cannot be loaded: {exc}") from exc
@@ -116,8 +146,9 @@ async def start_agent(
     config_path: Path | None = None,
     insecure_dev: bool = False,
     backend: Backend | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> tuple[RunningServer, Backend]:
-    ssl_context = build_ssl(config, insecure_dev=insecure_dev)
+    ssl_context = build_ssl(config, insecure_dev=insecure_dev, environ=environ)
     backend = backend or build_backend(config)
     app = build_app(
         backend,

@@ -4,29 +4,26 @@ Used by the agent's tests, the Sage 100 pipeline's end-to-end tests and ``agent 
 --demo``::
 
     async with running_agent(tmp_path, mode="mtls") as agent:
-        async with agent.client() as client:
-            ...
+        ...  # connector side: tests/sage100/agents.py client_for(agent)
         await agent.backend.add_ap_invoice(amount=Decimal("1250.00"))
 """
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Literal
 
-from ml_connector_agent.auth import append_key, new_key
 from ml_connector_agent.backends.demo import DemoBackend
-from ml_connector_agent.certs import CertPaths, init_certs
+from ml_connector_agent.certs import CertPaths, write_private
 from ml_connector_agent.config import load_config
 from ml_connector_agent.demo_data import Clock, SeedCounts
+from ml_connector_agent.folder import init_folder
 from ml_connector_agent.server import RunningServer, start_agent
-
-if TYPE_CHECKING:
-    from ml_connector.sage100.client import Sage100Client
 
 Mode = Literal["mtls", "api_key", "mtls+api_key"]
 
@@ -42,6 +39,8 @@ class RunningAgent:
     backend: DemoBackend
     server: RunningServer
     companies: list[str]
+    #: the passphrase of the agent's encrypted keys (tests renew or re-sign with it)
+    passphrase: bytes = b""
 
     @property
     def ca_file(self) -> Path:
@@ -54,19 +53,6 @@ class RunningAgent:
     @property
     def client_key(self) -> Path:
         return self.certs.client_key
-
-    def client(self, **kwargs: Any) -> Sage100Client:
-        """A connector-side client with this agent's CA, client certificate and key."""
-        from ml_connector.sage100.client import Sage100Client
-
-        options: dict[str, Any] = {
-            "ca_file": self.ca_file,
-            "client_cert": self.client_cert,
-            "client_key": self.client_key,
-            "api_key": self.api_key,
-        }
-        options.update(kwargs)
-        return Sage100Client(self.url, **options)
 
 
 def write_config(
@@ -127,33 +113,57 @@ async def running_agent(
     host: str = "127.0.0.1",
     port: int = 0,
 ) -> AsyncIterator[RunningAgent]:
-    """Certificates, config, seeded demo data and a listening agent under ``directory``."""
+    """A folder made by ``init`` (kept if it exists), seeded demo data and a listening agent.
+
+    The keys are encrypted with a passphrase kept in ``directory/.passphrase`` for tests and
+    the demo only; the agent reads it from the environment mapping passed to ``start_agent``.
+    """
     companies = companies or ["ABC"]
-    certs = init_certs(directory / "certs", hostnames=sorted({"127.0.0.1", "localhost", host}))
+    secret_file = directory / ".passphrase"
     config_path = directory / "agent.toml"
-    write_config(
-        config_path,
-        certs=certs,
-        mode=mode,
-        companies=companies,
-        data_dir=directory / "demo-data",
-        lock_attempts=lock_attempts,
-        lock_delay=lock_delay,
-        retry_after=retry_after,
-        host=host,
-        port=port,
-    )
     api_key = None
-    if mode != "mtls":
-        made = new_key()
-        append_key(config_path, made.entry)
-        api_key = made.key
+    if not config_path.exists():
+        passphrase = secrets.token_urlsafe(24)
+        folder = init_folder(
+            directory,
+            hosts=sorted({"127.0.0.1", "localhost", host}),
+            companies=companies,
+            auth=mode,
+            backend="demo",
+            host=host,
+            port=port,
+            passphrase=passphrase.encode(),
+        )
+        write_private(secret_file, passphrase.encode())
+        api_key = folder.api_key
+        text = config_path.read_text(encoding="utf-8")
+        text = text.replace(
+            "attempts = 3\ndelay_seconds = 0.25\nretry_after_seconds = 5",
+            f"attempts = {lock_attempts}\ndelay_seconds = {lock_delay}\n"
+            f"retry_after_seconds = {retry_after}",
+        )
+        config_path.write_text(text, encoding="utf-8")
+    passphrase = secret_file.read_text()
     config = load_config(config_path)
+    certs = CertPaths(
+        ca_cert=directory / "certs" / "ca.pem",
+        ca_key=directory / "certs" / "ca.key",
+        agent_cert=directory / "certs" / "agent.pem",
+        agent_key=directory / "certs" / "agent.key",
+        client_cert=directory / "connector" / "client.pem",
+        client_key=directory / "connector" / "client.key",
+    )
     backend = DemoBackend(config.path(config.backend.demo.data_dir), config.companies, clock=clock)
     if seed is not None:
         for company in config.companies:
-            await backend.seed(seed, company=company)
-    server, _ = await start_agent(config, config_path=config_path, backend=backend)
+            if not (backend.data_dir / f"MAS_{company}.db").exists():
+                await backend.seed(seed, company=company)
+    server, _ = await start_agent(
+        config,
+        config_path=config_path,
+        backend=backend,
+        environ={config.tls.key_passphrase_env: passphrase},
+    )
     try:
         yield RunningAgent(
             url=server.url,
@@ -163,6 +173,7 @@ async def running_agent(
             backend=backend,
             server=server,
             companies=config.companies,
+            passphrase=passphrase.encode(),
         )
     finally:
         await server.stop()

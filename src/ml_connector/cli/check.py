@@ -30,7 +30,11 @@ def check(config_path: ConfigOption = None) -> None:
     table = Table("", "system", "target", "found", "what to do")
     for r in results:
         table.add_row(
-            "[green]✓[/green]" if r.ok else "[red]✗[/red]", r.system, r.target, r.detail, r.hint
+            ("[yellow]![/yellow]" if r.warning else "[green]✓[/green]") if r.ok else "[red]✗[/red]",
+            r.system,
+            r.target,
+            r.detail,
+            r.hint,
         )
     print_whole(table)
     if verdict(results):

@@ -35,6 +35,8 @@ class CheckResult:
     ok: bool
     detail: str
     hint: str = ""
+    #: passed, but something needs doing soon (a certificate expiring within 30 days)
+    warning: bool = False
 
 
 async def run_checks(config: Config, engine: AsyncEngine, vault: Vault) -> list[CheckResult]:
@@ -151,30 +153,34 @@ async def check_intacct(
 async def check_sage100(
     name: str, connection: Sage100Connection, config: Config, vault: Vault
 ) -> list[CheckResult]:
-    from ml_connector.sage100.client import Sage100Client
+    from ml_connector.sage100.credentials import agent_client
+    from ml_connector.sage100.tls import CertificateInUse
 
     async def check() -> list[CheckResult]:
-        api_key = await vault.get(connection.api_key) if connection.api_key else None
-        async with Sage100Client(
-            connection.agent_url,
-            ca_file=config.path(connection.ca_file) if connection.ca_file else None,
-            client_cert=config.path(connection.cert_file) if connection.cert_file else None,
-            client_key=config.path(connection.key_file) if connection.key_file else None,
-            api_key=api_key,
-            timeout=connection.timeout,
-        ) as client:
+        # The very builder the pipeline uses: check passes exactly when run can authenticate.
+        client, credentials = await agent_client(connection, config, vault)
+        async with client:
             health = await client.health()
+        now = datetime.now(UTC)
         expiry = health.peer_not_after
         cert = ""
+        in_use = list(credentials.certificates)
         if health.peer_subject:
             cert = f"; certificate {health.peer_subject}"
             if expiry is not None:
-                days = (expiry - datetime.now(UTC)).days
-                cert += f", expires {expiry:%Y-%m-%d} ({days} days)"
+                cert += f", expires {expiry:%Y-%m-%d} ({(expiry - now).days} days)"
+                in_use.append(
+                    CertificateInUse(
+                        "agent certificate",
+                        f"of {connection.agent_url}",
+                        health.peer_subject,
+                        expiry,
+                    )
+                )
         detail = (
             f"agent {health.agent_version} ({health.backend}"
             + (f", Sage 100 {health.sage_version}" if health.sage_version else "")
-            + f"), companies {', '.join(health.companies)}{cert}"
+            + f"), companies {', '.join(health.companies)}, auth {connection.auth}{cert}"
         )
         if connection.company not in health.companies:
             return [
@@ -187,13 +193,8 @@ async def check_sage100(
                     "to the agent's `companies`",
                 )
             ]
-        if expiry is not None and (expiry - datetime.now(UTC)).days < 14:
-            return [
-                CheckResult(
-                    "sage100", name, False, detail, "the agent's certificate expires soon: renew it"
-                )
-            ]
-        return [CheckResult("sage100", name, True, detail)]
+        warnings = [w for c in in_use if (w := c.warning(now)) is not None]
+        return [CheckResult("sage100", name, True, detail, "; ".join(warnings), bool(warnings))]
 
     return await guarded("sage100", name, check)
 

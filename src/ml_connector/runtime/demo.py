@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import random
 import tempfile
 from collections.abc import AsyncIterator, Mapping
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -30,6 +32,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from ml_connector.cli.sim_config import intacct_lines, slack_lines
 from ml_connector.config import Config, load_config
 from ml_connector.delivery import DeliverySettings
+from ml_connector.errors import ConfigError
 from ml_connector.runtime.service import open_runtime, serve
 from ml_connector.runtime.terminal import render_message
 from ml_connector.sim.intacct import IntacctSimulator
@@ -37,7 +40,9 @@ from ml_connector.sim.slack import SlackSimulator
 from ml_connector.store.tables import outbox
 from ml_connector.vault import Vault, create_key_file, load_keyring
 from ml_connector.wording import plural
-from ml_connector_agent.testing import RunningAgent, running_agent
+
+if TYPE_CHECKING:
+    from ml_connector_agent.testing import RunningAgent
 
 CHANNELS = {
     "gl": "finance-gl",
@@ -118,7 +123,7 @@ company = "{agent.companies[0]}"
 auth = "mtls"
 ca_file = "{agent.ca_file.as_posix()}"
 cert_file = "{agent.client_cert.as_posix()}"
-key_file = "{agent.client_key.as_posix()}"
+client_key = "sage100.client_key"
 
 [pipelines.intacct]
 type = "intacct"
@@ -137,10 +142,29 @@ def local_now() -> datetime:
     return datetime.now(ZoneInfo(TIMEZONE)).replace(tzinfo=None)
 
 
+def demo_agent() -> Any:
+    """The agent's in-process runner, imported only here and only when the demo runs.
+
+    The connector never imports the agent (another distribution, on another machine; their
+    contract is the agent's OpenAPI document). The demo is the exception by design: it plays
+    both sides on one machine and plants Sage 100 edits and record locks straight into the demo
+    agent's back end, which only works in the same process.
+    """
+    try:
+        module = importlib.import_module("ml_connector_agent.testing")
+    except ImportError as exc:
+        raise ConfigError(
+            "`ml-connector demo` also runs the Sage 100 agent: install it with "
+            "`pip install ml-connector-agent` (in a checkout, `make .venv/.installed`)"
+        ) from exc
+    return module.running_agent
+
+
 @asynccontextmanager
 async def demo_world(
     directory: Path, *, cron: str | None = None, port: int = 0
 ) -> AsyncIterator[DemoWorld]:
+    running_agent = demo_agent()
     async with (
         SlackSimulator(
             channels=list(dict.fromkeys(CHANNELS.values())),
@@ -187,6 +211,8 @@ async def store_secrets(config: Config, world: DemoWorld) -> Vault:
         "slack.signing_secret": "demo-signing-secret-" + creds.sender_password[:8],
         "intacct.sender_password": creds.sender_password,
         "intacct.user_password": creds.user_password,
+        # what `ml-connector secrets set sage100.client_key < connector/client.key` stores
+        "sage100.client_key": world.agent.client_key.read_text(encoding="utf-8"),
     }.items():
         await vault.set(name, value)
     await engine.dispose()

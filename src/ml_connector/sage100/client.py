@@ -21,7 +21,6 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -38,8 +37,8 @@ from ml_connector.sage100.errors import (
     Sage100TransientError,
 )
 from ml_connector.sage100.metrics import REQUEST_SECONDS
-from ml_connector.sage100.tls import client_ssl_context, describe_peer
-from ml_connector_agent.resources import Resource
+from ml_connector.sage100.tls import describe_peer
+from ml_connector.sage100.wire import Resource
 
 __all__ = [
     "AgentHealth",
@@ -128,21 +127,21 @@ class Sage100Client:
         self,
         base_url: str,
         *,
-        ca_file: Path | None = None,
-        client_cert: Path | None = None,
-        client_key: Path | None = None,
+        ssl_context: ssl.SSLContext | None = None,
         api_key: str | None = None,
         retry: RetryPolicy = RetryPolicy(),
         timeout: float = 60.0,
         sleep: Sleep = asyncio.sleep,
         rng: Callable[[], float] = random.random,
     ) -> None:
+        """``ssl_context`` comes from :mod:`ml_connector.sage100.credentials` (or, in tests,
+        :func:`ml_connector.sage100.tls.client_ssl_context`); it is required for https."""
         self.base_url = base_url.rstrip("/")
         self._ssl: ssl.SSLContext | bool
         if self.base_url.startswith("https://"):
-            if ca_file is None:
+            if ssl_context is None:
                 raise Sage100AuthError("ca_file is required: the agent's CA is the only trust root")
-            self._ssl = client_ssl_context(ca_file, client_cert, client_key)
+            self._ssl = ssl_context
         else:
             self._ssl = False
         self._api_key = api_key

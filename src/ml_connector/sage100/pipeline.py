@@ -43,6 +43,7 @@ from ml_connector.errors import ConfigError, ExternalError, VaultError
 from ml_connector.logging import get_logger
 from ml_connector.pipeline import RunContext, RunOutcome, RunStatus
 from ml_connector.sage100.client import RetryPolicy, Sage100Client
+from ml_connector.sage100.credentials import agent_client
 from ml_connector.sage100.cursor import StreamCursor, shift
 from ml_connector.sage100.dispatch import plan_outgoing
 from ml_connector.sage100.links import template_problems
@@ -229,18 +230,8 @@ class Sage100Pipeline:
 
     async def _agent(self, vault: Vault) -> Sage100Client:
         if self._client is None:
-            conn = self._connection
-            path = self._config.path
-            self._client = Sage100Client(
-                conn.agent_url,
-                ca_file=path(conn.ca_file) if conn.ca_file else None,
-                client_cert=path(conn.cert_file) if conn.cert_file else None,
-                client_key=path(conn.key_file) if conn.key_file else None,
-                api_key=await vault.get(conn.api_key)
-                if conn.auth == "api_key" and conn.api_key
-                else None,
-                retry=self._retry,
-                timeout=conn.timeout,
+            self._client, _ = await agent_client(
+                self._connection, self._config, vault, retry=self._retry
             )
         return self._client
 

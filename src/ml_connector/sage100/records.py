@@ -15,7 +15,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from ml_connector.sage100.errors import Sage100PermanentError
-from ml_connector_agent.paging import stamp_of
+from ml_connector.sage100.wire import stamp_of
 
 Record = Mapping[str, Any]
 

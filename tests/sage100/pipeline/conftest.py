@@ -14,7 +14,16 @@ from ml_connector.slack.client import SlackClient
 from ml_connector.vault import Vault
 from ml_connector_agent.testing import running_agent
 
-from .world import CHANNELS, INTERVAL, SEED, MovableClock, World, make_config, streams_config
+from .world import (
+    CHANNELS,
+    CLIENT_KEY,
+    INTERVAL,
+    SEED,
+    MovableClock,
+    World,
+    make_config,
+    streams_config,
+)
 
 
 @pytest.fixture
@@ -44,6 +53,7 @@ async def world(engine: AsyncEngine, tmp_path: Path) -> AsyncIterator[World]:
             vault=Vault.ephemeral(engine),
             gateway=gateway,
         )
+        await built.vault.set(CLIENT_KEY, agent.client_key.read_text())
         try:
             yield built
         finally:

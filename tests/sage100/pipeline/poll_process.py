@@ -1,6 +1,9 @@
 """One pipeline run in a process of its own, killed with SIGKILL mid-transaction.
 
-Usage: python poll_process.py DB_URL SCHEMA|- CONFIG_JSON KILL_AT
+Usage: MLC_MASTER_KEY=… python poll_process.py DB_URL SCHEMA|- CONFIG_JSON KILL_AT
+
+The parent's master key comes in the environment: the vault (with the connector's mTLS key)
+is the parent's.
 
 The process kills itself the moment it writes the ``KILL_AT``-th statement of the poll's
 transaction (after the agent was read and before the commit): the harshest point for the
@@ -23,7 +26,7 @@ from ml_connector.config import parse_config
 from ml_connector.pipeline import RunContext
 from ml_connector.sage100.pipeline import Sage100Pipeline
 from ml_connector.store import make_engine
-from ml_connector.vault import Vault
+from ml_connector.vault import Vault, load_keyring
 
 _WRITES = ("INSERT INTO outbox", "INSERT INTO channel_pacing", "INSERT INTO record_states")
 
@@ -32,6 +35,7 @@ async def main(url: str, schema: str, config_file: str, kill_at: int) -> None:
     path = Path(config_file)
     config = parse_config(json.loads(path.read_text()), path)
     engine = make_engine(url, schema=None if schema == "-" else schema)
+    vault = Vault(engine, load_keyring(None))
     writes = 0
 
     @sa.event.listens_for(engine.sync_engine, "before_cursor_execute")
@@ -46,7 +50,7 @@ async def main(url: str, schema: str, config_file: str, kill_at: int) -> None:
     await pipeline.run(
         RunContext(
             engine=engine,
-            vault=Vault.ephemeral(engine),
+            vault=vault,
             config=config,
             pipeline="sage100",
             run_id=1,

@@ -8,6 +8,7 @@ from typing import Any
 
 from ml_connector.sage100.client import RecordPage, Sage100Client
 
+from ..agents import agent_ssl
 from .world import World, add_invoices, block_text, mentioning
 
 
@@ -42,9 +43,7 @@ async def test_invoice_edited_during_a_poll_is_posted_once_with_its_new_values(
     agent = world.agent
     client = EditingClient(
         agent.url,
-        ca_file=agent.ca_file,
-        client_cert=agent.client_cert,
-        client_key=agent.client_key,
+        ssl_context=agent_ssl(agent),
         edit=edit,
     )
     pipeline = world.pipeline(client=client, page_size=2)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import sys
 from decimal import Decimal
@@ -14,6 +15,7 @@ import sqlalchemy as sa
 
 from ml_connector.sage100.client import RetryPolicy
 from ml_connector.store.tables import record_states
+from ml_connector.vault import ENV_VAR
 from ml_connector_agent.config import load_config
 from ml_connector_agent.server import start_agent
 
@@ -52,7 +54,10 @@ async def _restart_agent(world: World, port: int) -> Any:
     config = load_config(world.agent.config_path)
     config = config.model_copy(update={"server": config.server.model_copy(update={"port": port})})
     server, _ = await start_agent(
-        config, config_path=world.agent.config_path, backend=world.agent.backend
+        config,
+        config_path=world.agent.config_path,
+        backend=world.agent.backend,
+        environ={config.tls.key_passphrase_env: world.agent.passphrase.decode()},
     )
     return server
 
@@ -138,6 +143,7 @@ async def test_killed_between_reading_and_committing_posts_every_record_once(
             database.schema or "-",
             str(config_file),
             str(kill_at),
+            env={**os.environ, ENV_VAR: ",".join(k.decode() for k in world.vault.keyring.keys)},
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
         )

@@ -93,7 +93,7 @@ async def test_api_key_agent_with_the_key_in_the_vault(engine: AsyncEngine, tmp_
         base = make_config(tmp_path, agent, slack, streams_config(slack))
         data: dict[str, Any] = base.model_dump(mode="json", exclude={"source"})
         data["connections"]["erp"].update(
-            auth="api_key", api_key="sage100.agent_key", cert_file=None, key_file=None
+            auth="api_key", api_key="sage100.agent_key", cert_file=None, client_key=None
         )
         config = parse_config(data, tmp_path / "ml-connector.toml")
         vault = Vault.ephemeral(engine)

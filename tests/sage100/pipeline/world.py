@@ -30,6 +30,8 @@ from ml_connector_agent.demo_data import SeedCounts
 from ml_connector_agent.testing import RunningAgent
 
 CHANNELS = ["ap", "po", "gl", "approvals", "wh002"]
+#: The vault secret holding the connector's mTLS private key.
+CLIENT_KEY = "sage100.client_key"
 INTERVAL = 0.02
 FAST_DELIVERY = DeliverySettings(
     post_interval=INTERVAL,
@@ -103,7 +105,7 @@ def make_config(
                 "auth": "mtls",
                 "ca_file": str(agent.ca_file),
                 "cert_file": str(agent.client_cert),
-                "key_file": str(agent.client_key),
+                "client_key": CLIENT_KEY,
                 "timeout": 5.0,
             }
         },

@@ -31,6 +31,11 @@ class PageQuery:
     after: Position | None
     limit: int
 
+    def first_day(self) -> str | None:
+        """The earliest audit date (YYYYMMDD) a record of this page can carry, if bounded."""
+        stamps = [s for s in (self.since, self.after.stamp if self.after else None) if s]
+        return max(stamps)[:10].replace("-", "") if stamps else None
+
 
 @dataclass(frozen=True)
 class Page:

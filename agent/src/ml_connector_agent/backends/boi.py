@@ -8,7 +8,19 @@ Sequence, as in Sage's samples and the public scripts collected in research/sage
 Name lookups use ``nGetResultSets`` whose outputs are one string split on 'Š' (0x8A).
 
 Return codes: 1 success, -1 warning, 0 failure with ``sLastErrorMsg``. The BOI has no
-"changed since" filter, so the table is walked and stamps compared here; reads never call
+"changed since" filter. Where the installer names an index led by an audit date
+(``[backend.boi.date_indexes]``), a changed-since read selects that index with
+``nSetBrowseIndex`` and browses one day prefix at a time with ``nSetBrowseFilter``, from the
+``since`` day to today: its cost follows what changed. Otherwise the object is walked whole
+and stamps compared here, so a poll costs the size of the table (GL_DetailPosting: millions
+of rows at a mature site); for those tables the ODBC back end, which filters in the driver,
+is the better choice (docs/agent-windows.md).
+
+``nSetBrowseFilter(prefix)`` followed by ``nMoveFirst``/``nEOF``/``nMoveNext`` is how public
+BOI code reads detail lines by key prefix (research/sage100.md §1.2). ``nSetBrowseIndex(index,
+"")`` is Sage's call to choose the browse index; it is not in the sources we hold, so it is
+used only when an index is configured, and a failure falls back to the whole walk (never a
+missed record) with a warning. Reads never call
 ``nSetKey`` on a ``_bus`` object, which would put the record in edit and lock it for users.
 All COM calls run on one thread (COM apartments), and the session is kept and reused:
 opening ProvideX and the session per read costs seconds.
@@ -24,7 +36,7 @@ import logging
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from ml_connector_agent.backends.base import PageQuery, ScanningBackend, is_lock_message
@@ -174,6 +186,10 @@ def _open_com(prog_id: str) -> Any:
         raise BackendUnavailableError(f"cannot create {prog_id}: {exc}") from exc
 
 
+#: Beyond this many days since the last poll, one whole walk beats browsing day by day.
+MAX_BROWSE_DAYS = 62
+
+
 class BoiBackend(ScanningBackend):
     kind = "boi"
 
@@ -307,13 +323,64 @@ class BoiBackend(ScanningBackend):
             if vendor == same_vendor
         }
 
+    def _walk_days(
+        self, company: str, table: BoiTable, indexes: list[str], first_day: str
+    ) -> Iterator[dict[str, Any]] | None:
+        """Rows whose indexed audit date is ``first_day`` or later; None if BOI refused."""
+        today = self._today().strftime("%Y%m%d")
+        day = datetime.strptime(first_day, "%Y%m%d").date()
+        days = []
+        while day.strftime("%Y%m%d") <= today:
+            days.append(day.strftime("%Y%m%d"))
+            day += timedelta(days=1)
+        if len(days) > MAX_BROWSE_DAYS:
+            return None  # a long gap: one walk is cheaper than many prefixes
+        rows: list[dict[str, Any]] = []
+        for index in indexes:
+            obj = self._object(company, table)
+            try:
+                if obj.nSetBrowseIndex(index, "") != 1:
+                    log.warning(
+                        "nSetBrowseIndex(%s) on %s refused (%s): walking the whole object",
+                        index,
+                        table.object_name,
+                        getattr(obj, "sLastErrorMsg", "") or "no message",
+                    )
+                    return None
+                for prefix in days:
+                    self._check(obj, obj.nSetBrowseFilter(prefix), "nSetBrowseFilter")
+                    rc = obj.nMoveFirst()
+                    if rc != 1 and obj.nEOF:
+                        continue
+                    self._check(obj, rc, f"{table.object_name}.nMoveFirst")
+                    while not obj.nEOF:
+                        rows.append({c.rstrip("$"): self._value(obj, c) for c in table.columns})
+                        self._check(obj, obj.nMoveNext(), f"{table.object_name}.nMoveNext")
+            finally:
+                self._drop(obj)
+        return iter(rows)
+
+    def _rows(self, company: str, table: BoiTable, query: PageQuery) -> Iterator[dict[str, Any]]:
+        indexes = self._settings.date_indexes.get(table.object_name)
+        first_day = query.first_day()
+        if indexes and first_day:
+            bounded = self._walk_days(company, table, indexes, first_day)
+            if bounded is not None:
+                return bounded
+        return self._walk(company, table)
+
     def _candidates(self, company: str, query: PageQuery) -> Iterator[Candidate]:
         key_of = RECORD_KEYS[query.resource]
         for table in TABLES[query.resource]:
-            for row in self._walk(company, table):
+            seen: set[str] = set()
+            for row in self._rows(company, table, query):
+                key = key_of(row)
+                if key in seen:  # met through both the created and the updated index
+                    continue
+                seen.add(key)
                 if table.stage is not None:
                     row["posting_stage"] = table.stage
-                yield Candidate(record_stamp(row), key_of(row), row)
+                yield Candidate(record_stamp(row), key, row)
 
     def _enrich(self, company: str, resource: Resource, rows: list[dict[str, Any]]) -> None:
         if resource in (Resource.AP_INVOICES, Resource.PURCHASE_ORDERS):

@@ -173,13 +173,6 @@ def _chunks(values: Sequence[str]) -> Iterator[Sequence[str]]:
         yield values[i : i + IN_CHUNK]
 
 
-def _first_day(query: PageQuery) -> str | None:
-    stamps = [s for s in (query.since, query.after.stamp if query.after else None) if s]
-    if not stamps:
-        return None
-    return max(stamps)[:10].replace("-", "")
-
-
 class OdbcBackend(ScanningBackend):
     kind = "odbc"
 
@@ -277,7 +270,7 @@ class OdbcBackend(ScanningBackend):
 
     def _candidates(self, company: str, query: PageQuery) -> Iterator[Candidate]:
         key_of = RECORD_KEYS[query.resource]
-        day = _first_day(query)
+        day = query.first_day()
         for table, columns, stage, updatable in _SCANS[query.resource]:
             sql, params = scan_sql(self._dialect, table, columns, day, updatable)
             for row in self._rows(company, sql, params):
