@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck clean agent-check
+.PHONY: demo test lint typecheck clean browser agent-check
 
 # The install compiles src/ml_connector/intacct/_records.pyx (setup.py): redo it when that changes.
 # The agent (agent/, its own distribution) is installed editable beside the connector: the
@@ -22,6 +22,13 @@ test: $(STAMP)
 	$(BIN)/ruff format --check src agent/src tests bench setup.py
 	$(BIN)/mypy
 	$(BIN)/pytest -q
+
+# Chromium from Debian's packages for tests/ops/test_dashboard_browser.py (skipped without it).
+# Retries while another apt/dpkg holds the lock.
+browser:
+	@command -v chromium >/dev/null || for i in 1 2 3 4 5 6 7 8 9 10; do \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
+		&& break; echo "dpkg busy; retrying in 15 s"; sleep 15; done
 
 # The agent alone in a fresh venv (wheels only), init + serve, and the connector's check against
 # it in all three auth modes; about a minute, so CI runs it once (.ci/run), not pytest.

@@ -107,7 +107,7 @@ class Fleet:
 
     async def start_run(self, pipeline: str) -> None:
         self.runs = [p for p in self.runs if p.returncode is None]
-        self.runs.append(await self.spawn("run", pipeline, "--no-deliver"))
+        self.runs.append(await self.spawn("run", pipeline))
 
     def count_crashes(self) -> None:
         for n, proc in enumerate(self.serves):

@@ -36,7 +36,7 @@ SLACK_API = "https://slack.com/api/"
 # Intacct's record links (RECORD_URL) point into these domains.
 INTACCT_LINK_HOSTS = ("intacct.com", "sageintacct.com")
 
-_CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{6,20}$")
+CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{6,20}$")
 _USERGROUP_ID = re.compile(r"^S[A-Z0-9]{6,20}$")
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{6,20}$")
 _SECRET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,199}$")
@@ -45,7 +45,7 @@ _SECRET_LOOKALIKE = re.compile(r"^(xox[abposre]-|xapp-|-----BEGIN)")
 
 
 def _channel_id(value: str) -> str:
-    if not _CHANNEL_ID.match(value):
+    if not CHANNEL_ID.match(value):
         raise ValueError("expected a Slack channel id like C0123ABCD")
     return value
 
@@ -582,6 +582,11 @@ def describe_errors(exc: ValidationError, data: dict[str, Any]) -> list[str]:
             lines.extend(message.splitlines())
             continue
         expected = _EXPECTED.get(kind) or _expected(message)
+        if "[key]" in error["loc"]:
+            expected = f"not a known name; {expected}"
+        if ", got " in expected:  # the validator already said what it got
+            lines.append(f"{key}: {expected}" if key else expected)
+            continue
         lines.append(f"{key}: {expected}, got {_got(error)}" if key else expected)
     return lines
 
@@ -606,7 +611,12 @@ def _clean_loc(loc: tuple[int | str, ...]) -> list[int | str]:
     parts = list(loc)
     if len(parts) >= 3 and parts[0] in ("connections", "pipelines") and parts[2] in _TAGS:
         del parts[2]
-    return [p for p in parts if not (isinstance(p, str) and p.startswith("function-after"))]
+    # "[key]" marks an error in a table's key (a mistyped stream name), which the key names.
+    return [
+        p
+        for p in parts
+        if not (isinstance(p, str) and (p.startswith("function-after") or p == "[key]"))
+    ]
 
 
 def _got(error: Any) -> str:

@@ -76,7 +76,6 @@ async def seed(engine: AsyncEngine, vault: Vault) -> None:
 @pytest.mark.parametrize(
     "headers",
     [
-        {},
         {"Authorization": "Bearer wrong-token"},
         {"Authorization": f"Bearer {STATUS_TOKEN}x"},
         basic("finance", "wrong"),
@@ -93,6 +92,16 @@ async def test_the_page_needs_credentials(page_server: Server, headers: dict[str
         "Basic" in answer_headers["WWW-Authenticate"]
         or "Bearer" in answer_headers["WWW-Authenticate"]
     )
+
+
+async def test_a_browser_without_credentials_is_sent_to_the_login_form(
+    page_server: Server,
+) -> None:
+    # No Authorization header: a browser, which cannot answer a Bearer challenge (#23).
+    status, text, headers = await page_server.get("/", {})
+    assert status == 303 and headers["Location"] == "/login" and "intacct" not in text
+    status, text, _ = await page_server.get("/login", {})
+    assert status == 200 and 'action="/login"' in text and "intacct" not in text
 
 
 async def test_without_configured_credentials_the_page_is_off(server: Server) -> None:

@@ -5,7 +5,15 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from ml_connector.cli.context import ConfigOption, console, handle_errors, load, open_store, run
+from ml_connector.cli.context import (
+    ConfigOption,
+    console,
+    handle_errors,
+    load,
+    open_store,
+    print_whole,
+    run,
+)
 from ml_connector.runtime.check import CheckResult, run_checks, verdict
 
 
@@ -28,7 +36,7 @@ def check(config_path: ConfigOption = None) -> None:
             r.detail,
             r.hint,
         )
-    console.print(table)
+    print_whole(table)
     if verdict(results):
         console.print("[green]All systems ready.[/green]")
         return

@@ -14,6 +14,8 @@ from ml_connector.cli.context import (
     run,
 )
 from ml_connector.config import Config
+from ml_connector.config_warnings import config_warnings
+from ml_connector.wording import plural
 
 app = typer.Typer(help="Check the configuration.", no_args_is_help=True)
 
@@ -45,10 +47,13 @@ def validate(config_path: ConfigOption = None) -> None:
     config = load(config_path)
     console.print(f"[green]✓[/green] {config.source}: valid", highlight=False)
     console.print(
-        f"  {len(config.pipelines)} pipelines, {len(config.connections)} connections, "
-        f"{len(config.slack.workspaces)} Slack workspaces; database {config.db_url}",
+        f"  {plural(len(config.pipelines), 'pipeline')}, "
+        f"{plural(len(config.connections), 'connection')}, "
+        f"{plural(len(config.slack.workspaces), 'Slack workspace')}; database {config.db_url}",
         highlight=False,
     )
+    for warning in config_warnings(config):
+        err_console.print(f"  [yellow]warning:[/yellow] {warning}", highlight=False)
     if not config.key_file.exists() and not _env_key():
         err_console.print(
             f"  note: no master key yet ({config.key_file}); run `ml-connector init`",

@@ -18,7 +18,8 @@ from typing import IO, Annotated, Any, Literal, ParamSpec, TypeVar, cast
 
 import sqlalchemy as sa
 import typer
-from rich.console import Console
+from rich.console import Console, RenderableType
+from rich.measure import Measurement
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ml_connector import logging as mlc_logging
@@ -77,6 +78,27 @@ ConfigOption = Annotated[
 
 P = ParamSpec("P")
 T = TypeVar("T")
+
+
+def print_whole(renderable: RenderableType) -> None:
+    """Print a table at its natural width when the output is a file or a pipe.
+
+    Rich assumes 80 columns when it cannot ask a terminal, which cuts and wraps the cells a
+    reader piping ``check`` into a file or a ticket needs whole. In a terminal, its width
+    wins.
+    """
+    if console.is_terminal:
+        console.print(renderable)
+        return
+    options = console.options.update(width=10_000)
+    wanted = Measurement.get(console, options, renderable).maximum
+    # print(width=…) is capped at the console's width, so widen the console for this one.
+    before = console.width
+    console.width = max(wanted, before)
+    try:
+        console.print(renderable)
+    finally:
+        console.width = before
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:

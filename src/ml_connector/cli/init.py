@@ -12,6 +12,12 @@ from typing import Annotated
 import typer
 
 from ml_connector.cli.context import console, handle_errors, load, open_store, run
+from ml_connector.cli.sim_config import (
+    INTACCT_SIM_PORT,
+    SLACK_SIM_PORT,
+    demo_channel_ids,
+    demo_config,
+)
 from ml_connector.config import DEFAULT_FILE
 from ml_connector.vault import create_key_file
 
@@ -25,14 +31,34 @@ def init(
     directory: Annotated[
         Path, typer.Option("--dir", help="Folder to set up (default: the current one).")
     ] = Path("."),
+    demo: Annotated[
+        bool,
+        typer.Option(
+            "--demo",
+            help="Write a config wired to `ml-connector sim slack` and `sim intacct` instead.",
+        ),
+    ] = False,
+    slack_port: Annotated[int, typer.Option(help="With --demo: the Slack simulator's port.")] = (
+        SLACK_SIM_PORT
+    ),
+    intacct_port: Annotated[
+        int, typer.Option(help="With --demo: the Intacct simulator's port.")
+    ] = INTACCT_SIM_PORT,
 ) -> None:
     """Write an example config, create the master key (mode 0600) and migrate the database."""
     directory.mkdir(parents=True, exist_ok=True)
     config_path = directory / DEFAULT_FILE
     changes: list[str] = []
     if not config_path.exists():
-        config_path.write_text(example_config(), encoding="utf-8")
-        changes.append(f"wrote the example config {config_path}")
+        if demo:
+            text = demo_config(
+                slack_port=slack_port, intacct_port=intacct_port, channel_ids=demo_channel_ids()
+            )
+            config_path.write_text(text, encoding="utf-8")
+            changes.append(f"wrote a config wired to the simulators: {config_path}")
+        else:
+            config_path.write_text(example_config(), encoding="utf-8")
+            changes.append(f"wrote the example config {config_path}")
     config = load(config_path)
     if create_key_file(config.key_file):
         changes.append(f"created the master key {config.key_file} (mode 0600)")
@@ -54,7 +80,19 @@ def init(
         changes.append(f"migrated the database {config.db_url}")
     if changes:
         for change in changes:
-            console.print(f"[green]✓[/green] {change}")
+            console.print(f"[green]✓[/green] {change}", highlight=False)
+        if demo:
+            where = "" if directory == Path(".") else f"cd {directory} && "
+            console.print(
+                "Next, each in its own terminal (each prints the `secrets set` commands "
+                "to paste here):\n"
+                f"  ml-connector sim slack --port {slack_port}\n"
+                f"  ml-connector sim intacct --port {intacct_port}\n"
+                f"then: {where}ml-connector run intacct --wait",
+                highlight=False,
+                markup=False,
+            )
+            return
         console.print(
             "Next: edit the config, store its secrets with `ml-connector secrets set NAME`, "
             "then run `ml-connector config validate`."

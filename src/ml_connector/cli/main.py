@@ -1,6 +1,7 @@
 """Root of the ``ml-connector`` command: registers each command group's Typer app.
 
-Exit codes: 0 success, 1 failure, 2 bad usage or configuration.
+Exit codes: 0 success, 1 failure, 2 bad usage or configuration, 3 ``run --wait``: the run
+succeeded but a message was dead-lettered or delivery did not finish in time.
 """
 
 from __future__ import annotations

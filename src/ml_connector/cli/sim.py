@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, TypeVar
 
 import typer
 
+from ml_connector.cli.sim_config import intacct_lines, secret_command, slack_lines
+
 if TYPE_CHECKING:
     from ml_connector.sim.http import LocalServer
 
@@ -91,6 +93,10 @@ def slack(
             f"  team       {sim.team_id}, bot user {sim.bot_user_id}",
             f"  channels   {names}",
             f"  messages   {sim.url}/",
+            "Config lines that point ml-connector at this simulator (ml-connector.toml):",
+            *(f"  {line}" for line in slack_lines(sim.base_url)),
+            "and the token, in the config's folder:",
+            f"  {secret_command('slack.bot_token', sim.bot_token)}",
         ]
         if client_id is not None:
             registered = sim.register_app(
@@ -153,6 +159,14 @@ def intacct(
             f"  user password    {creds.user_password}",
             f"  entities         {', '.join(sim.data.entity_ids())}",
             f"  mode             {'strict' if sim.strict else 'lenient'}",
+            "Config lines that point ml-connector at this simulator (ml-connector.toml):",
+            *(
+                f"  {line}"
+                for line in intacct_lines(sim.url, creds.sender_id, creds.company_id, creds.user_id)
+            ),
+            "and the passwords, in the config's folder:",
+            f"  {secret_command('intacct.sender_password', creds.sender_password)}",
+            f"  {secret_command('intacct.user_password', creds.user_password)}",
         ]
 
     sim = IntacctSimulator(

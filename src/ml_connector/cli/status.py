@@ -7,7 +7,15 @@ from zoneinfo import ZoneInfo
 
 from rich.table import Table
 
-from ml_connector.cli.context import ConfigOption, console, handle_errors, load, open_store, run
+from ml_connector.cli.context import (
+    ConfigOption,
+    console,
+    handle_errors,
+    load,
+    open_store,
+    print_whole,
+    run,
+)
 from ml_connector.status import ServiceStatus, gather_status
 
 
@@ -63,11 +71,14 @@ def status(config_path: ConfigOption = None) -> None:
             when(nxt, zone) + (f" ({reason})" if reason else ""),
             f"[red]{p.dead_letters}[/red]" if p.dead_letters else "0",
         )
-    console.print(pipelines)
+    print_whole(pipelines)
     queues = Table("workspace", "channel", "waiting", title="Delivery queue", title_justify="left")
     for q in found.queues:
         queues.add_row(q.workspace, q.channel, str(q.depth))
-    console.print(queues if found.queues else "Delivery queue: empty")
+    if found.queues:
+        print_whole(queues)
+    else:
+        console.print("Delivery queue: empty")
     health = Table(
         "workspace", "team", "state", "reason", title="Slack installations", title_justify="left"
     )
@@ -76,7 +87,7 @@ def status(config_path: ConfigOption = None) -> None:
         health.add_row(
             i.workspace, i.team_name or "", f"[{colour}]{i.state}[/{colour}]", i.reason or ""
         )
-    console.print(health)
+    print_whole(health)
     console.print(
         f"Dead letters: {found.dead_letters}"
         + (" — `ml-connector replay --dead-letters` posts them again" if found.dead_letters else "")

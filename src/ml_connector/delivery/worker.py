@@ -26,7 +26,7 @@ import os
 import random
 import socket
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -137,20 +137,38 @@ class DeliveryWorker:
 
     async def run_until_idle(self, timeout: float = 60.0) -> bool:
         """Run until no message is waiting (held and dead ones aside); True if that happened."""
+
+        async def idle(conn: AsyncConnection) -> bool:
+            return await active_count(conn) == 0
+
+        return await self.run_until(idle, timeout)
+
+    async def run_until_settled(self, ids: Collection[int], timeout: float = 60.0) -> bool:
+        """Run until none of ``ids`` is waiting (delivered, dead or held); True if so."""
+
+        async def settled(conn: AsyncConnection) -> bool:
+            return await active_count(conn, ids) == 0
+
+        return await self.run_until(settled, timeout)
+
+    async def run_until(
+        self, done: Callable[[AsyncConnection], Awaitable[bool]], timeout: float
+    ) -> bool:
+        """Deliver until ``done`` says so or ``timeout`` passes; True if ``done`` said so."""
         runner = asyncio.create_task(self.run())
         deadline = time.monotonic() + timeout
-        idle = False
+        finished = False
         try:
             while time.monotonic() < deadline and not runner.done():
                 async with self.engine.connect() as conn:
-                    if await active_count(conn) == 0:
-                        idle = True
+                    if await done(conn):
+                        finished = True
                         break
                 await asyncio.sleep(0.05)
         finally:
             self.request_stop()
             await runner
-        return idle
+        return finished
 
     async def _watch(self, stop: asyncio.Event) -> None:
         await stop.wait()
@@ -378,6 +396,13 @@ class DeliveryWorker:
         values: dict[str, Any]
         if error is None:
             values = {"status": Status.DELIVERED.value, "slack_ts": ts, "delivered_at": done}
+            log.info(
+                "posted to slack",
+                channel=channel,
+                ts=ts,
+                outbox_id=item.id,
+                pipeline=item.pipeline,
+            )
         elif isinstance(error, RateLimitedError):
             SLACK_429.labels("chat.postMessage").inc()
             pause = done + (error.retry_after or s.post_interval)
@@ -516,6 +541,14 @@ class DeliveryWorker:
             for row in unknown:
                 ts = found.get(row.id)
                 outcome = "reconciled_found" if ts else "reconciled_missing"
+                if ts:
+                    log.info(
+                        "posted to slack (found after an ambiguous send)",
+                        channel=channel,
+                        ts=ts,
+                        outbox_id=row.id,
+                        pipeline=row.pipeline,
+                    )
                 DELIVERIES.labels(outcome).inc()
                 await record_attempt(
                     conn, row.id, at=done, outcome=outcome, worker=self.owner, slack_ts=ts
@@ -576,7 +609,9 @@ def _reason(error: ExternalError) -> str:
     return error.code or error.message
 
 
-async def active_count(conn: AsyncConnection) -> int:
-    return int(
-        await conn.scalar(sa.select(sa.func.count()).where(outbox.c.status.in_(claims.ACTIVE))) or 0
-    )
+async def active_count(conn: AsyncConnection, ids: Collection[int] | None = None) -> int:
+    """Messages waiting to be posted (held ones aside), of ``ids`` if given."""
+    query = sa.select(sa.func.count()).where(outbox.c.status.in_(claims.ACTIVE))
+    if ids is not None:
+        query = query.where(outbox.c.id.in_(list(ids)))
+    return int(await conn.scalar(query) or 0)

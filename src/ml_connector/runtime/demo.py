@@ -29,6 +29,7 @@ import sqlalchemy as sa
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from ml_connector.cli.sim_config import intacct_lines, slack_lines
 from ml_connector.config import Config, load_config
 from ml_connector.delivery import DeliverySettings
 from ml_connector.errors import ConfigError
@@ -38,6 +39,7 @@ from ml_connector.sim.intacct import IntacctSimulator
 from ml_connector.sim.slack import SlackSimulator
 from ml_connector.store.tables import outbox
 from ml_connector.vault import Vault, create_key_file, load_keyring
+from ml_connector.wording import plural
 
 if TYPE_CHECKING:
     from ml_connector_agent.testing import RunningAgent
@@ -78,6 +80,10 @@ def config_text(
     pace = "\n".join(f"{k} = {v}" for k, v in (delivery or {"post_interval": 1.0}).items())
     ch = {key: slack.channel_id(name) for key, name in CHANNELS.items()}
     creds = intacct.credentials
+    slack_section = "\n".join(slack_lines(slack.base_url))
+    intacct_section = "\n".join(
+        intacct_lines(intacct.url, creds.sender_id, creds.company_id, creds.user_id)
+    )
     schedule = f'\n[pipelines.intacct.schedule]\ncron = "{cron}"\n' if cron else ""
 
     def stream(name: str, channel: str, extra: str = "") -> str:
@@ -105,19 +111,10 @@ port = {port}
 [delivery]
 {pace}
 
-[slack.workspaces.default]
-api_base_url = "{slack.base_url}"
-bot_token = "slack.bot_token"
+{slack_section}
 signing_secret = "slack.signing_secret"
 
-[connections.intacct]
-type = "intacct"
-gateway_url = "{intacct.url}"
-sender_id = "{creds.sender_id}"
-sender_password = "intacct.sender_password"
-company_id = "{creds.company_id}"
-user_id = "{creds.user_id}"
-user_password = "intacct.user_password"
+{intacct_section}
 
 [connections.sage100]
 type = "sage100"
@@ -330,8 +327,9 @@ async def _run(console: Console, world: DemoWorld, keep_serving: bool) -> int:
                 outcome = await rt.runner.run(pipeline, "manual")
             colour = {"succeeded": "green", "partial": "yellow", "failed": "red"}[outcome.status]
             console.print(
-                f"[{colour}]{pipeline}: {outcome.status}[/{colour}] — {outcome.records_read} "
-                f"records read, {outcome.messages_queued} messages queued"
+                f"[{colour}]{pipeline}: {outcome.status}[/{colour}] — "
+                f"{plural(outcome.records_read, 'record')} read, "
+                f"{plural(outcome.messages_queued, 'message')} queued"
                 + (f"; {outcome.error}" if outcome.error else "")
             )
         worker = asyncio.create_task(rt.worker.run_until_idle(timeout=45))
@@ -358,9 +356,17 @@ async def _run(console: Console, world: DemoWorld, keep_serving: bool) -> int:
         "Simulators refused: "
         + (", ".join(f"{code} ×{n}" for code, n in sorted(refused.items())) or "nothing")
     )
-    console.print(f"{posted} messages posted. Channel page: [bold]{world.slack.url}[/bold]")
     if keep_serving:
+        console.print(
+            f"{plural(posted, 'message')} posted. Channel page: [bold]{world.slack.url}[/bold]"
+        )
         await serve_on(console, world, config)
+    else:
+        # The simulators stop with the demo: a link to their page would already be dead.
+        console.print(
+            f"{plural(posted, 'message')} posted (shown above). The simulators stop with the "
+            "demo; `ml-connector demo --serve` keeps them and their channel page running."
+        )
     return posted
 
 

@@ -150,7 +150,9 @@ class PipelineRunner:
             messages_queued=outcome.messages_queued,
             error=outcome.error,
         )
-        log.info(
+        # A run that did not succeed is something an operator must see at the default level.
+        report = log.info if outcome.status == "succeeded" else log.warning
+        report(
             "pipeline run finished",
             pipeline=key,
             run_id=run_id,
@@ -188,12 +190,14 @@ def combine(outcomes: list[RunOutcome]) -> RunOutcome:
         if statuses == {"succeeded"}
         else ("failed" if statuses == {"failed"} else "partial")
     )
-    errors = [o.error for o in outcomes if o.error]
+    # The streams of one pipeline share its connection: one missing secret fails every
+    # stream with the same words, which are said once.
+    errors = list(dict.fromkeys(o.error for o in outcomes if o.error))
     return RunOutcome(
         status,  # type: ignore[arg-type]
         records_read=sum(o.records_read for o in outcomes),
         messages_queued=sum(o.messages_queued for o in outcomes),
         error="; ".join(errors) or None,
-        summary="; ".join(o.summary for o in outcomes if o.summary),
+        summary="; ".join(dict.fromkeys(o.summary for o in outcomes if o.summary)),
         details={"runs": [o.details.get("run_id") for o in outcomes]},
     )

@@ -54,6 +54,7 @@ from ml_connector.sage100.routing import rule_problems
 from ml_connector.sage100.state import load_cursor, load_states, save_cursor, save_states
 from ml_connector.sage100.streams import STREAMS, StreamSpec
 from ml_connector.vault import Vault
+from ml_connector.wording import plural
 
 log = get_logger("ml_connector.sage100.pipeline")
 
@@ -79,11 +80,11 @@ class StreamResult:
         if self.error:
             return f"{self.stream} failed: {self.error}"
         if not self.events:
-            return f"{self.stream}: nothing new ({self.read} records read)"
+            return f"{self.stream}: nothing new ({plural(self.read, 'record')} read)"
         digests = f", {self.digests} as digests" if self.digests else ""
         return (
-            f"{self.stream}: {self.queued} messages queued for {self.events} changes "
-            f"({self.read} records read{digests})"
+            f"{self.stream}: {plural(self.queued, 'message')} queued for "
+            f"{plural(self.events, 'change')} ({plural(self.read, 'record')} read{digests})"
         )
 
     def as_dict(self) -> dict[str, Any]:

@@ -24,6 +24,8 @@ from ml_connector.web import intacct_events
 from ml_connector.web.commands import commands_handler
 from ml_connector.web.context import CONTEXT, RunPipeline, WebContext
 from ml_connector.web.guard import BodyTimeout, GuardedAppRunner, Limits
+from ml_connector.web.dashboard.page import add_routes as add_dashboard_routes
+from ml_connector.web.dashboard.page import dashboard_page
 from ml_connector.web.health import healthz_handler, readyz_handler
 from ml_connector.web.inbound import Refusal
 from ml_connector.web.ledger import EventLedger
@@ -103,9 +105,17 @@ def create_app(
     app.router.add_get("/healthz", healthz_handler)
     app.router.add_get("/readyz", readyz_handler)
     app.router.add_get("/metrics", metrics_handler)
-    app.router.add_get("/", status_page_handler)
+    app.router.add_get("/", _status_or_dashboard)
+    add_dashboard_routes(app)
     intacct_events.register(app, engine, on_trigger)
     return app
+
+
+async def _status_or_dashboard(request: web.Request) -> web.StreamResponse:
+    """Scripts send ``Authorization`` and get the status page; browsers get the dashboard."""
+    if "Authorization" in request.headers:
+        return await status_page_handler(request)
+    return await dashboard_page(request)
 
 
 @web.middleware

@@ -17,6 +17,7 @@ from ml_connector.slack.blocks import mrkdwn_text
 from ml_connector.slack.dates import format_datetime
 from ml_connector.slack.mrkdwn import escape, truncate
 from ml_connector.status import PipelineStatus, RunSummary, ServiceStatus
+from ml_connector.wording import plural
 
 Message = dict[str, Any]
 
@@ -98,7 +99,8 @@ def run_result(pipeline: str, outcome: RunOutcome, seconds: float) -> Message:
         lines.append(escape(redact_text(outcome.summary)))
     else:
         lines.append(
-            f"{outcome.records_read} records read, {outcome.messages_queued} messages queued."
+            f"{plural(outcome.records_read, 'record')} read, "
+            f"{plural(outcome.messages_queued, 'message')} queued."
         )
     if outcome.error:
         lines.append(f"Error: {escape(truncate(redact_text(outcome.error), 500))}")
@@ -158,7 +160,7 @@ def _pipeline_line(p: PipelineStatus, now: float, zone: ZoneInfo) -> str:
     else:
         parts.append("no next run scheduled")
     if p.dead_letters:
-        parts.append(f"{p.dead_letters} dead letters")
+        parts.append(plural(p.dead_letters, "dead letter"))
     return " · ".join(parts)
 
 
