@@ -23,9 +23,9 @@ from ml_connector.vault import Vault
 from ml_connector.web import intacct_events
 from ml_connector.web.commands import commands_handler
 from ml_connector.web.context import CONTEXT, RunPipeline, WebContext
-from ml_connector.web.guard import BodyTimeout, GuardedAppRunner, Limits
 from ml_connector.web.dashboard.page import add_routes as add_dashboard_routes
 from ml_connector.web.dashboard.page import dashboard_page
+from ml_connector.web.guard import BodyTimeout, GuardedAppRunner, Limits
 from ml_connector.web.health import healthz_handler, readyz_handler
 from ml_connector.web.inbound import Refusal
 from ml_connector.web.ledger import EventLedger
