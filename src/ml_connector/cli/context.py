@@ -65,6 +65,9 @@ class RedactingStream:
 # secret, and a terminal's scroll-back or a CI log is storage too.
 console = Console(file=cast(IO[str], RedactingStream("stdout")), soft_wrap=True)
 err_console = Console(file=cast(IO[str], RedactingStream("stderr")), soft_wrap=True)
+# The one exception: a secret this command has just issued for the user to paste elsewhere
+# (a trigger secret), printed once on purpose. Nothing read from a source goes through it.
+issued_console = Console(soft_wrap=True)
 
 ConfigOption = Annotated[
     Path | None,

@@ -12,7 +12,15 @@ from typing import Annotated
 
 import typer
 
-from ml_connector.cli.context import ConfigOption, console, handle_errors, load, open_store, run
+from ml_connector.cli.context import (
+    ConfigOption,
+    console,
+    handle_errors,
+    issued_console,
+    load,
+    open_store,
+    run,
+)
 from ml_connector.intacct.trigger_auth import secret_name
 from ml_connector.intacct.trigger_definitions import describe, trigger_connection
 
@@ -37,7 +45,7 @@ def trigger_secret(
             await store.vault.set(secret_name(connection), value)
 
     run(store_it())
-    console.print(
+    issued_console.print(
         f"Stored the trigger secret of {connection} (encrypted). In each Intacct trigger add "
         f"the header:\n\n{settings.secret_header}: {value}\n\nIt is not shown again; run this "
         "command once more to replace it.",
