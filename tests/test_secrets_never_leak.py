@@ -286,11 +286,11 @@ async def test_secrets_echoed_by_every_source_appear_nowhere(tmp_path: Path) -> 
             outputs: list[str] = []
             for mode in IntacctEcho.MODES:
                 intacct_echo.mode = mode
-                code, text = await _cli(config, "run", "intacct", "--timeout", "30")
+                code, text = await _cli(config, "run", "intacct", "--wait", "--timeout", "30")
                 assert code == 1, text
                 outputs.append(text)
             for _ in range(3):
-                code, text = await _cli(config, "run", "sage100", "--timeout", "30")
+                code, text = await _cli(config, "run", "sage100", "--wait", "--timeout", "30")
                 assert code == 1, text
                 outputs.append(text)
             code, text = await _cli(config, "audit", "list")

@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import aiohttp
+import sqlalchemy as sa
 from aiohttp import web
 from slack_sdk.signature import SignatureVerifier
 
@@ -26,6 +27,28 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+async def _until_no_run_is_running(db_url: str) -> None:
+    from ml_connector.store import make_engine
+    from ml_connector.store.tables import runs
+
+    engine = make_engine(db_url)
+    try:
+        idle_since = time.monotonic()
+        deadline = idle_since + 30
+        while time.monotonic() < deadline:
+            async with engine.connect() as conn:
+                busy = await conn.scalar(
+                    sa.select(sa.func.count()).select_from(runs).where(runs.c.status == "running")
+                )
+            if busy:
+                idle_since = time.monotonic()
+            elif time.monotonic() - idle_since >= 1.0:
+                return
+            await asyncio.sleep(0.1)
+    finally:
+        await engine.dispose()
 
 
 async def test_mlc_run_through_serve(tmp_path: Path) -> None:
@@ -77,6 +100,10 @@ async def test_mlc_run_through_serve(tmp_path: Path) -> None:
                             break
                 except aiohttp.ClientConnectionError:
                     await asyncio.sleep(0.1)
+            # serve's scheduler may start a catch-up run of sage100 right away; a /mlc run
+            # that overlaps it is refused ("already running", the right answer), so the
+            # command is sent once the start-up runs are over (no running row for 1 s).
+            await _until_no_run_is_running(config.db_url)
             body = urlencode(
                 {
                     "command": "/mlc",
