@@ -558,7 +558,9 @@ async def waiting_messages(db_url: str) -> int | None:
         await engine.dispose()
 
 
-async def chaos(database: str, seconds: float, seed: int, tmp: Path) -> Outcome | None:
+async def chaos(
+    database: str, seconds: float, seed: int, tmp: Path, shared_pg: str | None = None
+) -> Outcome | None:
     rng = random.Random(seed)
     directory = tmp / database
     directory.mkdir()
@@ -574,17 +576,18 @@ async def chaos(database: str, seconds: float, seed: int, tmp: Path) -> Outcome 
         serves = 1
     else:
         pg = PrivatePostgres(Path(tempfile.mkdtemp(prefix="mlc-chaos-pg-")))
-        db_url = pg.start()
+        db_url = pg.start() if shared_pg is None else None
         if db_url is None:
-            fallback = os.environ.get("MLC_BENCH_POSTGRES_URL")
+            fallback = shared_pg or os.environ.get("MLC_BENCH_POSTGRES_URL")
             if not fallback:
                 print("  no private PostgreSQL and no MLC_BENCH_POSTGRES_URL: PostgreSQL skipped")
                 pg.stop()
                 return None
             notes.append(
-                "no private PostgreSQL: on MLC_BENCH_POSTGRES_URL, in a schema of its own, "
-                "WITHOUT the PostgreSQL restart and the disk fault"
+                "no private PostgreSQL: on MLC_BENCH_POSTGRES_URL (or --postgres-url), in a "
+                "schema of its own, WITHOUT the PostgreSQL restart and the disk fault"
             )
+            pg.stop()
             shutil.rmtree(pg.directory, ignore_errors=True)
             pg, schema = None, (fallback, f"chaos_{os.getpid()}_{int(time.time())}")
             db_url = create_schema(*schema)
@@ -765,6 +768,11 @@ def main() -> int:
     parser.add_argument(
         "--databases", default="sqlite,postgresql", help="comma-separated: sqlite, postgresql"
     )
+    parser.add_argument(
+        "--postgres-url",
+        help="use this PostgreSQL server (in a schema of the bench's own) instead of a private "
+        "one; it is never restarted, so the restart and disk faults are left out",
+    )
     args = parser.parse_args()
     seconds = 30.0 if args.quick else args.seconds
     reports: dict[str, Report] = {}
@@ -772,7 +780,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="mlc-chaos-") as tmp:
         for database in args.databases.split(","):
             print(f"== {database}: {seconds:.0f} s of chaos", flush=True)
-            outcome = asyncio.run(chaos(database, seconds, args.seed, Path(tmp)))
+            outcome = asyncio.run(chaos(database, seconds, args.seed, Path(tmp), args.postgres_url))
             if outcome is not None:
                 outcomes[database] = outcome
                 reports[database] = outcome.report
