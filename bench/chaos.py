@@ -328,8 +328,65 @@ class Sage100User:
             row = "Sage 100 · GL accounts (changed)"
             events.append(count.gl_account(row, CHANNELS["gl_postings"], str(found["Account"])))
 
+    def tables_disagree(self) -> list[str]:
+        """Where the agent's own tables hold a record the bench did not count (or the other
+        way round): the seed holds no invoice, PO or register, so every one is the bench's."""
+        conn = self.store.conn
+        found = {
+            "Sage 100 · AP invoices": {
+                str(r[0])
+                for r in conn.execute(
+                    "SELECT InvoiceNo FROM AP_InvoiceHeader "
+                    "UNION SELECT InvoiceNo FROM AP_OpenInvoice"
+                )
+            },
+            "Sage 100 · purchase orders": {
+                str(r[0])
+                for r in conn.execute("SELECT PurchaseOrderNo FROM PO_PurchaseOrderHeader")
+            },
+            "Sage 100 · GL postings (registers)": {
+                f"{r[0]}-{r[1]}"
+                for r in conn.execute(
+                    "SELECT DISTINCT SourceJournal, JournalRegisterNo FROM GL_DetailPosting"
+                )
+            },
+            "Sage 100 · GL accounts (new)": {
+                str(r[0])
+                for r in conn.execute(
+                    "SELECT Account FROM GL_Account WHERE Account LIKE '7___-99-00'"
+                )
+            },
+        }
+        return disagreements(found, self.sources.events)
+
     def close(self) -> None:
         self.store.conn.close()
+
+
+def disagreements(found: dict[str, set[str]], events: list[Event]) -> list[str]:
+    problems = []
+    for row, keys in found.items():
+        counted = {e.key for e in events if e.row == row}
+        if keys != counted:
+            problems.append(f"{row}: source holds {len(keys)}, the bench counted {len(counted)}")
+    return problems
+
+
+def intacct_disagrees(intacct: IntacctSimulator, sources: Sources, since: datetime) -> list[str]:
+    """The simulator's own records modified since the bench began, against what it counted."""
+    data = intacct.data
+
+    def recent(name: str) -> list[dict[str, Any]]:
+        return [r for r in data.records(name) if r["WHENMODIFIED"] >= since]  # type: ignore[operator]
+
+    problems = []
+    if len(recent("GLBATCH")) != sources.gl_batches:
+        problems.append(
+            f"Intacct GLBATCH: {len(recent('GLBATCH'))} new, counted {sources.gl_batches}"
+        )
+    if len(recent("APPYMT")) != sources.payments:
+        problems.append(f"Intacct APPYMT: {len(recent('APPYMT'))} new, counted {sources.payments}")
+    return problems
 
 
 def intacct_day(intacct: IntacctSimulator, sources: Sources) -> None:
@@ -381,9 +438,9 @@ class Fleet:
     async def start_serve(self, n: int) -> None:
         self.serves[n] = await self.spawn("serve")
 
-    async def start_run(self, pipeline: str) -> None:
+    async def start_run(self, pipeline: str, *, always: bool = False) -> None:
         self.runs = [p for p in self.runs if p.returncode is None]
-        if len(self.runs) < 4:  # bounded: a stalled database must not pile up processes
+        if always or len(self.runs) < 4:  # bounded: a stalled database must not pile them up
             self.runs.append(await self.spawn("run", pipeline))
 
     async def mend(self) -> None:
@@ -540,18 +597,17 @@ async def run_statuses(db_url: str) -> str:
     return text + "".join(f"\n      error ×{n}: {e}" for e, n in errors.most_common(4))
 
 
-async def waiting_messages(db_url: str) -> int | None:
+async def waiting_messages(db_url: str) -> dict[str, int] | None:
+    """Outbox rows not settled yet, by status (None while the database does not answer)."""
     engine = make_engine(db_url)
     try:
         async with engine.connect() as conn:
-            return int(
-                await conn.scalar(
-                    sa.select(sa.func.count()).where(
-                        outbox.c.status.in_(["pending", "in_flight", "unknown", "held"])
-                    )
-                )
-                or 0
+            rows = await conn.execute(
+                sa.select(outbox.c.status, sa.func.count())
+                .where(outbox.c.status.in_(["pending", "in_flight", "unknown", "held"]))
+                .group_by(outbox.c.status)
             )
+            return {str(status): int(n) for status, n in rows}
     except Exception:  # the database is what the faults hit
         return None
     finally:
@@ -622,6 +678,7 @@ async def chaos(
                 await asyncio.wait_for(run.wait(), 120)
             data_file = next((agent.directory).rglob("MAS_ABC.db"))
             user = Sage100User(data_file, sources, rng)
+            since = local_now().replace(microsecond=0)
             for kind in ("ratelimited", "http_503", "lost_answer", "drop"):
                 slack.faults.add(kind=kind, method="chat.postMessage", probability=0.06)
             intacct.faults.add("gw_0010", probability=0.15)
@@ -641,6 +698,7 @@ async def chaos(
             if disk is not None and not disk.mounted:
                 plan.pop("disk", None)
             tick, expiries = 0, 0
+            injecting: list[asyncio.Task[Fault]] = []
             while time.time() - t0 < seconds:
                 await asyncio.sleep(2.0)
                 tick += 1
@@ -657,41 +715,53 @@ async def chaos(
                 elapsed = time.time() - t0
                 for name in [k for k, at in plan.items() if elapsed >= at]:
                     plan.pop(name)
-                    faults.append(await inject(name, agent, disk, pg))
+                    # In the background: the Sage 100 users and Intacct go on meanwhile.
+                    injecting.append(asyncio.create_task(inject(name, agent, disk, pg)))
+            faults.extend(await asyncio.gather(*injecting))
             # Heal and let the fleet finish: one last run of each pipeline, then deliver.
+            healed = time.time()
             slack.faults.clear()
             intacct.faults.clear()
             if pg is not None:
                 pg.ensure_up()
             await fleet.mend()
             for pipeline in ("sage100", "intacct"):
-                await fleet.start_run(pipeline)
+                await fleet.start_run(pipeline, always=True)
             settle = time.time() + 150
             while time.time() < settle:
                 await asyncio.sleep(1.0)
                 await fleet.mend()
                 waiting = await waiting_messages(full_url)
-                if waiting == 0 and not fleet.live_runs():
+                if waiting == {} and not fleet.live_runs():
                     break
+            settled = time.time() - healed
             await fleet.stop()
             waiting = await waiting_messages(full_url)
             channels = {
                 name: slack.messages(slack.channel_id(name))
                 for name in dict.fromkeys(CHANNELS.values())
             }
+            disagree = user.tables_disagree() + intacct_disagrees(intacct, sources, since)
             report = count.count(sources.events, sources.tallies(), channels, count.NOTICES)
             posts = [float(m["ts"]) for msgs in channels.values() for m in msgs]
             with_metadata = sum(1 for msgs in channels.values() for m in msgs if m.get("metadata"))
             facts: dict[str, object] = {
                 "serve processes": serves,
                 "messages in channels (with metadata)": (f"{len(posts)} ({with_metadata})"),
-                "still queued at the end": waiting,
+                "healed to settled (all runs over, outbox empty)": f"{settled:.1f} s",
+                "still queued at the end": (
+                    "none"
+                    if waiting == {}
+                    else ", ".join(f"{k} ×{n}" for k, n in (waiting or {"(no answer)": 1}).items())
+                ),
+                "source tables vs events counted": "; ".join(disagree) or "agree",
                 "runs": await run_statuses(full_url),
                 "serve SIGKILLs": fleet.kills,
                 "serve crashes (not killed)": fleet.crashes,
                 "Slack faults injected": sum(slack.faults.injected.values()),
                 "Intacct faults injected": sum(intacct.faults.injected.values()) + expiries,
             }
+            report.source_problems = disagree
             return Outcome(report, faults, t0, posts, facts)
     finally:
         if user is not None:
@@ -798,6 +868,8 @@ def main() -> int:
             print(f"  LOST {key}")
         for key in report.duplicate_keys[:10]:
             print(f"  DUPLICATE {key}")
+        for problem in report.source_problems:
+            print(f"  SOURCE TABLES DISAGREE {problem}")
         for channel, text in report.unmatched[:10]:
             print(f"  UNEXPLAINED #{channel}: {text[:100]}")
     met = bool(reports) and all(r.goal_met for r in reports.values())

@@ -73,6 +73,8 @@ class Report:
     #: the keys of the events lost and duplicated, for the operator to look up
     lost_keys: list[str] = field(default_factory=list)
     duplicate_keys: list[str] = field(default_factory=list)
+    #: where the source systems' own tables disagree with the events the driver counted
+    source_problems: list[str] = field(default_factory=list)
 
     @property
     def lost(self) -> int:
@@ -84,7 +86,12 @@ class Report:
 
     @property
     def goal_met(self) -> bool:
-        return self.lost == 0 and self.duplicates == 0 and not self.unmatched
+        return (
+            self.lost == 0
+            and self.duplicates == 0
+            and not self.unmatched
+            and not self.source_problems
+        )
 
 
 def message_text(message: Mapping[str, Any]) -> str:
