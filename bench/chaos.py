@@ -488,7 +488,7 @@ class Fault:
         resumed = f"{min(after) - self.ended:5.1f} s" if after else "never"
         return (
             f"  {self.name:34} at {self.started - t0:5.1f} s, lasted "
-            f"{self.ended - self.started:4.1f} s; first Slack post after it: {resumed}"
+            f"{self.ended - self.started:4.1f} s; recovered (first Slack post after it): {resumed}"
             + (f"  ({self.note})" if self.note else "")
         )
 
@@ -615,7 +615,12 @@ async def waiting_messages(db_url: str) -> dict[str, int] | None:
 
 
 async def chaos(
-    database: str, seconds: float, seed: int, tmp: Path, shared_pg: str | None = None
+    database: str,
+    seconds: float,
+    seed: int,
+    tmp: Path,
+    shared_pg: str | None = None,
+    plant: bool = False,
 ) -> Outcome | None:
     rng = random.Random(seed)
     directory = tmp / database
@@ -742,13 +747,16 @@ async def chaos(
                 for name in dict.fromkeys(CHANNELS.values())
             }
             disagree = user.tables_disagree() + intacct_disagrees(intacct, sources, since)
+            if plant:  # the counting's own check: one message taken away, one posted twice
+                channels[CHANNELS["ap_invoices"]].pop(0)
+                channels[CHANNELS["gl_postings"]].append(channels[CHANNELS["gl_postings"]][0])
             report = count.count(sources.events, sources.tallies(), channels, count.NOTICES)
             posts = [float(m["ts"]) for msgs in channels.values() for m in msgs]
             with_metadata = sum(1 for msgs in channels.values() for m in msgs if m.get("metadata"))
             facts: dict[str, object] = {
                 "serve processes": serves,
                 "messages in channels (with metadata)": (f"{len(posts)} ({with_metadata})"),
-                "healed to settled (all runs over, outbox empty)": f"{settled:.1f} s",
+                "settled after healing (runs over, outbox empty)": f"{settled:.1f} s",
                 "still queued at the end": (
                     "none"
                     if waiting == {}
@@ -843,6 +851,12 @@ def main() -> int:
         help="use this PostgreSQL server (in a schema of the bench's own) instead of a private "
         "one; it is never restarted, so the restart and disk faults are left out",
     )
+    parser.add_argument(
+        "--plant",
+        action="store_true",
+        help="check the counting: remove one delivered message and repeat another before "
+        "counting (the bench must then report lost = 1 and duplicates = 1 and exit 1)",
+    )
     args = parser.parse_args()
     seconds = 30.0 if args.quick else args.seconds
     reports: dict[str, Report] = {}
@@ -850,7 +864,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="mlc-chaos-") as tmp:
         for database in args.databases.split(","):
             print(f"== {database}: {seconds:.0f} s of chaos", flush=True)
-            outcome = asyncio.run(chaos(database, seconds, args.seed, Path(tmp), args.postgres_url))
+            outcome = asyncio.run(
+                chaos(database, seconds, args.seed, Path(tmp), args.postgres_url, args.plant)
+            )
             if outcome is not None:
                 outcomes[database] = outcome
                 reports[database] = outcome.report
@@ -859,7 +875,7 @@ def main() -> int:
     for database, outcome in outcomes.items():
         print(f"\n{database}:")
         for key, value in outcome.facts.items():
-            print(f"  {key:38} {value}")
+            print(f"  {key:48} {value}")
         print("  faults:")
         for fault in outcome.faults:
             print(fault.line(outcome.t0, outcome.posts))
