@@ -421,22 +421,30 @@ def intacct_day(intacct: IntacctSimulator, sources: Sources) -> None:
 class Fleet:
     """The processes under test: ``serve``s and short-lived ``run``s."""
 
-    def __init__(self, config: Path, env: dict[str, str], serves: int) -> None:
+    def __init__(self, config: Path, env: dict[str, str], serves: int, logs: Path) -> None:
         self.config = config
         self.env = env
+        self.logs = logs  # each serve's output, for tracing a loss or a stall
+        logs.mkdir(parents=True, exist_ok=True)
         self.serves: list[asyncio.subprocess.Process | None] = [None] * serves
         self.runs: list[asyncio.subprocess.Process] = []
         self.kills = 0
         self.crashes = 0  # serve processes that exited on their own
 
-    async def spawn(self, *args: str) -> asyncio.subprocess.Process:
-        return await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "ml_connector", *args, "--config", str(self.config),
-            env=self.env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
-        )  # fmt: skip
+    async def spawn(self, *args: str, log_to: Path | None = None) -> asyncio.subprocess.Process:
+        out = log_to.open("ab") if log_to is not None else None
+        try:
+            return await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "ml_connector", *args, "--config", str(self.config),
+                env=self.env, stdout=out or asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.STDOUT if out else asyncio.subprocess.DEVNULL,
+            )  # fmt: skip
+        finally:
+            if out is not None:
+                out.close()
 
     async def start_serve(self, n: int) -> None:
-        self.serves[n] = await self.spawn("serve")
+        self.serves[n] = await self.spawn("serve", log_to=self.logs / f"serve-{n}.log")
 
     async def start_run(self, pipeline: str, *, always: bool = False) -> None:
         self.runs = [p for p in self.runs if p.returncode is None]
@@ -621,6 +629,7 @@ async def chaos(
     tmp: Path,
     shared_pg: str | None = None,
     plant: bool = False,
+    kill_every: int = 4,
 ) -> Outcome | None:
     rng = random.Random(seed)
     directory = tmp / database
@@ -643,6 +652,7 @@ async def chaos(
             if not fallback:
                 print("  no private PostgreSQL and no MLC_BENCH_POSTGRES_URL: PostgreSQL skipped")
                 pg.stop()
+                shutil.rmtree(pg.directory, ignore_errors=True)
                 return None
             notes.append(
                 "no private PostgreSQL: on MLC_BENCH_POSTGRES_URL (or --postgres-url), in a "
@@ -675,7 +685,7 @@ async def chaos(
             full_url = load_config(config).db_url
             env = {k: v for k, v in os.environ.items() if k != "MLC_MASTER_KEY"}
             env["MLC_CONFIG"] = str(config)
-            fleet = Fleet(config, env, serves)
+            fleet = Fleet(config, env, serves, tmp / f"logs-{database}")
             # The first runs set the cursors (Sage 100 starts at the agent's now): the events
             # come after them.
             for pipeline in ("sage100", "intacct"):
@@ -715,7 +725,7 @@ async def chaos(
                     expiries += 1
                 await fleet.start_run(rng.choice(["sage100", "intacct"]))
                 await fleet.mend()
-                if tick % 4 == 2:
+                if kill_every and tick % kill_every == kill_every // 2:
                     await fleet.kill_random(rng)
                 elapsed = time.time() - t0
                 for name in [k for k, at in plan.items() if elapsed >= at]:
@@ -755,7 +765,11 @@ async def chaos(
             with_metadata = sum(1 for msgs in channels.values() for m in msgs if m.get("metadata"))
             facts: dict[str, object] = {
                 "serve processes": serves,
-                "messages in channels (with metadata)": (f"{len(posts)} ({with_metadata})"),
+                "messages in channels (with metadata)": f"{len(posts)} ({with_metadata})",
+                "posted during the chaos / after healing": (
+                    f"{sum(t0 <= ts < healed for ts in posts)} / "
+                    f"{sum(ts >= healed for ts in posts)}"
+                ),
                 "settled after healing (runs over, outbox empty)": f"{settled:.1f} s",
                 "still queued at the end": (
                     "none"
@@ -857,6 +871,10 @@ def main() -> int:
         help="check the counting: remove one delivered message and repeat another before "
         "counting (the bench must then report lost = 1 and duplicates = 1 and exit 1)",
     )
+    parser.add_argument(
+        "--kill-every", type=int, default=4, help="SIGKILL a serve every N ticks of 2 s (0: never)"
+    )
+    parser.add_argument("--keep-logs", type=Path, help="copy each serve's log into this folder")
     args = parser.parse_args()
     seconds = 30.0 if args.quick else args.seconds
     reports: dict[str, Report] = {}
@@ -865,11 +883,22 @@ def main() -> int:
         for database in args.databases.split(","):
             print(f"== {database}: {seconds:.0f} s of chaos", flush=True)
             outcome = asyncio.run(
-                chaos(database, seconds, args.seed, Path(tmp), args.postgres_url, args.plant)
+                chaos(
+                    database,
+                    seconds,
+                    args.seed,
+                    Path(tmp),
+                    args.postgres_url,
+                    args.plant,
+                    args.kill_every,
+                )
             )
             if outcome is not None:
                 outcomes[database] = outcome
                 reports[database] = outcome.report
+        if args.keep_logs is not None:
+            for logs in Path(tmp).glob("logs-*"):
+                shutil.copytree(logs, args.keep_logs / logs.name, dirs_exist_ok=True)
     print()
     print("\n".join(count.table(reports)))
     for database, outcome in outcomes.items():
@@ -888,6 +917,9 @@ def main() -> int:
             print(f"  SOURCE TABLES DISAGREE {problem}")
         for channel, text in report.unmatched[:10]:
             print(f"  UNEXPLAINED #{channel}: {text[:100]}")
+    crashes = sum(int(str(o.facts["serve crashes (not killed)"])) for o in outcomes.values())
+    if crashes:
+        print(f"\nNOTE: serve exited by itself {crashes} time(s) (see the lines above; restarted)")
     met = bool(reports) and all(r.goal_met for r in reports.values())
     lost = sum(r.lost for r in reports.values())
     dupes = sum(r.duplicates for r in reports.values())
