@@ -428,6 +428,7 @@ class Fleet:
         logs.mkdir(parents=True, exist_ok=True)
         self.serves: list[asyncio.subprocess.Process | None] = [None] * serves
         self.runs: list[asyncio.subprocess.Process] = []
+        self.started = [0.0] * serves
         self.kills = 0
         self.crashes = 0  # serve processes that exited on their own
 
@@ -445,6 +446,7 @@ class Fleet:
 
     async def start_serve(self, n: int) -> None:
         self.serves[n] = await self.spawn("serve", log_to=self.logs / f"serve-{n}.log")
+        self.started[n] = time.monotonic()
 
     async def start_run(self, pipeline: str, *, always: bool = False) -> None:
         self.runs = [p for p in self.runs if p.returncode is None]
@@ -459,13 +461,26 @@ class Fleet:
                 log(f"serve {n} exited by itself (code {proc.returncode}); started again")
                 await self.start_serve(n)
 
-    async def kill_random(self, rng: random.Random) -> None:
-        n = rng.randrange(len(self.serves))
+    async def kill_random(self, rng: random.Random, min_uptime: float) -> None:
+        """SIGKILL a serve that has been up ``min_uptime`` seconds, and start it again.
+
+        A serve killed before it is up (on a loaded machine it takes seconds to start) would
+        never deliver anything: the bench would test restarts, not delivery under faults.
+        """
+        now = time.monotonic()
+        ready = [
+            n
+            for n, proc in enumerate(self.serves)
+            if proc is not None and proc.returncode is None and now - self.started[n] >= min_uptime
+        ]
+        if not ready:
+            return
+        n = rng.choice(ready)
         proc = self.serves[n]
-        if proc is not None and proc.returncode is None:
-            proc.send_signal(signal.SIGKILL)
-            await proc.wait()
-            self.kills += 1
+        assert proc is not None
+        proc.send_signal(signal.SIGKILL)
+        await proc.wait()
+        self.kills += 1
         await self.start_serve(n)
 
     def live_runs(self) -> bool:
@@ -723,10 +738,11 @@ async def chaos(
                 if tick % 9 == 0:
                     intacct.expire_sessions()
                     expiries += 1
-                await fleet.start_run(rng.choice(["sage100", "intacct"]))
+                if tick % 2 == 1:  # an operator's `run` now and then, beside the schedules
+                    await fleet.start_run(rng.choice(["sage100", "intacct"]))
                 await fleet.mend()
                 if kill_every and tick % kill_every == kill_every // 2:
-                    await fleet.kill_random(rng)
+                    await fleet.kill_random(rng, min_uptime=15.0)
                 elapsed = time.time() - t0
                 for name in [k for k, at in plan.items() if elapsed >= at]:
                     plan.pop(name)
@@ -872,7 +888,10 @@ def main() -> int:
         "counting (the bench must then report lost = 1 and duplicates = 1 and exit 1)",
     )
     parser.add_argument(
-        "--kill-every", type=int, default=4, help="SIGKILL a serve every N ticks of 2 s (0: never)"
+        "--kill-every",
+        type=int,
+        default=4,
+        help="every N ticks of 2 s, SIGKILL a serve that has been up 15 s (0: never)",
     )
     parser.add_argument("--keep-logs", type=Path, help="copy each serve's log into this folder")
     args = parser.parse_args()
