@@ -645,6 +645,7 @@ async def chaos(
     shared_pg: str | None = None,
     plant: bool = False,
     kill_every: int = 4,
+    calm: bool = False,
 ) -> Outcome | None:
     rng = random.Random(seed)
     directory = tmp / database
@@ -710,9 +711,11 @@ async def chaos(
             user = Sage100User(data_file, sources, rng)
             since = local_now().replace(microsecond=0)
             for kind in ("ratelimited", "http_503", "lost_answer", "drop"):
-                slack.faults.add(kind=kind, method="chat.postMessage", probability=0.06)
-            intacct.faults.add("gw_0010", probability=0.15)
-            intacct.faults.add("http_500", probability=0.15)
+                if not calm:
+                    slack.faults.add(kind=kind, method="chat.postMessage", probability=0.06)
+            if not calm:
+                intacct.faults.add("gw_0010", probability=0.15)
+                intacct.faults.add("http_500", probability=0.15)
             for n in range(serves):
                 await fleet.start_serve(n)
             t0 = time.time()
@@ -727,6 +730,8 @@ async def chaos(
                 plan.pop("postgres")
             if disk is not None and not disk.mounted:
                 plan.pop("disk", None)
+            if calm:
+                plan.clear()
             tick, expiries = 0, 0
             injecting: list[asyncio.Task[Fault]] = []
             while time.time() - t0 < seconds:
@@ -735,7 +740,7 @@ async def chaos(
                 user.tick(tick)
                 if tick % 4 == 0:
                     intacct_day(intacct, sources)
-                if tick % 9 == 0:
+                if tick % 9 == 0 and not calm:
                     intacct.expire_sessions()
                     expiries += 1
                 if tick % 2 == 1:  # an operator's `run` now and then, beside the schedules
@@ -893,6 +898,9 @@ def main() -> int:
         default=4,
         help="every N ticks of 2 s, SIGKILL a serve that has been up 15 s (0: never)",
     )
+    parser.add_argument(
+        "--calm", action="store_true", help="no faults and no kills: the baseline to compare with"
+    )
     parser.add_argument("--keep-logs", type=Path, help="copy each serve's log into this folder")
     args = parser.parse_args()
     seconds = 30.0 if args.quick else args.seconds
@@ -909,7 +917,8 @@ def main() -> int:
                     Path(tmp),
                     args.postgres_url,
                     args.plant,
-                    args.kill_every,
+                    0 if args.calm else args.kill_every,
+                    args.calm,
                 )
             )
             if outcome is not None:
@@ -932,6 +941,10 @@ def main() -> int:
             print(f"  LOST {key}")
         for key in report.duplicate_keys[:10]:
             print(f"  DUPLICATE {key}")
+        for row, texts in report.tally_messages.items():
+            print(f"  {row} does not add up; the summaries it counted:")
+            for text in texts:
+                print(f"    {text[:150]}")
         for problem in report.source_problems:
             print(f"  SOURCE TABLES DISAGREE {problem}")
         for channel, text in report.unmatched[:10]:

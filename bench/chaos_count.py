@@ -73,6 +73,8 @@ class Report:
     #: the keys of the events lost and duplicated, for the operator to look up
     lost_keys: list[str] = field(default_factory=list)
     duplicate_keys: list[str] = field(default_factory=list)
+    #: the summaries of a tally that does not add up, to see which window was counted twice
+    tally_messages: dict[str, list[str]] = field(default_factory=dict)
     #: where the source systems' own tables disagree with the events the driver counted
     source_problems: list[str] = field(default_factory=list)
 
@@ -130,11 +132,17 @@ def count(
         row = rows.setdefault(tally.row, Row(tally.row))
         row.expected += tally.expected
         total = 0
+        counted = []
         for i, text in enumerate(texts.get(tally.channel, [])):
             found = tally.pattern.search(text)
             if found:
                 total += int(found.group(1).replace(",", ""))
                 explained.setdefault(tally.channel, set()).add(i)
+                blocks = json.dumps(channels[tally.channel][i].get("blocks") or [])
+                window = re.search(r"WHENMODIFIED ([^\"]+)", blocks)
+                counted.append(f"{text} [{window.group(1) if window else '?'}]")
+        if total != tally.expected:
+            report.tally_messages[tally.row] = counted
         row.delivered += min(total, tally.expected)
         row.lost += max(0, tally.expected - total)
         row.duplicates += max(0, total - tally.expected)
