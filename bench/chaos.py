@@ -451,7 +451,7 @@ class Fleet:
     async def start_run(self, pipeline: str, *, always: bool = False) -> None:
         self.runs = [p for p in self.runs if p.returncode is None]
         if always or len(self.runs) < 4:  # bounded: a stalled database must not pile them up
-            self.runs.append(await self.spawn("run", pipeline))
+            self.runs.append(await self.spawn("run", pipeline, log_to=self.logs / "runs.log"))
 
     async def mend(self) -> None:
         """Count serves that died on their own, and start them again."""
