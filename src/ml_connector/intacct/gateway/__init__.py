@@ -1,6 +1,9 @@
-"""Sage Intacct XML gateway client.
+"""The Sage Intacct XML gateway client: requests, hardened streaming parsing, sessions, retries.
 
-    from ml_connector.intacct import Credentials, IntacctClient, Query, ReadByQuery
+Reusable on its own: nothing here imports the Intacct pipeline (``ml_connector.intacct``),
+Slack or delivery. Callers use the names re-exported below, never the modules behind them::
+
+    from ml_connector.intacct.gateway import Credentials, IntacctClient, Query, ReadByQuery
 
     async with IntacctClient(credentials, engine=engine, vault=vault) as client:
         batch = client.batch()
@@ -11,9 +14,39 @@
             ...                                  # one page in memory at a time
 
 ``parse_response(data)`` parses a gateway answer on its own (hardened, streaming).
+
+Inside, each module imports only the ones below it (a module never imports this package,
+which re-exports them all): objects, errors, metrics → response → records (+ the compiled
+``_records``) → parse → request → request_slots → transport → session → client.
+
+Exceptions (errors.py says which Intacct level each one is; in brackets the class of the one
+tree in :mod:`ml_connector.errors` that says retry or report)::
+
+    IntacctError (ExternalError)
+    ├── IntacctControlError
+    │   ├── ControlPermanentError        (PermanentError)
+    │   ├── ControlTransientError        (TransientError)
+    │   └── ControlRateLimitedError      (RateLimitedError)
+    ├── IntacctAuthenticationError
+    │   ├── AuthenticationPermanentError (CredentialsError)
+    │   └── AuthenticationTransientError (TransientError)
+    ├── IntacctFunctionError
+    │   ├── FunctionPermanentError       (PermanentError)
+    │   ├── FunctionTransientError       (TransientError)
+    │   ├── FunctionRateLimitedError     (RateLimitedError)
+    │   └── PagingError                  (PermanentError)
+    └── IntacctTransportError
+        ├── TransportTransientError      (TransientError)
+        │   └── TruncatedResponseError
+        ├── TransportRateLimitedError    (RateLimitedError)
+        └── TransportPermanentError      (PermanentError)
+            └── MalformedResponseError
+
+A record whose amount is out of bounds arrives as a ``RejectedRecord`` (a ``Record`` that
+says which field and why), not as an exception: one bad record does not fail a page.
 """
 
-from ml_connector.intacct.client import (
+from ml_connector.intacct.gateway.client import (
     DEFAULT_GATEWAY,
     Batch,
     IntacctClient,
@@ -21,7 +54,7 @@ from ml_connector.intacct.client import (
     Pending,
     RetryPolicy,
 )
-from ml_connector.intacct.errors import (
+from ml_connector.intacct.gateway.errors import (
     AuthenticationPermanentError,
     AuthenticationTransientError,
     ControlPermanentError,
@@ -43,8 +76,9 @@ from ml_connector.intacct.errors import (
     TransportTransientError,
     TruncatedResponseError,
 )
-from ml_connector.intacct.parse import ResponseParser, iter_records, parse_response
-from ml_connector.intacct.request import (
+from ml_connector.intacct.gateway.parse import ResponseParser, iter_records, parse_response
+from ml_connector.intacct.gateway.records import RejectedRecord
+from ml_connector.intacct.gateway.request import (
     And,
     Condition,
     Filter,
@@ -69,10 +103,10 @@ from ml_connector.intacct.request import (
     notin,
     quote,
 )
-from ml_connector.intacct.response import Authentication, Control, Record, Response, Result
-from ml_connector.intacct.session import Credentials
-from ml_connector.intacct.slots import RequestSlots
-from ml_connector.intacct.transport import IntacctTransport
+from ml_connector.intacct.gateway.request_slots import RequestSlots
+from ml_connector.intacct.gateway.response import Authentication, Control, Record, Response, Result
+from ml_connector.intacct.gateway.session import Credentials
+from ml_connector.intacct.gateway.transport import IntacctTransport
 
 __all__ = [
     "DEFAULT_GATEWAY",
@@ -110,6 +144,7 @@ __all__ = [
     "ReadByQuery",
     "ReadMore",
     "Record",
+    "RejectedRecord",
     "RequestSlots",
     "Response",
     "ResponseParser",
