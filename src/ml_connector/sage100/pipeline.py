@@ -42,6 +42,7 @@ from ml_connector.delivery.outbox import enqueue_all
 from ml_connector.errors import ConfigError, ExternalError, VaultError
 from ml_connector.logging import get_logger
 from ml_connector.pipeline import RunContext, RunOutcome, RunStatus
+from ml_connector.sage100.certificates import record_agent_certificate
 from ml_connector.sage100.client import RetryPolicy, Sage100Client
 from ml_connector.sage100.credentials import agent_client
 from ml_connector.sage100.cursor import StreamCursor, shift
@@ -175,6 +176,7 @@ class Sage100Pipeline:
         except (ExternalError, VaultError) as exc:
             error = f"cannot set up the Sage 100 agent client: {exc}"
             return RunOutcome(status="failed", error=error, summary=error)
+        await self._note_certificate(ctx, client)
         results = []
         for stream_name, stream in streams:
             result = StreamResult(stream_name)
@@ -191,6 +193,17 @@ class Sage100Pipeline:
                 )
             results.append(result)
         return self._outcome(results)
+
+    async def _note_certificate(self, ctx: RunContext, client: Sage100Client) -> None:
+        """Record the agent's certificate for the status views' 30-day warning. Best effort:
+        an agent that cannot be reached fails the reads below with the real message."""
+        try:
+            seen = await client.certificate()
+        except ExternalError as exc:
+            log.info("agent certificate not read", pipeline=self.name, error=str(exc))
+            return
+        if seen is not None:
+            await record_agent_certificate(ctx.engine, self._settings.connection, *seen)
 
     def _selected(self, wanted: str | None) -> list[tuple[str, Sage100Stream]]:
         streams = self._settings.streams
