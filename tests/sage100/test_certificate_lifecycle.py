@@ -265,3 +265,41 @@ async def test_an_agent_serving_an_expired_certificate_is_refused_with_its_date(
     message = str(caught.value)
     assert f"expired on {start + 3 * DAY:%Y-%m-%d}" in message, message
     assert "agent's certificate" in message and "renew-certs" in message
+
+
+def test_cli_status_lists_the_certificates_and_warns(tmp_path: Path) -> None:
+    """``ml-connector status`` (its own process in real use) reads the same snapshot."""
+    import logging
+
+    import structlog
+    from typer.testing import CliRunner
+
+    from ml_connector.cli.init import example_config
+    from ml_connector.cli.main import app
+    from ml_connector_agent.certs import make_ca
+
+    ca = make_ca(days=9)
+    ca_file = tmp_path / "ca.pem"
+    ca_file.write_bytes(ca.cert.public_bytes(serialization.Encoding.PEM))
+    config = tmp_path / "ml-connector.toml"
+    config.write_text(
+        example_config().replace(
+            '# ca_file = "sage100/ca.pem"', f'ca_file = "{ca_file.as_posix()}"', 1
+        )
+    )
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        runner = CliRunner()
+        env = {"MLC_CONFIG": None, "MLC_MASTER_KEY": None, "COLUMNS": "250"}
+        made = runner.invoke(app, ["init", "--dir", str(tmp_path)], env=env)
+        assert made.exit_code == 0, made.stdout + made.stderr
+        result = runner.invoke(app, ["status", "--config", str(config)], env=env)
+    finally:
+        structlog.reset_defaults()
+        root.handlers, root.level = handlers, level
+    out = " ".join((result.stdout + result.stderr).split())
+    assert result.exit_code == 0, out
+    assert "Sage 100 certificates" in out
+    assert "expiring" in out and f"expires on {ca.cert.not_valid_after_utc:%Y-%m-%d}" in out
+    assert "not seen" in out  # the agent's own, until a check or a run records it
