@@ -38,6 +38,7 @@ def test_init_writes_a_complete_folder_with_encrypted_keys(tmp_path: Path) -> No
         assert key.read_bytes().startswith(b"-----BEGIN ENCRYPTED PRIVATE KEY-----")
         assert key.stat().st_mode & 0o777 == 0o600
     assert (folder.handover / "client.key").stat().st_mode & 0o777 == 0o600
+    assert folder.config.stat().st_mode & 0o777 == 0o600  # holds the API key hashes
     cert = load_certificate(certs / "agent.pem", "agent certificate")
     assert "sage.example.internal" in str(cert.extensions)
     config = load_config(folder.config)
