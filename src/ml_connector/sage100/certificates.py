@@ -14,20 +14,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from ml_connector import clock
 from ml_connector.config import Config, Sage100Connection
 from ml_connector.sage100.errors import Sage100AuthError
+from ml_connector.sage100.state import load_agent_certificates, save_agent_certificate
 from ml_connector.sage100.tls import CertificateInUse, inspect_certificate
-from ml_connector.store.tables import cache_entries
-
-#: ``cache_entries`` namespace; the key is the connection's name.
-SEEN = "sage100.agent_certificate"
 
 State = Literal["ok", "expiring", "expired", "unreadable", "not seen"]
 
@@ -67,32 +61,12 @@ class CertificateStatus:
         return self.state(now) in ("expiring", "expired", "unreadable")
 
 
-def _upsert(conn: AsyncConnection, values: dict[str, object]) -> sa.Executable:
-    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    statement = insert(cache_entries).values(**values)
-    changes = {k: v for k, v in values.items() if k not in ("namespace", "key")}
-    return statement.on_conflict_do_update(index_elements=["namespace", "key"], set_=changes)
-
-
 async def record_agent_certificate(
     engine: AsyncEngine, connection: str, subject: str, not_after: datetime
 ) -> None:
     """Remember the certificate the agent presented, for the status views."""
-    now = clock.now()
-    value = {"subject": subject, "not_after": not_after.timestamp(), "seen_at": now}
     async with engine.begin() as conn:
-        await conn.execute(
-            _upsert(conn, {"namespace": SEEN, "key": connection, "value": value, "updated_at": now})
-        )
-
-
-async def _seen(conn: AsyncConnection) -> dict[str, dict[str, float | str]]:
-    rows = await conn.execute(
-        sa.select(cache_entries.c.key, cache_entries.c.value).where(
-            cache_entries.c.namespace == SEEN
-        )
-    )
-    return {row.key: row.value for row in rows if isinstance(row.value, dict)}
+        await save_agent_certificate(conn, connection, subject, not_after.timestamp())
 
 
 def _from_file(name: str, config: Config, value: Path, what: str) -> CertificateStatus:
@@ -104,7 +78,7 @@ def _from_file(name: str, config: Config, value: Path, what: str) -> Certificate
 
 
 def _agent(
-    name: str, connection: Sage100Connection, seen: dict[str, float | str] | None
+    name: str, connection: Sage100Connection, seen: dict[str, Any] | None
 ) -> CertificateStatus:
     where = f"of {connection.agent_url}"
     if seen is None:
@@ -120,7 +94,7 @@ async def certificate_status(
     conn: AsyncConnection, config: Config
 ) -> tuple[CertificateStatus, ...]:
     """Every certificate of every https Sage 100 connection: CA, client, the agent's."""
-    seen = await _seen(conn)
+    seen = await load_agent_certificates(conn)
     found: list[CertificateStatus] = []
     for name, connection in config.connections.items():
         if not isinstance(connection, Sage100Connection):
