@@ -2,11 +2,12 @@
 
 ``check``, the status page, ``/mlc status``, ``ml-connector status`` and the dashboard all
 read :func:`certificate_status`, so they warn about the same certificates on the same day
-(30 days ahead, :data:`~ml_connector.sage100.agent_client.tls.EXPIRY_WARNING`). The CA and the client
-certificate are the files the config names. The agent's own certificate is on another host:
-the connector records the one the agent presented in the TLS handshake (on every ``check`` and
-every pipeline run) in the shared ``cache_entries`` table, so a view in another process (the
-CLI) shows it too, with when it was seen. Nothing here is secret: subjects and dates only.
+(30 days ahead, :data:`~ml_connector.sage100.agent_client.tls.EXPIRY_WARNING`). The CA and
+the client certificate are the files the config names. The agent's own certificate is on
+another host: the connector records the one the agent presented in the TLS handshake (on
+every ``check`` and every pipeline run) in the shared ``cache_entries`` table, so a view in
+another process (the CLI) shows it too, with when it was seen. Nothing here is secret:
+subjects and dates only.
 """
 
 from __future__ import annotations
