@@ -59,7 +59,7 @@ from chaos_count import Event, Report, Tally
 from ml_connector.config import load_config
 from ml_connector.runtime.demo import CHANNELS, TIMEZONE, config_text, local_now
 from ml_connector.sim.intacct import IntacctSimulator
-from ml_connector.sim.intacct.data import DaySummary
+from ml_connector.sim.intacct.dataset import DaySummary
 from ml_connector.sim.slack import SlackSimulator
 from ml_connector.store import make_engine, migrate
 from ml_connector.store.tables import outbox

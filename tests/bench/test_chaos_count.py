@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from ml_connector.intacct import messages as intacct_messages
+from ml_connector.intacct.run_window import Window
 from ml_connector.intacct.summaries import (
     GLBatch,
     GLLine,
@@ -29,12 +30,16 @@ from ml_connector.intacct.summaries import (
     Vendor,
     VendorException,
 )
-from ml_connector.intacct.window import Window
-from ml_connector.sage100.cursor import StreamCursor
-from ml_connector.sage100.messages import Style, render
-from ml_connector.sage100.plan import Event as Sage100Event
-from ml_connector.sage100.plan import plan_gl_postings, plan_records
-from ml_connector.sage100.streams import AP_INVOICES, GL_ACCOUNTS, GL_POSTINGS, PURCHASE_ORDERS
+from ml_connector.sage100.collect.cursor import StreamCursor
+from ml_connector.sage100.collect.streams import (
+    AP_INVOICES,
+    GL_ACCOUNTS,
+    GL_POSTINGS,
+    PURCHASE_ORDERS,
+)
+from ml_connector.sage100.decide.plan import Event as Sage100Event
+from ml_connector.sage100.decide.plan import plan_gl_postings, plan_records
+from ml_connector.sage100.write.messages import Style, render
 
 from ..sage100.pipeline.records import gl_account, gl_line, invoice, purchase_order
 
