@@ -9,8 +9,8 @@ The driver (this process) hosts the Slack and Intacct simulators with faults swi
 - on SQLite, one ``ml-connector serve`` (its data folder on a small tmpfs); on PostgreSQL,
   three ``serve`` processes sharing one database of a PRIVATE PostgreSQL server this script
   starts (initdb + pg_ctl, free port, temp dir, data on a small tmpfs) and stops;
-- on-demand ``ml-connector run`` processes every tick, and a SIGKILL of a random ``serve``
-  every few ticks (it is started again at once).
+- on-demand ``ml-connector run`` processes every other tick, and every few ticks a SIGKILL of
+  a ``serve`` that has been up 15 s (it is started again at once).
 
 Every tick it adds source events: a Sage 100 AP invoice (some over the approvals threshold,
 so they are posted in two channels), purchase orders, GL registers, new GL accounts and
@@ -27,6 +27,8 @@ duplicates = 0 (and no message is unexplained).
     python bench/chaos.py                   # SQLite then PostgreSQL, 60 s of chaos each
     python bench/chaos.py --seconds 300     # longer
     python bench/chaos.py --databases sqlite --quick
+    python bench/chaos.py --calm            # no faults: the baseline to compare with
+    python bench/chaos.py --plant           # proves the counting: must end lost 1, dupes 1
 """
 
 from __future__ import annotations
