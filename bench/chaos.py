@@ -949,6 +949,8 @@ def main() -> int:
                 print(f"    {text[:150]}")
         for problem in report.source_problems:
             print(f"  SOURCE TABLES DISAGREE {problem}")
+        for channel, text in report.shared[:10]:
+            print(f"  NAMES SEVERAL EVENTS #{channel}: {text[:100]}")
         for channel, text in report.unmatched[:10]:
             print(f"  UNEXPLAINED #{channel}: {text[:100]}")
     crashes = sum(int(str(o.facts["serve crashes (not killed)"])) for o in outcomes.values())

@@ -70,6 +70,8 @@ class Report:
     #: for word (not a source event twice: empty windows shown to the minute can read alike)
     notices: int = 0
     repeated_notices: int = 0
+    #: (channel, text) of messages that name more than one source event (one message, one event)
+    shared: list[tuple[str, str]] = field(default_factory=list)
     #: the keys of the events lost and duplicated, for the operator to look up
     lost_keys: list[str] = field(default_factory=list)
     duplicate_keys: list[str] = field(default_factory=list)
@@ -92,6 +94,7 @@ class Report:
             self.lost == 0
             and self.duplicates == 0
             and not self.unmatched
+            and not self.shared
             and not self.source_problems
         )
 
@@ -113,6 +116,7 @@ def count(
     rows: dict[str, Row] = {}
     report = Report([])
     explained: dict[str, set[int]] = {name: set() for name in texts}
+    named: Counter[tuple[str, int]] = Counter()  # events each message names
     for event in events:
         row = rows.setdefault(event.row, Row(event.row))
         row.expected += 1
@@ -120,6 +124,7 @@ def count(
             i for i, text in enumerate(texts.get(event.channel, [])) if event.pattern.search(text)
         ]
         explained.setdefault(event.channel, set()).update(hits)
+        named.update((event.channel, i) for i in hits)
         if hits:
             row.delivered += 1
         else:
@@ -128,6 +133,7 @@ def count(
         if len(hits) > 1:
             row.duplicates += len(hits) - 1
             report.duplicate_keys.append(f"{event.row}: {event.key} ×{len(hits)}")
+    report.shared = [(c, texts[c][i]) for (c, i), n in sorted(named.items()) if n > 1]
     for tally in tallies:
         row = rows.setdefault(tally.row, Row(tally.row))
         row.expected += tally.expected
@@ -180,6 +186,10 @@ def table(reports: Mapping[str, Report]) -> list[str]:
         lines.append(
             f"{'messages no source event explains':44} {database:10} {0:8} "
             f"{len(report.unmatched):9} {'-':>5} {'-':>5}"
+        )
+        lines.append(
+            f"{'messages naming more than one event':44} {database:10} {0:8} "
+            f"{len(report.shared):9} {'-':>5} {'-':>5}"
         )
     return lines
 

@@ -224,3 +224,12 @@ def test_ids_match_whole_not_as_a_prefix() -> None:
         [count.purchase_order("orders", "po", "0000042")], [], {"po": posted(longer)}
     )
     assert report.lost == 1 and len(report.unmatched) == 1
+
+
+def test_one_message_naming_two_events_is_not_two_deliveries() -> None:
+    events = [count.ap_invoice("invoices", "ap", "0000000012")]
+    events.append(count.ap_invoice("invoices", "ap", "0000000013"))
+    merged = {"text": "New AP invoice 0000000012 and credit memo 0000000013 from Acme"}
+    report = count.count(events, [], {"ap": [merged]})
+    assert report.lost == 0 and report.shared == [("ap", merged["text"])]
+    assert not report.goal_met
