@@ -327,3 +327,21 @@ master_keys = sa.Table(
     sa.Column("recorded_at", Time, nullable=False),
     sa.Column("retired_at", Time),
 )
+
+# One row per (pipeline, company) that the database knows something about: the company's
+# own settings when it was added with `ml-connector companies add` (``settings``, validated
+# like the file; NULL for a company the config file lists), and whether its polls are paused
+# (by an operator, or by the scheduler after repeated failures). See store/companies.py.
+companies = sa.Table(
+    "companies",
+    metadata,
+    sa.Column("pipeline", sa.String(100), primary_key=True),
+    sa.Column("company", sa.String(100), primary_key=True),
+    sa.Column("settings", sa.JSON),
+    sa.Column("paused", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("paused_reason", sa.String(20)),  # operator | failing
+    sa.Column("paused_note", RedactedText),
+    sa.Column("paused_at", Time),
+    sa.Column("created_at", Time, nullable=False),
+    sa.Column("updated_at", Time, nullable=False),
+)
