@@ -75,7 +75,7 @@ def _where(pipeline: str, company: str) -> sa.ColumnElement[bool]:
 def _pause_of(row: Any) -> Pause | None:
     if not row.paused:
         return None
-    reason = row.paused_reason if row.paused_reason in PAUSE_REASONS else "operator"
+    reason: PauseReason = "failing" if row.paused_reason == "failing" else "operator"
     return Pause(reason=reason, at=float(row.paused_at or 0.0), note=row.paused_note)
 
 
