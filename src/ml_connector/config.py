@@ -114,7 +114,14 @@ def _secure_url(value: str) -> str:
     return value
 
 
+def _entity_id(value: str) -> str:
+    if not re.match(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,59}$", value) or "@" in value:
+        raise ValueError("expected an Intacct entity id (location id) like E100")
+    return value
+
+
 ChannelId = Annotated[str, AfterValidator(_channel_id)]
+EntityId = Annotated[str, AfterValidator(_entity_id)]
 UserGroupId = Annotated[str, AfterValidator(_usergroup_id)]
 UserId = Annotated[str, AfterValidator(_user_id)]
 SecretRef = Annotated[str, AfterValidator(_secret_ref)]
@@ -287,9 +294,31 @@ class IntacctConnection(Model):
     user_id: str = Field(min_length=1)
     user_password: SecretRef
     entity_id: str | None = None
+    # Multi-entity companies: the entities a pipeline may read one by one, each through a
+    # session scoped to it (the login's <locationid>), and whether the top level (which sees
+    # every entity) is read as well. Leave entity_id unset when listing entities.
+    entities: list[EntityId] = []
+    top_level: bool = False
     max_concurrent: int = Field(2, ge=1, le=20)
     timeout: float = Field(60.0, gt=0)
     triggers: IntacctTriggers | None = None
+
+    @model_validator(mode="after")
+    def _entity_forms(self) -> IntacctConnection:
+        if self.entities and self.entity_id is not None:
+            raise ValueError(
+                "entity_id and entities do not go together: entity_id scopes every session "
+                "to one entity; list the entities in entities and remove entity_id"
+            )
+        if len(set(self.entities)) != len(self.entities):
+            raise ValueError("entities: each entity once")
+        return self
+
+    def sessions(self) -> list[str | None]:
+        """The entity of each session a per-entity pipeline opens (None: the top level)."""
+        if not self.entities:
+            return [self.entity_id]
+        return [*([None] if self.top_level else []), *self.entities]
 
 
 class Sage100Connection(Model):
@@ -298,7 +327,8 @@ class Sage100Connection(Model):
 
     type: Literal["sage100"]
     agent_url: SecureUrl
-    company: CompanyCode
+    # The company a pipeline polls when it names none (`companies` on the pipeline).
+    company: CompanyCode | None = None
     auth: Literal["mtls", "api_key", "mtls+api_key"]
     ca_file: FilePath | None = None
     cert_file: FilePath | None = None
@@ -368,6 +398,20 @@ class IntacctThresholds(Model):
     initial_lookback_hours: float = Field(24.0, gt=0)
 
 
+class IntacctChannelOverrides(Model):
+    gl: ChannelId | None = None
+    payments: ChannelId | None = None
+    alerts: ChannelId | None = None
+
+
+class IntacctCompanySettings(Model):
+    """One entity's own settings (``[pipelines.NAME.company.E100]`` or ``companies add``);
+    what it leaves out it takes from the pipeline."""
+
+    channels: IntacctChannelOverrides = IntacctChannelOverrides()
+    mention_group: UserGroupId | None = None
+
+
 class IntacctPipeline(Model):
     type: Literal["intacct"]
     connection: str
@@ -380,6 +424,11 @@ class IntacctPipeline(Model):
     thresholds: IntacctThresholds = IntacctThresholds()
     # Entries dated on or before this day are in a closed period (the GL summary flags them).
     books_closed_through: Annotated[date, Field(strict=False)] | None = None
+    # With a connection that lists entities: one summary per entity (and one for the top
+    # level if the connection reads it), or one for all of them from the top level.
+    summarise: Literal["per_entity", "all"] = "per_entity"
+    # Per-entity settings, keyed by entity id (the top level: the connection's company_id).
+    company: dict[str, IntacctCompanySettings] = {}
 
 
 StreamName = Literal["ap_invoices", "purchase_orders", "gl_postings", "gl_accounts"]
@@ -414,6 +463,22 @@ class Sage100Stream(Model):
     record_link: str | None = None
 
 
+class Sage100StreamOverrides(Model):
+    """What one company changes in a stream; the rest comes from the pipeline's stream."""
+
+    enabled: bool | None = None
+    channel: ChannelId | None = None
+    routes: list[RouteRule] | None = None
+    record_link: str | None = None
+
+
+class Sage100CompanySettings(Model):
+    """One company's own settings (``[pipelines.NAME.company.ABC]`` or ``companies add``)."""
+
+    currency: str | None = Field(None, pattern=r"^[A-Z]{3}$")
+    streams: dict[StreamName, Sage100StreamOverrides] = {}
+
+
 class Sage100Pipeline(Model):
     type: Literal["sage100"]
     connection: str
@@ -422,6 +487,17 @@ class Sage100Pipeline(Model):
     # Sage 100 AP/PO amounts carry no currency of their own: the company's home currency.
     currency: str = Field("USD", pattern=r"^[A-Z]{3}$")
     streams: dict[StreamName, Sage100Stream]
+    # The companies polled through the one connection: a list of codes, or "*" for every
+    # company the agent serves. Unset: the connection's own `company`.
+    companies: list[CompanyCode] | Literal["*"] | None = None
+    # Per-company settings, keyed by company code; a company listed here is polled too.
+    company: dict[CompanyCode, Sage100CompanySettings] = {}
+
+    @model_validator(mode="after")
+    def _companies_once(self) -> Sage100Pipeline:
+        if isinstance(self.companies, list) and len(set(self.companies)) != len(self.companies):
+            raise ValueError("companies: each company code once")
+        return self
 
 
 Pipeline = Annotated[IntacctPipeline | Sage100Pipeline, Field(discriminator="type")]
@@ -444,6 +520,8 @@ class Config(Model):
 
     # Set by load_config: where the file was, so relative paths resolve against it.
     source: FilePath | None = Field(default=None, exclude=True)
+    # Set by load_config: the files `include` brought in, in the order they were merged.
+    included: tuple[FilePath, ...] = Field(default=(), exclude=True)
 
     @model_validator(mode="after")
     def _references(self) -> Config:
@@ -460,6 +538,29 @@ class Config(Model):
                 problems.append(
                     f"pipelines.{name}.connection: expected a {pipeline.type} connection, "
                     f"got {pipeline.connection!r} of type {connection.type}"
+                )
+            elif (
+                isinstance(pipeline, Sage100Pipeline)
+                and isinstance(connection, Sage100Connection)
+                and connection.company is None
+                and pipeline.companies is None
+                and not pipeline.company
+            ):
+                problems.append(
+                    f"pipelines.{name}.companies: required key is missing (connection "
+                    f"{pipeline.connection!r} names no company): list the company codes, "
+                    'e.g. companies = ["ABC"], or "*" for every company the agent serves'
+                )
+            elif (
+                isinstance(pipeline, IntacctPipeline)
+                and isinstance(connection, IntacctConnection)
+                and pipeline.summarise == "all"
+            ):
+                problems.extend(
+                    f"pipelines.{name}.company.{code}: summarise = 'all' reads only the top "
+                    f"level; per-entity settings need summarise = 'per_entity'"
+                    for code in pipeline.company
+                    if code != connection.company_id
                 )
             if pipeline.workspace not in self.slack.workspaces:
                 problems.append(
@@ -537,13 +638,23 @@ def load_config(path: Path | str | None = None) -> Config:
 
 
 def parse_config(data: dict[str, Any], file: Path) -> Config:
+    """Validate a config's data; ``include`` pulls in its tenant files first (each problem
+    names the file that defined the key)."""
+    from ml_connector.config_include import apply_includes
+
+    included = apply_includes(data, file)
     try:
-        config = Config.model_validate(data)
+        config = Config.model_validate(included.data)
     except ValidationError as exc:
-        problems = [f"{file}: {line}" for line in describe_errors(exc, data)]
+        problems = [
+            f"{included.file_of(line, file)}: {line}"
+            for line in describe_errors(exc, included.data)
+        ]
         message = problems[0] if len(problems) == 1 else "\n".join(problems)
         raise ConfigError(message, problems) from None
-    return config.model_copy(update={"source": file.resolve()})
+    return config.model_copy(
+        update={"source": file.resolve(), "included": tuple(f.resolve() for f in included.files)}
+    )
 
 
 _TAGS = {"intacct", "sage100"}
