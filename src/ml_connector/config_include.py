@@ -96,15 +96,15 @@ def _merge(
             continue
         both = f"{origins.get(here, '?')} and {file}"
         current = into[key]
-        if here[-1] == "companies" and len(here) == 3:
-            if isinstance(current, list) and isinstance(value, list):
-                repeated = sorted(set(map(str, current)) & set(map(str, value)))
-                if repeated:
-                    problems.append(
-                        f"{file}: {dotted}: {', '.join(repeated)} already listed (in {both})"
-                    )
-                into[key] = [*current, *value]
-                continue
+        lists = isinstance(current, list) and isinstance(value, list)
+        if here[-1] == "companies" and len(here) == 3 and lists:
+            repeated = sorted(set(map(str, current)) & set(map(str, value)))
+            if repeated:
+                problems.append(
+                    f"{file}: {dotted}: {', '.join(repeated)} already listed (in {both})"
+                )
+            into[key] = [*current, *value]
+            continue
         if _is_entry(here) or not (isinstance(current, dict) and isinstance(value, dict)):
             problems.append(f"{file}: {dotted}: defined twice, in {both}; keep one")
             continue

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ml_connector import clock
+from ml_connector.companies import Company, pipeline_of
 from ml_connector.config import Config
 from ml_connector.delivery.audit import AuditEntry, list_entries
 from ml_connector.delivery.outbox import Status, queue_depth
@@ -58,6 +59,7 @@ class ScheduleStatus:
     timezone: str
     next_run: float | None
     next_reason: str | None
+    company: Company | None = None
 
 
 @dataclass(frozen=True)
@@ -103,6 +105,7 @@ async def gather_status(
     *,
     now: float | None = None,
     recent_limit: int = 20,
+    served: dict[str, list[str]] | None = None,
 ) -> ServiceStatus:
     """Read everything the views show. One short database connection, then installations.
 
@@ -120,7 +123,7 @@ async def gather_status(
         await installation_status(engine, name, settings)
         for name, settings in config.slack.workspaces.items()
     ]
-    schedules = configured_schedules(config)
+    schedules = configured_schedules(config, served)
     pipelines = tuple(
         PipelineStatus(
             name=name,
@@ -156,6 +159,7 @@ def schedule_status(schedule: ConfiguredSchedule, now: float) -> ScheduleStatus:
         timezone=spec.zone.key,
         next_run=fires[0].epoch if fires else None,
         next_reason=fires[0].reason if fires else None,
+        company=schedule.company,
     )
 
 
@@ -187,10 +191,11 @@ async def _latest_runs(conn: AsyncConnection, *, running: bool) -> dict[str, Run
 
 
 def _by_pipeline(latest: dict[str, RunSummary], config: Config) -> dict[str, RunSummary]:
-    """Fold stream runs (``sage100.ap_invoices``) into their pipeline, newest first."""
+    """Fold company and stream runs (``sage100@XYZ.ap_invoices``) into their pipeline, newest
+    first."""
     folded: dict[str, RunSummary] = {}
     for key, summary in latest.items():
-        name = key if key in config.pipelines else key.split(".", 1)[0]
+        name = key if key in config.pipelines else pipeline_of(key)
         current = folded.get(name)
         if current is None or summary.started_at > current.started_at:
             folded[name] = summary

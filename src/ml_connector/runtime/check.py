@@ -181,21 +181,31 @@ async def check_sage100(
             + (f", Sage 100 {health.sage_version}" if health.sage_version else "")
             + f"), companies {', '.join(health.companies)}, auth {connection.auth}{cert}"
         )
-        if connection.company not in health.companies:
-            return [
-                CheckResult(
-                    "sage100",
-                    name,
-                    False,
-                    detail,
-                    f"the agent does not serve company {connection.company}: add it "
-                    "to the agent's `companies`",
-                )
-            ]
+        missing = [
+            c for c in _wanted_companies(name, connection, config) if c not in health.companies
+        ]
+        if missing:
+            one = len(missing) == 1
+            fix = (
+                f"the agent does not serve {'company' if one else 'companies'} "
+                f"{', '.join(missing)}: add {'it' if one else 'them'} to the agent's `companies`"
+            )
+            return [CheckResult("sage100", name, False, detail, fix)]
         warnings = [w for c in in_use if (w := c.warning(now)) is not None]
         return [CheckResult("sage100", name, True, detail, "; ".join(warnings), bool(warnings))]
 
     return await guarded("sage100", name, check)
+
+
+def _wanted_companies(name: str, connection: Sage100Connection, config: Config) -> list[str]:
+    """The companies the config polls through this agent ("*" asks for none by name)."""
+    from ml_connector.companies import pipeline_companies
+
+    wanted = [connection.company] if connection.company else []
+    for pipeline, settings in config.pipelines.items():
+        if settings.connection == name and settings.type == "sage100":
+            wanted += [c.code for c in pipeline_companies(config, pipeline, [])]
+    return list(dict.fromkeys(wanted))
 
 
 async def check_slack(

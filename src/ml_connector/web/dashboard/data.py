@@ -18,6 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ml_connector.companies import Company, intacct_channels, pipeline_of, sage100_streams
 from ml_connector.config import Config, IntacctConnection, Sage100Connection, Sage100Pipeline
 from ml_connector.delivery.outbox import Status
 from ml_connector.redact import redact_text
@@ -193,40 +194,52 @@ def _rows(
     for p in status.pipelines:
         settings = config.pipelines[p.name]
         connection = config.connections[settings.connection]
-        company = (
-            connection.company
-            if isinstance(connection, Sage100Connection)
-            else connection.company_id
-        )
-        if isinstance(settings, Sage100Pipeline):
-            streams: list[tuple[str | None, tuple[str, ...]]] = [
-                (name, (s.channel, *(r.channel for r in s.routes)))
-                for name, s in settings.streams.items()
-                if s.enabled
-            ]
-        else:
-            ch = settings.channels
-            streams = [(None, tuple(dict.fromkeys((ch.gl, ch.payments, ch.alerts))))]
-        for stream, channels in streams:
-            key = run_key(p.name, stream)
-            last = latest.get(key)
-            nexts = [s.next_run for s in p.schedules if s.stream == stream and s.next_run]
-            out.append(
-                StreamRow(
-                    pipeline=p.name,
-                    company=company,
-                    stream=stream,
-                    channels=tuple(dict.fromkeys(channels)),
-                    workspace=p.workspace,
-                    last_started=last.started_at if last else None,
-                    last_status=last.status if last else None,
-                    last_error=redact_text(last.error) if last and last.error else None,
-                    records_read=last.records_read if last else None,
-                    next_run=min(nexts) if nexts else None,
-                    posted_24h=posts.get(key, 0),
-                    failures_24h=failures.get(key, 0),
+        companies: list[Company | None] = list(
+            dict.fromkeys(s.company for s in p.schedules if s.company)
+        ) or [None]
+        for company in companies:
+            code = company.code if company is not None else None
+            if isinstance(settings, Sage100Pipeline):
+                own = sage100_streams(settings, code) if code else dict(settings.streams)
+                streams: list[tuple[str | None, tuple[str, ...]]] = [
+                    (name, (s.channel, *(r.channel for r in s.routes)))
+                    for name, s in own.items()
+                    if s.enabled
+                ]
+                shown = (
+                    code
+                    or (connection.company if isinstance(connection, Sage100Connection) else None)
+                    or "—"
                 )
-            )
+            else:
+                ch = intacct_channels(settings, code) if code else settings.channels
+                streams = [(None, tuple(dict.fromkeys((ch.gl, ch.payments, ch.alerts))))]
+                top = connection.company_id if isinstance(connection, IntacctConnection) else ""
+                shown = top if code in (None, top) else f"{top} · entity {code}"
+            for stream, channels in streams:
+                key = run_key(company.key if company is not None else p.name, stream)
+                last = latest.get(key)
+                nexts = [
+                    s.next_run
+                    for s in p.schedules
+                    if s.stream == stream and s.company == company and s.next_run
+                ]
+                out.append(
+                    StreamRow(
+                        pipeline=p.name,
+                        company=shown,
+                        stream=stream,
+                        channels=tuple(dict.fromkeys(channels)),
+                        workspace=p.workspace,
+                        last_started=last.started_at if last else None,
+                        last_status=last.status if last else None,
+                        last_error=redact_text(last.error) if last and last.error else None,
+                        records_read=last.records_read if last else None,
+                        next_run=min(nexts) if nexts else None,
+                        posted_24h=posts.get(key, 0),
+                        failures_24h=failures.get(key, 0),
+                    )
+                )
     return out
 
 
@@ -304,7 +317,7 @@ def _sources(
         succeeded = [
             r.finished_at
             for key, r in latest.items()
-            if key.split(".")[0] in users and r.status == "succeeded"
+            if pipeline_of(key) in users and r.status == "succeeded"
         ]
         last = max(succeeded, default=None)
         if isinstance(connection, IntacctConnection):
@@ -322,7 +335,7 @@ def _sources(
 
 def _cert_detail(connection: Sage100Connection, now: float) -> str:
     if connection.cert_file is None:
-        return f"API key auth, company {connection.company}"
+        return "API key auth" + (f", company {connection.company}" if connection.company else "")
     from cryptography import x509
 
     try:
