@@ -97,12 +97,11 @@ def _sage100(
     served: Sequence[str] | None,
 ) -> list[Company]:
     if settings.companies == "*":
+        # The agent's list alone: a company's table only gives it settings.
         codes = [c.upper() for c in served or ()]
-    elif settings.companies is not None:
-        codes = list(settings.companies)
     else:
-        codes = [connection.company] if connection.company else []
-    codes += [c for c in settings.company if c not in codes]
+        codes = list(settings.companies or ([connection.company] if connection.company else []))
+        codes += [c for c in settings.company if c not in codes]
     return [
         Company(pipeline, code, company_key(pipeline, code, first=code == connection.company))
         for code in codes
@@ -238,10 +237,7 @@ def check_company_settings(
     try:
         parsed = model.model_validate(dict(raw))
     except ValidationError as exc:
-        problems = [
-            f"{where}: {dotted}.{line}" if not line.startswith(":") else f"{where}: {dotted}{line}"
-            for line in describe_errors(exc, dict(raw))
-        ]
+        problems = [f"{where}: {dotted}.{line}" for line in describe_errors(exc, dict(raw))]
         raise ConfigError("\n".join(problems), problems) from None
     stored: dict[str, Any] = parsed.model_dump(mode="json", exclude_unset=True)
     merged = with_stored(config, {pipeline: {code: stored}})

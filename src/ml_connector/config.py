@@ -675,7 +675,22 @@ _EXPECTED = {
 def describe_errors(exc: ValidationError, data: dict[str, Any]) -> list[str]:
     """One ``dotted.key: expected …, got …`` line per problem pydantic found."""
     lines: list[str] = []
-    for error in exc.errors():
+    errors = exc.errors()
+    # `companies = [...] | "*"`: one line saying both forms, or the list's own problems.
+    either = {
+        tuple(_clean_loc(e["loc"]))
+        for e in errors
+        if any(str(p).startswith("literal[") for p in e["loc"]) and not isinstance(e["input"], list)
+    }
+    for error in errors:
+        if any(str(p).startswith("literal[") for p in error["loc"]):
+            if isinstance(error["input"], list):
+                continue
+            key = ".".join(str(part) for part in _clean_loc(error["loc"]))
+            lines.append(f'{key}: expected a list like ["ABC"] or "*", got {_got(error)}')
+            continue
+        if tuple(_clean_loc(error["loc"])) in either:
+            continue
         loc = _clean_loc(error["loc"])
         key = ".".join(str(part) for part in loc)
         kind = error["type"]
@@ -726,7 +741,10 @@ def _clean_loc(loc: tuple[int | str, ...]) -> list[int | str]:
     return [
         p
         for p in parts
-        if not (isinstance(p, str) and (p.startswith("function-after") or p == "[key]"))
+        if not (
+            isinstance(p, str)
+            and (p.startswith(("function-after", "list[", "literal[")) or p == "[key]")
+        )
     ]
 
 

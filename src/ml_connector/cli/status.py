@@ -34,7 +34,7 @@ def status(config_path: ConfigOption = None) -> None:
 
     async def fetch() -> ServiceStatus:
         async with open_store(config) as store:
-            return await gather_status(config, store.engine, recent_limit=0)
+            return await gather_status(store.config, store.engine, recent_limit=0)
 
     found = run(fetch())
     pipelines = Table(
