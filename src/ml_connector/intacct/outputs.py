@@ -86,10 +86,16 @@ def plan(
     channels: Channels,
     style: Style,
     post_empty: bool,
+    entity: str | None = None,
 ) -> list[Outgoing]:
-    """The run's messages: summaries first, then alerts, each alert its own message."""
+    """The run's messages: summaries first, then alerts, each alert its own message.
+
+    ``pipeline`` names the dedupe keys: the company's key (``intacct`` or ``intacct@E100``).
+    """
     out: list[Outgoing] = []
-    base = {"company": company}
+    base: dict[str, object] = {"company": company}
+    if entity is not None:
+        base["entity"] = entity
     gl = findings.gl
     if gl is not None and not gl.empty:
         out.append(
