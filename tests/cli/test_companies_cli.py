@@ -94,7 +94,8 @@ def test_added_settings_are_validated_like_the_file(setup: Path) -> None:
     settings = setup / "xyz.toml"
     settings.write_text(
         '[streams.ap_invoices]\nchannel = "C0XYZAP001"\n'
-        'routes = [{ when = [{ field = "Amount", op = "gt", value = 1 }], channel = "C0XYZBIG01" }]\n'
+        'routes = [{ when = [{ field = "Amount", op = "gt", value = 1 }], '
+        'channel = "C0XYZBIG01" }]\n'
     )
     code, _, err = invoke(setup, "companies", "add", "sage100", "XYZ", "--settings", str(settings))
     assert code == 2
@@ -106,7 +107,7 @@ def test_added_settings_are_validated_like_the_file(setup: Path) -> None:
     assert code == 2 and "no pipeline named 'nope'" in err
     code, _, err = invoke(setup, "companies", "pause", "sage100", "QQQ")
     assert code == 2 and "has no company 'QQQ'" in err
-    code, out, err = invoke(
+    code, _, err = invoke(
         setup, "companies", "add", "intacct", "E200", "--channel", "alerts=C0E200ALR1"
     )
     assert code == 0, err
