@@ -13,6 +13,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ml_connector.companies import pipeline_companies
 from ml_connector.config import Config, parse_config
 from ml_connector.delivery.slack_gateway import ClientGateway
 from ml_connector.errors import ConfigError
@@ -22,6 +23,7 @@ from ml_connector.schedule.configured import configured_schedules
 from ml_connector.sim.slack import SlackSimulator
 from ml_connector.slack.client import SlackClient
 from ml_connector.store import companies as stored
+from ml_connector.store import migrate
 from ml_connector.store.tables import cursors, outbox, runs
 from ml_connector.vault import Vault
 from ml_connector_agent.testing import RunningAgent, running_agent
@@ -226,20 +228,35 @@ async def test_pause_keeps_the_cursor_and_resume_misses_and_reposts_nothing(two:
     assert len(two.messages("ap")) == 1
 
 
+def _drop_everything(connection: sa.Connection) -> None:
+    meta = sa.MetaData()
+    meta.reflect(connection)
+    meta.drop_all(connection)
+    connection.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))
+
+
 async def test_upgrading_from_one_company_reposts_nothing_and_keeps_its_keys(two: World) -> None:
-    """An existing database, written with `company = "ABC"` on the connection, then the
-    config gains `companies = ["ABC", "XYZ"]`: ABC reads on from its cursor under the same
-    names, so nothing is reposted and nothing missed."""
-    legacy = runner(two)  # the fixture's config: the old single-company form
+    """An existing database — at the schema before companies (0004), written with
+    `company = "ABC"` on the connection — is upgraded, and the config gains
+    `companies = ["ABC", "XYZ"]`: ABC reads on from its cursor under the same names, so
+    nothing is reposted and nothing missed."""
+    async with two.engine.begin() as conn:
+        await conn.run_sync(_drop_everything)
+    assert await migrate(two.engine, target="0004")
+    await two.vault.set(CLIENT_KEY, two.agent.client_key.read_text())
     first = await invoice(two, "ABC", "5.00")
-    assert (await legacy.run("sage100", "manual", stream="ap_invoices")).status == "succeeded"
+    # What the pipeline wrote before it knew companies: its one company, its own name.
+    [abc] = pipeline_companies(two.config, "sage100")
+    assert abc.key == "sage100"
+    old = Sage100Pipeline("sage100", two.config, retry=FAST_RETRY)
+    two.pipelines.append(old)
+    assert (await two.poll("ap_invoices", pipeline=old, company=abc)).status == "succeeded"
     await two.deliver()
     keys_before = await dedupe_keys(two)
     assert keys_before and all(k.startswith("sage100:sage100:ap_invoices:") for k in keys_before)
     assert await cursor_keys(two) == {("sage100", "ap_invoices")}
     cursor_before = await two.cursor_of("sage100")
-    async with two.engine.connect() as conn:
-        assert set(await conn.scalars(sa.select(runs.c.pipeline))) == {"sage100.ap_invoices"}
+    assert await migrate(two.engine)  # the upgrade: 0004 → head
 
     two.config = company_config(
         two.tmp_path,
