@@ -13,7 +13,9 @@ each entity is a company of the pipeline (``ml_connector.companies``), read thro
 scoped to it (the login's ``<locationid>``), with its own cursors, dedupe keys and channels;
 ``top_level = true`` adds the top level, whose session sees every entity: its summaries are
 the consolidated view, and its record alerts leave out the listed entities' records, which
-their own runs alert on. ``summarise = "all"`` reads the top level alone, as before.
+their own runs alert on. Record alerts are keyed by the pipeline, not the entity (a RECORDNO
+is company-wide), so a trigger's targeted read and the scheduled run never alert one record
+twice. ``summarise = "all"`` reads the top level alone, as before.
 
 Time: Intacct stamps WHENMODIFIED in the company's zone without saying which (research §5).
 The pipeline's time zone (``timezone``, else the global one) must be the company's; it is used
@@ -295,6 +297,7 @@ class IntacctPipeline:
             style=scope.style,
             post_empty=self._settings.post_empty,
             entity=company.entity,
+            records_pipeline=self.name,
         )
         queued = await self._commit(ctx, company, planned, run.new_cursors, run.new_titles)
         failures = [failure for failure, _ in run.findings.failures]
