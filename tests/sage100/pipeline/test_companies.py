@@ -321,3 +321,26 @@ async def test_a_pipeline_needs_companies_when_its_connection_names_none(
         "pipelines.sage100.company.XYZ.streams.ap_invoices.channel: expected a Slack channel id "
         "like C0123ABCD, got 'general'",
     ]
+
+
+async def test_a_company_added_from_the_cli_is_polled_with_its_settings(two: World) -> None:
+    """`companies add` stores the company; the runner (as `serve` each minute) reloads the
+    stored companies and polls it, posting to its own channel."""
+    run = runner(two)  # the file names ABC only
+    async with two.engine.begin() as conn:
+        await stored.save_settings(
+            conn,
+            "sage100",
+            "XYZ",
+            {"streams": {"ap_invoices": {"channel": two.slack.channel_id(XYZ_AP)}}},
+        )
+    assert [c.code for c in await run.companies("sage100")] == ["ABC"]
+    await run.directory.load_stored()
+    assert [(c.code, c.key) for c in await run.companies("sage100")] == [
+        ("ABC", "sage100"),
+        ("XYZ", "sage100@XYZ"),
+    ]
+    await invoice(two, "XYZ", "9.00")
+    assert (await run.run("sage100", "manual", stream="ap_invoices")).status == "succeeded"
+    await two.deliver()
+    assert len(two.messages(XYZ_AP)) == 1
