@@ -178,3 +178,22 @@ def test_stored_companies_merge_but_never_override_the_file(tmp_path: Path) -> N
     assert isinstance(settings, Sage100Pipeline)
     assert sage100_currency(settings, "XYZ") == "CAD"
     assert sage100_streams(settings, "QRS")["ap_invoices"].channel == "C0QRSAP001"
+
+
+def test_a_bad_route_in_a_tenant_file_is_reported_against_that_file(tmp_path: Path) -> None:
+    from ml_connector.companies import pipeline_problems
+
+    path = main_file(tmp_path)
+    tenant = write(
+        tmp_path / "tenants" / "xyz.toml",
+        "[pipelines.sage100.company.XYZ.streams.ap_invoices]\n"
+        'routes = [{ when = [{ field = "Amount", value = 1 }], channel = "C0XYZBIG01" }]\n',
+    )
+    config = load_config(path)
+    [problem] = pipeline_problems(config, "sage100")
+    assert problem.startswith(
+        "pipelines.sage100.company.XYZ.streams.ap_invoices.routes[0].when[0].field: 'Amount' "
+        "is not a field of AP invoices"
+    )
+    assert config.file_of(problem) == tenant.resolve()
+    assert config.file_of("pipelines.sage100.streams.ap_invoices") == path.resolve()

@@ -520,8 +520,10 @@ class Config(Model):
 
     # Set by load_config: where the file was, so relative paths resolve against it.
     source: FilePath | None = Field(default=None, exclude=True)
-    # Set by load_config: the files `include` brought in, in the order they were merged.
+    # Set by load_config: the files `include` brought in, in the order they were merged,
+    # and which file defined each connection, pipeline and company (dotted key → file).
     included: tuple[FilePath, ...] = Field(default=(), exclude=True)
+    origins: dict[str, FilePath] = Field(default={}, exclude=True)
 
     @model_validator(mode="after")
     def _references(self) -> Config:
@@ -571,6 +573,15 @@ class Config(Model):
         if problems:
             raise ValueError("\n".join(problems))
         return self
+
+    def file_of(self, dotted: str) -> Path | None:
+        """The file that defined the longest known prefix of ``dotted`` (a problem's key)."""
+        parts = dotted.split(":", 1)[0].split(".")
+        for size in range(len(parts), 0, -1):
+            found = self.origins.get(".".join(parts[:size]))
+            if found is not None:
+                return found
+        return self.source
 
     @property
     def base_dir(self) -> Path:
@@ -652,8 +663,13 @@ def parse_config(data: dict[str, Any], file: Path) -> Config:
         ]
         message = problems[0] if len(problems) == 1 else "\n".join(problems)
         raise ConfigError(message, problems) from None
+    origins = {".".join(k): v.resolve() for k, v in included.origins.items()}
     return config.model_copy(
-        update={"source": file.resolve(), "included": tuple(f.resolve() for f in included.files)}
+        update={
+            "source": file.resolve(),
+            "included": tuple(f.resolve() for f in included.files),
+            "origins": origins if included.files else {},
+        }
     )
 
 
