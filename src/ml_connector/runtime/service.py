@@ -276,6 +276,7 @@ async def start_web(rt: Runtime, *, on_trigger: Callable[[], None] | None = None
         vault=rt.vault,
         run_pipeline=run_pipeline,
         on_trigger=on_trigger,
+        companies=rt.runner.directory,
     )
     site_runner = app_runner(app, rt.config)
     await site_runner.setup()
