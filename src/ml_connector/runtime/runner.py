@@ -17,7 +17,12 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ml_connector.companies import Company, find_company, sage100_streams
+from ml_connector.companies import (
+    Company,
+    find_company,
+    sage100_streams,
+    serves_every_company,
+)
 from ml_connector.config import Config, Sage100Pipeline
 from ml_connector.errors import ConfigError
 from ml_connector.logging import get_logger
@@ -133,11 +138,17 @@ class PipelineRunner:
                 outcomes.append(RunOutcome("succeeded", summary=f"paused, not polled: {names}"))
         if not targets and not outcomes:
             error = f"pipeline {pipeline!r} has no companies to poll"
-            if self.directory.served_lists().get(pipeline) is None and company is None:
+            if serves_every_company(self.config, pipeline):
                 error += " (the agent's list of companies could not be read)"
             return RunOutcome("failed", error=error, summary=error)
         for target in targets:
-            for one in self.streams(pipeline, stream, target):
+            try:
+                streams = self.streams(pipeline, stream, target)
+            except ConfigError:
+                if company is not None:
+                    raise
+                continue  # this company has the stream disabled: the others run it
+            for one in streams:
                 outcome = await self.run_one(
                     pipeline,
                     trigger,

@@ -344,3 +344,27 @@ async def test_a_company_added_from_the_cli_is_polled_with_its_settings(two: Wor
     assert (await run.run("sage100", "manual", stream="ap_invoices")).status == "succeeded"
     await two.deliver()
     assert len(two.messages(XYZ_AP)) == 1
+
+
+async def test_a_stream_one_company_disables_runs_for_the_others(two: World) -> None:
+    two.config = company_config(
+        two.tmp_path,
+        two.agent,
+        two.slack,
+        connection_company=None,
+        companies=["ABC", "XYZ"],
+        company={"XYZ": {"streams": {"gl_accounts": {"enabled": False}}}},
+    )
+    run = runner(two)
+    assert (await run.run("sage100", "manual", stream="gl_accounts")).status == "succeeded"
+    async with two.engine.connect() as conn:
+        assert set(await conn.scalars(sa.select(runs.c.pipeline))) == {"sage100@ABC.gl_accounts"}
+    with pytest.raises(ConfigError, match="no enabled stream 'gl_accounts'"):
+        await run.run("sage100", "manual", stream="gl_accounts", company="xyz")
+    assert {s.name for s in configured_schedules(two.config)} == {
+        "sage100@ABC.ap_invoices",
+        "sage100@ABC.gl_postings",
+        "sage100@ABC.gl_accounts",
+        "sage100@XYZ.ap_invoices",
+        "sage100@XYZ.gl_postings",
+    }
