@@ -8,6 +8,7 @@ raise: a broken part is a row in the table, not a traceback.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -110,14 +111,14 @@ async def check_intacct(
 ) -> list[CheckResult]:
     from ml_connector.intacct import Credentials, IntacctClient
 
-    async def check() -> list[CheckResult]:
+    async def check(entity: str | None, target: str) -> list[CheckResult]:
         credentials = Credentials(
             sender_id=connection.sender_id,
             sender_password=await vault.get(connection.sender_password),
             company_id=connection.company_id,
             user_id=connection.user_id,
             user_password=await vault.get(connection.user_password),
-            entity_id=connection.entity_id,
+            entity_id=entity,
         )
         async with IntacctClient(
             credentials,
@@ -132,9 +133,13 @@ async def check_intacct(
             + (f" (entity {info.location_id})" if info.location_id else "")
             + f"; endpoint {info.endpoint}; session timeout {info.session_timeout or 'not given'}"
         )
-        return [CheckResult("intacct", name, True, detail)]
+        return [CheckResult("intacct", target, True, detail)]
 
-    results = await guarded("intacct", name, check)
+    # Each session a pipeline opens: every entity listed signs in with its own <locationid>.
+    results = []
+    for entity in connection.sessions():
+        target = name if not connection.entities else f"{name} {entity or 'top level'}"
+        results += await guarded("intacct", target, functools.partial(check, entity, target))
     return [
         r
         if r.ok or r.hint

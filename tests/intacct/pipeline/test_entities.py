@@ -133,3 +133,22 @@ def test_entity_forms_are_checked(intacct_sim: IntacctSimulator, slack4: SlackSi
                 },
             }
         )
+
+
+async def test_check_signs_in_to_each_entity(
+    engine: AsyncEngine, intacct_sim: IntacctSimulator, slack4: SlackSimulator
+) -> None:
+    from ml_connector.config import IntacctConnection
+    from ml_connector.runtime.check import check_intacct
+
+    h = await entity_harness(engine, intacct_sim, slack4, entities=["100", "999"], top_level=True)
+    connection = h.config.connections["books"]
+    assert isinstance(connection, IntacctConnection)
+    results = await check_intacct("books", connection, engine, h.vault)
+    assert [(r.target, r.ok) for r in results] == [
+        ("books top level", True),
+        ("books 100", True),
+        ("books 999", False),
+    ]
+    assert "(entity 100)" in results[1].detail
+    await h.pipeline.aclose()
