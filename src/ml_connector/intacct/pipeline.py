@@ -158,6 +158,7 @@ class IntacctPipeline:
         if not isinstance(connection, IntacctConnection):
             raise ConfigError(f"pipelines.{name}.connection: expected an intacct connection")
         self.name = name
+        self._config = config
         self._settings = settings
         self._connection = connection
         self._zone: ZoneInfo = config.pipeline_timezone(name)
@@ -199,6 +200,16 @@ class IntacctPipeline:
     def channels(self) -> Channels:
         return self._channels
 
+    def alert_scope(self, entity: str) -> tuple[Channels, Style, str | None]:
+        """Where a trigger's alert about a record of ``entity`` goes: that entity's channels
+        and wording when the pipeline reads it as a company of its own, else the pipeline's
+        (with the entity it names, for the message's source)."""
+        for company in pipeline_companies(self._config, self.name):
+            if company.entity is not None and company.entity == entity:
+                scope = self._scope_in(self._config, company)
+                return scope.channels, scope.style, company.entity
+        return self._channels, self._style, None
+
     def company_now(self) -> datetime:
         return to_company_time(self._now(), self._zone)
 
@@ -227,7 +238,10 @@ class IntacctPipeline:
         return _combine(outcomes)
 
     def _scope(self, ctx: RunContext, company: Company) -> _Scope:
-        settings = ctx.config.pipelines.get(self.name)
+        return self._scope_in(ctx.config, company)
+
+    def _scope_in(self, config: Config, company: Company) -> _Scope:
+        settings = config.pipelines.get(self.name)
         if not isinstance(settings, IntacctPipelineConfig):
             settings = self._settings
         channels = intacct_channels(settings, company.code)
@@ -509,7 +523,10 @@ def _combine(outcomes: list[RunOutcome]) -> RunOutcome:
         messages_queued=sum(o.messages_queued for o in outcomes),
         error="; ".join(o.error for o in outcomes if o.error) or None,
         summary=describe(counts),
-        details={"queued": counts},
+        details={
+            "queued": counts,
+            "already_queued": sum(o.details.get("already_queued", 0) for o in outcomes),
+        },
     )
 
 

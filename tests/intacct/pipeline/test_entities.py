@@ -40,13 +40,19 @@ def with_entities(config: Config, **connection: Any) -> Config:
 
 
 async def entity_harness(
-    engine: AsyncEngine, intacct: IntacctSimulator, slack: SlackSimulator, **connection: Any
+    engine: AsyncEngine,
+    intacct: IntacctSimulator,
+    slack: SlackSimulator,
+    *,
+    own: str = "gl",
+    **connection: Any,
 ) -> Harness:
+    """Entity 200 has its own ``own`` channel (gl200); the rest is the pipeline's."""
     made = await make_harness(
         engine,
         intacct,
         slack,
-        company={"200": {"channels": {"gl": slack.channel_id("gl200")}}},
+        company={"200": {"channels": {own: slack.channel_id("gl200")}}},
     )
     await made.pipeline.aclose()
     made.config = with_entities(made.config, **connection)
@@ -152,3 +158,35 @@ async def test_check_signs_in_to_each_entity(
     ]
     assert "(entity 100)" in results[1].detail
     await h.pipeline.aclose()
+
+
+async def test_a_trigger_alert_goes_to_its_entitys_channel_and_the_schedule_adds_nothing(
+    engine: AsyncEngine, intacct_sim: IntacctSimulator, slack4: SlackSimulator
+) -> None:
+    from ml_connector.intacct.targeted import TargetedReader
+    from ml_connector.intacct.trigger_events import RecordRef
+
+    h = await entity_harness(
+        engine, intacct_sim, slack4, own="alerts", entities=["100", "200"], top_level=True
+    )
+    try:
+        day = intacct_sim.data.add_day(recent(), batches=2, unbalanced_batches=1)
+        [recordno] = day.unbalanced_batches
+        intacct_sim.data.update("GLBATCH", recordno, MEGAENTITYID="200")
+        for line in intacct_sim.data.records("GLENTRY"):
+            if line["BATCHNO"] == recordno:
+                intacct_sim.data.update("GLENTRY", line["RECORDNO"], LOCATION="200")
+        reader = TargetedReader("books", [h.pipeline])
+        outcome = await reader.read(engine, h.vault, [RecordRef("GLBATCH", str(recordno))])
+        [alert] = outcome.queued
+        assert alert.channel == slack4.channel_id("gl200")
+        assert alert.source["entity"] == "200"
+        scheduled = await h.run()
+        assert scheduled.status == "succeeded"
+        # Entity 200's run found the batch again (the top level leaves it to the entity) and
+        # its dedupe key was the trigger's: nothing posted twice.
+        assert scheduled.details["already_queued"] == 1
+        rows = [r for r in await h.outbox_rows() if r.kind == "unbalanced_entry"]
+        assert len(rows) == 1
+    finally:
+        await h.pipeline.aclose()
