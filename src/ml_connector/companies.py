@@ -190,9 +190,9 @@ def pipeline_problems(config: Config, pipeline: str) -> list[str]:
     settings = config.pipelines.get(pipeline)
     if not isinstance(settings, Sage100Pipeline):
         return []
-    from ml_connector.sage100.links import template_problems
-    from ml_connector.sage100.routing import rule_problems
-    from ml_connector.sage100.streams import STREAMS
+    from ml_connector.sage100.collect.streams import STREAMS
+    from ml_connector.sage100.route.routing import rule_problems
+    from ml_connector.sage100.write.record_links import template_problems
 
     problems: list[str] = []
     own_streams = sage100_streams(settings, "")

@@ -109,7 +109,7 @@ async def check_database(engine: AsyncEngine) -> list[CheckResult]:
 async def check_intacct(
     name: str, connection: IntacctConnection, engine: AsyncEngine, vault: Vault
 ) -> list[CheckResult]:
-    from ml_connector.intacct import Credentials, IntacctClient
+    from ml_connector.intacct.gateway import Credentials, IntacctClient
 
     async def check(entity: str | None, target: str) -> list[CheckResult]:
         credentials = Credentials(
@@ -157,8 +157,8 @@ async def check_intacct(
 async def check_sage100(
     name: str, connection: Sage100Connection, config: Config, vault: Vault
 ) -> list[CheckResult]:
-    from ml_connector.sage100.credentials import agent_client
-    from ml_connector.sage100.tls import CertificateInUse
+    from ml_connector.sage100.agent_client.credentials import agent_client
+    from ml_connector.sage100.agent_client.tls import CertificateInUse
 
     async def check() -> list[CheckResult]:
         # The very builder the pipeline uses: check passes exactly when run can authenticate.

@@ -64,7 +64,7 @@ class CompanyDirectory:
         settings = self.config.connections.get(connection)
         if not isinstance(settings, Sage100Connection):
             return None
-        from ml_connector.sage100.credentials import agent_client
+        from ml_connector.sage100.agent_client.credentials import agent_client
 
         try:
             client, _ = await agent_client(settings, self.config, self.vault)

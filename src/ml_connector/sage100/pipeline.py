@@ -6,10 +6,10 @@ One run polls the requested stream (or every enabled one). For each stream:
    order, following pages to the end (or to ``--until``);
 2. in ONE transaction per part of at most ``window_records`` records (the whole read, unless
    it is a large backlog such as ``run --since`` over months): load the cursor and the stored
-   fingerprints, decide what is news (:mod:`.plan`), route and render it (:mod:`.dispatch`),
-   enqueue the outbox rows, store the new fingerprints and advance the cursor. Parts keep the
-   memory of a read bounded; a part ends at a page boundary, so the cursor it leaves is
-   exactly where the next part's records begin.
+   fingerprints, decide what is news (:mod:`.decide.plan`), route and render it
+   (:mod:`.route.dispatch`), enqueue the outbox rows, store the new fingerprints and advance
+   the cursor. Parts keep the memory of a read bounded; a part ends at a page boundary, so
+   the cursor it leaves is exactly where the next part's records begin.
 
 Nothing is written before a part's read is complete, so an agent that goes down mid-read, or
 a process killed before a commit, leaves the cursor where the last committed part left it and
@@ -50,15 +50,25 @@ from ml_connector.delivery.outbox import enqueue_all
 from ml_connector.errors import ConfigError, ExternalError, VaultError
 from ml_connector.logging import get_logger
 from ml_connector.pipeline import RunContext, RunOutcome, RunStatus
-from ml_connector.sage100.client import RetryPolicy, Sage100Client
-from ml_connector.sage100.credentials import agent_client
-from ml_connector.sage100.cursor import StreamCursor, shift
-from ml_connector.sage100.dispatch import plan_outgoing, source_data_outgoing, split_bad_records
-from ml_connector.sage100.messages import Style
-from ml_connector.sage100.plan import Plan, plan_gl_postings, plan_records, register_keys
-from ml_connector.sage100.records import Record, format_stamp, parse_stamp, record_key, stamp
+from ml_connector.sage100.agent_client.client import RetryPolicy, Sage100Client
+from ml_connector.sage100.agent_client.credentials import agent_client
+from ml_connector.sage100.collect.cursor import StreamCursor, shift
+from ml_connector.sage100.collect.records import (
+    Record,
+    format_stamp,
+    parse_stamp,
+    record_key,
+    stamp,
+)
+from ml_connector.sage100.collect.streams import STREAMS, StreamSpec
+from ml_connector.sage100.decide.plan import Plan, plan_gl_postings, plan_records, register_keys
+from ml_connector.sage100.route.dispatch import (
+    plan_outgoing,
+    source_data_outgoing,
+    split_bad_records,
+)
 from ml_connector.sage100.state import load_cursor, load_states, save_cursor, save_states
-from ml_connector.sage100.streams import STREAMS, StreamSpec
+from ml_connector.sage100.write.messages import Style
 from ml_connector.store.companies import paused
 from ml_connector.vault import Vault
 from ml_connector.wording import plural

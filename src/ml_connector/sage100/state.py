@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ml_connector import clock
 from ml_connector.errors import StoreError
-from ml_connector.sage100.cursor import StreamCursor
+from ml_connector.sage100.collect.cursor import StreamCursor
 from ml_connector.store.tables import cursors, record_states
 
 #: Keys per ``IN (…)`` list: well under SQLite's and PostgreSQL's parameter limits.

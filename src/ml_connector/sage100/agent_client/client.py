@@ -27,8 +27,8 @@ from urllib.parse import quote
 import aiohttp
 from yarl import URL
 
-from ml_connector.delivery import backoff
-from ml_connector.sage100.errors import (
+from ml_connector import backoff
+from ml_connector.sage100.agent_client.errors import (
     Sage100AuthError,
     Sage100CompanyNotFoundError,
     Sage100Error,
@@ -36,9 +36,9 @@ from ml_connector.sage100.errors import (
     Sage100PermanentError,
     Sage100TransientError,
 )
-from ml_connector.sage100.metrics import REQUEST_SECONDS
-from ml_connector.sage100.tls import describe_peer
-from ml_connector.sage100.wire import Resource
+from ml_connector.sage100.agent_client.metrics import REQUEST_SECONDS
+from ml_connector.sage100.agent_client.tls import describe_peer
+from ml_connector.sage100.agent_client.wire import Resource
 
 __all__ = [
     "AgentHealth",
@@ -134,8 +134,9 @@ class Sage100Client:
         sleep: Sleep = asyncio.sleep,
         rng: Callable[[], float] = random.random,
     ) -> None:
-        """``ssl_context`` comes from :mod:`ml_connector.sage100.credentials` (or, in tests,
-        :func:`ml_connector.sage100.tls.client_ssl_context`); it is required for https."""
+        """``ssl_context`` comes from :mod:`ml_connector.sage100.agent_client.credentials` (or, in
+        tests, :func:`ml_connector.sage100.agent_client.tls.client_ssl_context`); it is required
+        for https."""
         self.base_url = base_url.rstrip("/")
         self._ssl: ssl.SSLContext | bool
         if self.base_url.startswith("https://"):

@@ -28,7 +28,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
-from ml_connector.sage100.errors import Sage100AuthError
+from ml_connector.sage100.agent_client.errors import Sage100AuthError
 
 #: ``check`` and the status page warn this long before a certificate in use expires.
 EXPIRY_WARNING = timedelta(days=30)
