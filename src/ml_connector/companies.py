@@ -52,11 +52,6 @@ class Company:
     # Intacct: the entity its sessions are scoped to; None: the top level (or Sage 100).
     entity: str | None = None
 
-    @property
-    def label(self) -> str:
-        """How messages and views name it: ``ABC``, ``acme-distribution · entity E100``."""
-        return self.code
-
 
 def company_key(pipeline: str, code: str, *, first: bool) -> str:
     return pipeline if first else f"{pipeline}{SEPARATOR}{code}"
