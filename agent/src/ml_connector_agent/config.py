@@ -37,10 +37,12 @@ Example::
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 from typing import Literal
 
+from cryptography import x509
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ml_connector_agent.errors import ConfigError
@@ -73,6 +75,15 @@ class TlsSection(_Model):
 
 class AuthSection(_Model):
     mode: Literal["mtls", "api_key", "mtls+api_key"] = "mtls"
+    #: mtls: the client certificate subjects accepted (RFC 4514, e.g.
+    #: ``"CN=ml-connector,O=ml-connector"``). Empty: any certificate the CA signed. ``init``
+    #: writes the subject of the one client certificate it issues.
+    client_subjects: list[str] = []
+
+    @field_validator("client_subjects")
+    @classmethod
+    def _subjects(cls, value: list[str]) -> list[str]:
+        return [normal_subject(v) for v in value]
 
     @property
     def needs_client_cert(self) -> bool:
@@ -81,6 +92,19 @@ class AuthSection(_Model):
     @property
     def needs_api_key(self) -> bool:
         return self.mode in ("api_key", "mtls+api_key")
+
+
+def normal_subject(text: str) -> str:
+    """An RFC 4514 subject as ``cryptography`` writes a certificate's (spacing, case of the
+    attribute names), so a configured subject compares equal to the certificate's; a space
+    after a separating comma is allowed, as people write it."""
+    try:
+        name = x509.Name.from_rfc4514_string(re.sub(r"(?<!\\),\s+", ",", text.strip()))
+    except ValueError as exc:
+        raise ValueError(
+            f"{text!r} is not an RFC 4514 subject like 'CN=ml-connector,O=ml-connector'"
+        ) from exc
+    return name.rfc4514_string()
 
 
 class LockSection(_Model):
@@ -176,6 +200,11 @@ class AgentConfig(_Model):
                 )
             if self.auth.needs_client_cert and self.tls.client_ca_file is None:
                 problems.append(f"tls.client_ca_file is required by auth.mode = {self.auth.mode}")
+        if self.auth.client_subjects and not self.auth.needs_client_cert:
+            problems.append(
+                f"auth.client_subjects is set but auth.mode = {self.auth.mode} asks for no "
+                'client certificate: use mode = "mtls" or "mtls+api_key", or remove the list'
+            )
         if (self.auth.needs_api_key or insecure_dev) and not self.api_keys:
             problems.append(
                 "no API keys configured: run `ml-connector-agent add-key --config FILE`"
