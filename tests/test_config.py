@@ -138,6 +138,17 @@ def test_credential_urls_must_be_https_off_loopback(
     assert "write https://" in problem
 
 
+def test_names_under_localhost_are_not_taken_for_loopback(tmp_path: Path) -> None:
+    """foo.localhost may be resolved by DNS to anywhere (glibc without nss-myhostname)."""
+    text = example_config().replace(
+        'type = "intacct"\n',
+        'type = "intacct"\ngateway_url = "http://gw.localhost/ia/xml/xmlgw.phtml"\n',
+        1,
+    )
+    [problem] = problems(tmp_path, text)
+    assert "connections.intacct.gateway_url: expected an https:// URL" in problem
+
+
 @pytest.mark.parametrize("host", ["127.0.0.1", "127.8.9.1", "[::1]", "localhost"])
 def test_plain_http_is_accepted_for_loopback_hosts(tmp_path: Path, host: str) -> None:
     text = example_config()
