@@ -177,3 +177,17 @@ def test_mtls_needs_https_even_on_loopback(tmp_path: Path) -> None:
     [problem] = problems(tmp_path, text)
     assert "connections.sage100" in problem
     assert "auth = 'mtls' needs an https agent_url" in problem
+
+
+def test_a_client_key_file_is_refused_not_read(tmp_path: Path) -> None:
+    """The client's private key lives in the vault; a plain key file is never opened."""
+    key = tmp_path / "client.key"
+    key.write_text("-----BEGIN PRIVATE KEY-----\nnot read\n-----END PRIVATE KEY-----\n")
+    key.chmod(0o644)
+    text = example_config().replace(
+        'agent_url = "https://sage100-server.example.internal:8443"',
+        f'agent_url = "https://sage100-server.example.internal:8443"\nkey_file = "{key}"',
+    )
+    [problem] = problems(tmp_path, text)
+    assert "connections.sage100" in problem and "key_file is no longer read" in problem
+    assert "secrets set sage100.client_key" in problem

@@ -117,9 +117,12 @@ class RunningServer:
 
     async def stop(self) -> None:
         if self.listener is not None:
-            self.listener.close()
-            await self.listener.wait_closed()
+            self.listener.close()  # no new connections
+        # Closes the open ones (they registered with the runner's server), then the app.
         await self.runner.cleanup()
+        if self.listener is not None:
+            # Only now: from Python 3.12 on, wait_closed waits for every connection to end.
+            await self.listener.wait_closed()
 
 
 async def start_server(
