@@ -126,9 +126,9 @@ def issue(
         )
     )
     if server:
+        # A server certificate without a SAN fails every client's host name check, and
+        # cryptography >= 51 refuses to build an empty SubjectAlternativeName: loopback by default.
         names: list[x509.GeneralName] = []
-        # cryptography refuses an empty SAN list (and a server certificate without names
-        # matches no host), so no names given means this machine's.
         for host in hostnames or default_hostnames():
             try:
                 names.append(x509.IPAddress(ipaddress.ip_address(host)))
