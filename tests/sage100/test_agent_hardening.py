@@ -21,8 +21,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from yarl import URL
 
-from ml_connector.sage100.client import RetryPolicy, Sage100AuthError
-from ml_connector.sage100.tls import client_ssl_context
+from ml_connector.sage100.agent_client.client import RetryPolicy, Sage100AuthError
+from ml_connector.sage100.agent_client.tls import client_ssl_context
 from ml_connector_agent.auth import FailureThrottle
 from ml_connector_agent.certs import client_subject, issue, load_ca, write_pem
 from ml_connector_agent.cli import main
