@@ -142,9 +142,37 @@ def test_subjects_are_checked_and_normalised_in_the_config(tmp_path: Path) -> No
         load_config(config)
     assert "auth.client_subjects" in caught.value.problems[0]
     assert "RFC 4514" in caught.value.problems[0]
-    config.write_text('companies = ["ABC"]\n[auth]\nmode = "api_key"\nclient_subjects = ["CN=x"]\n')
-    problems = load_config(config).problems_for_serving(insecure_dev=False)
-    assert any("asks for no client certificate" in p for p in problems)
+
+
+async def test_the_list_is_unused_when_the_mode_asks_for_no_certificate(
+    key_agent: RunningAgent,
+) -> None:
+    """Switching `mode` to api_key (the list init wrote still there) keeps the agent working."""
+    from ml_connector_agent.server import start_agent
+
+    text = key_agent.config_path.read_text()
+    listed = text.replace("# client_subjects = [", "client_subjects = [", 1)
+    key_agent.config_path.write_text(listed)
+    config = load_config(key_agent.config_path)
+    assert config.auth.mode == "api_key" and config.auth.client_subjects
+    server, _ = await start_agent(
+        config,
+        config_path=key_agent.config_path,
+        backend=key_agent.backend,
+        environ={PASSPHRASE_ENV: key_agent.passphrase.decode()},
+    )
+    try:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(
+                f"{server.url}/v1/health",
+                ssl=client_ssl_context(key_agent.ca_file, None, None),
+                headers={"Authorization": f"Bearer {key_agent.api_key}"},
+            ) as resp,
+        ):
+            assert resp.status == 200
+    finally:
+        await server.stop()
 
 
 # -- aiohttp's own error answers ---------------------------------------------------------------

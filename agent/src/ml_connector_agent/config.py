@@ -77,7 +77,8 @@ class AuthSection(_Model):
     mode: Literal["mtls", "api_key", "mtls+api_key"] = "mtls"
     #: mtls: the client certificate subjects accepted (RFC 4514, e.g.
     #: ``"CN=ml-connector,O=ml-connector"``). Empty: any certificate the CA signed. ``init``
-    #: writes the subject of the one client certificate it issues.
+    #: writes the subject of the one client certificate it issues. Unused by ``api_key``
+    #: (no certificate is asked for), so switching ``mode`` alone keeps working.
     client_subjects: list[str] = []
 
     @field_validator("client_subjects")
@@ -200,11 +201,6 @@ class AgentConfig(_Model):
                 )
             if self.auth.needs_client_cert and self.tls.client_ca_file is None:
                 problems.append(f"tls.client_ca_file is required by auth.mode = {self.auth.mode}")
-        if self.auth.client_subjects and not self.auth.needs_client_cert:
-            problems.append(
-                f"auth.client_subjects is set but auth.mode = {self.auth.mode} asks for no "
-                'client certificate: use mode = "mtls" or "mtls+api_key", or remove the list'
-            )
         if (self.auth.needs_api_key or insecure_dev) and not self.api_keys:
             problems.append(
                 "no API keys configured: run `ml-connector-agent add-key --config FILE`"

@@ -176,7 +176,11 @@ async def start_agent(
         locks=config.locks,
         keys=build_keyring(config, config_path, insecure_dev=insecure_dev),
         auth_mode="api_key" if insecure_dev else config.auth.mode,
-        client_subjects=config.auth.client_subjects if ssl_context is not None else (),
+        client_subjects=(
+            config.auth.client_subjects
+            if ssl_context is not None and config.auth.needs_client_cert
+            else ()
+        ),
     )
     server = await start_server(
         app, host=config.server.host, port=config.server.port, ssl_context=ssl_context
