@@ -63,6 +63,8 @@ def test_add_list_pause_resume_remove(setup: Path) -> None:
     assert "ABC" in lines[0] and "file" in lines[0] and "polling" in lines[0]
     assert "XYZ" in lines[1] and "database" in lines[1] and "paused (operator" in lines[1]
     assert "audit" in lines[1]
+    code, out, _ = invoke(setup, "status")
+    assert code == 0 and "paused sage100 XYZ by an operator" in out and "audit" in out
     code, out, _ = invoke(setup, "companies", "resume", "sage100", "XYZ")
     assert code == 0 and "resumed company XYZ" in out
     code, out, _ = invoke(setup, "companies", "resume", "sage100", "XYZ")

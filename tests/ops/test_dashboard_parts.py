@@ -82,6 +82,7 @@ async def test_the_status_page_has_a_row_per_company_and_stream(
     """Two Sage 100 companies × two streams and two Intacct entities: one row each, with the
     company's own channel and its own last run (runs are recorded per company)."""
     from ml_connector.schedule.runs import finish_run, try_start_run
+    from ml_connector.store import companies
 
     config = parse_config(
         {
@@ -130,6 +131,8 @@ async def test_the_status_page_has_a_row_per_company_and_stream(
     run_id = await try_start_run(engine, "s100@XYZ.ap_invoices", "manual", "t")
     assert run_id is not None
     await finish_run(engine, run_id, "failed", 3, 0, "agent said no")
+    async with engine.begin() as conn:
+        await companies.pause(conn, "ia", "E2", reason="failing")
     status = await gather_status(config, engine, recent_limit=0)
     data = await gather_dashboard(config, engine, status)
     rows = {(r.pipeline, r.company, r.stream): r for r in data.rows}
@@ -145,5 +148,7 @@ async def test_the_status_page_has_a_row_per_company_and_stream(
     assert xyz.channels == ("C0XYZAP001",) and xyz.last_status == "failed"
     assert xyz.records_read == 3 and xyz.failures_24h == 1
     assert rows[("s100", "ABC", "ap_invoices")].last_status is None
+    assert rows[("ia", "acme · entity E2", None)].paused == "paused after failures"
+    assert rows[("ia", "acme · entity E1", None)].paused is None
     (last,) = [p for p in status.pipelines if p.name == "s100"]
     assert last.last_run is not None and last.last_run.status == "failed"

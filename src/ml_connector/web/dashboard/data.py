@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -26,6 +26,7 @@ from ml_connector.sage100.certificates import CertificateStatus
 from ml_connector.slack.scopes import missing_scopes
 from ml_connector.slack.tokens import installation_status
 from ml_connector.status import ServiceStatus
+from ml_connector.store.companies import Pause, paused
 from ml_connector.store.tables import delivery_attempts, intacct_sessions, outbox, runs
 
 DAY = 86400.0
@@ -46,6 +47,8 @@ class StreamRow:
     next_run: float | None
     posted_24h: int
     failures_24h: int
+    # "paused by an operator" / "paused after repeated failures" (store.companies), else None.
+    paused: str | None = None
 
 
 @dataclass(frozen=True)
@@ -147,8 +150,9 @@ async def gather_dashboard(
             )
         ).all()
         sessions = (await conn.execute(sa.select(intacct_sessions))).all()
+        stopped = await paused(conn)
     run_of = {r.id: r.pipeline for r in run_rows}
-    rows = _rows(config, status, latest, run_rows, posted, run_of, moment)
+    rows = _rows(config, status, latest, run_rows, posted, run_of, moment, stopped)
     series = {
         width: _series(
             moment, width, count, run_rows, posted, queued, [a[0] for a in failed_attempts]
@@ -184,6 +188,7 @@ def _rows(
     posted: Sequence[Any],
     run_of: dict[int, str],
     now: float,
+    stopped: Mapping[tuple[str, str], Pause] | None = None,
 ) -> list[StreamRow]:
     day_ago = now - DAY
     posts = Counter(run_of.get(p.run_id) for p in posted if p.delivered_at >= day_ago)
@@ -240,9 +245,16 @@ def _rows(
                         next_run=min(nexts) if nexts else None,
                         posted_24h=posts.get(key, 0),
                         failures_24h=failures.get(key, 0),
+                        paused=_pause_text((stopped or {}).get((p.name, code or ""))),
                     )
                 )
     return out
+
+
+def _pause_text(pause: Pause | None) -> str | None:
+    if pause is None:
+        return None
+    return "paused by an operator" if pause.reason == "operator" else "paused after failures"
 
 
 def _series(
