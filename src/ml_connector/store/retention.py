@@ -264,11 +264,13 @@ RULES: tuple[Rule, ...] = (
 async def prune_batch(
     engine: AsyncEngine, rule: Rule, *, days: int, now: float, limit: int
 ) -> tuple[Pruned, float]:
-    """One batch of one rule in its own transaction; returns it and how long it held it."""
+    """One batch of one rule in its own transaction; returns it and how long the transaction
+    held the database (on SQLite: the write lock), commit included."""
     window = rule.window(days)
     cutoff = now - window
-    started = time.perf_counter()
     async with engine.begin() as conn:
+        # From BEGIN (IMMEDIATE on SQLite: the write lock is held from here) to after COMMIT.
+        started = time.perf_counter()
         pruned = await rule.batch(conn, cutoff, limit)
         for name in rule.marks:
             if pruned.rows.get(name):
