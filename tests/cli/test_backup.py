@@ -183,9 +183,16 @@ def test_rotate_key_records_the_new_fingerprint(site: Site, tmp_path: Path) -> N
 
 
 def test_db_commands_report_and_upgrade_an_older_database(site: Site) -> None:
-    with sqlite3.connect(site.db) as conn:
-        conn.execute("DROP TABLE master_keys")
-        conn.execute("UPDATE alembic_version SET version_num = '0003_intacct_triggers'")
+    with sqlite3.connect(site.db) as conn:  # back to 0004: without what 0005 adds
+        conn.execute("DROP TABLE retention_marks")
+        for name in (
+            "ix_outbox_delivered_at",
+            "ix_runs_started_at",
+            "ix_schedule_slots_fire_time",
+            "ix_slack_events_received_at",
+        ):
+            conn.execute(f"DROP INDEX {name}")
+        conn.execute("UPDATE alembic_version SET version_num = '0004'")
     code, out = site("db", "check")
     assert code == 1 and "ml-connector db upgrade" in out
     code, out = site("secrets", "list")
@@ -193,9 +200,9 @@ def test_db_commands_report_and_upgrade_an_older_database(site: Site) -> None:
     code, out = site("serve")
     assert code == 1 and "--migrate" in one_line(out)
     code, out = site("db", "history")
-    assert code == 0 and "0004" in out
+    assert code == 0 and "0005_i22_retention" in out
     code, out = site("db", "upgrade")
-    assert code == 0 and "from 0003_intacct_triggers to 0004" in out
+    assert code == 0 and "from 0004 to 0005_i22_retention" in out
     code, out = site("db", "current")
     assert code == 0 and "current" in out
     code, out = site("secrets", "list")
