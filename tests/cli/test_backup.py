@@ -186,7 +186,7 @@ def test_db_commands_report_and_upgrade_an_older_database(site: Site) -> None:
     with sqlite3.connect(site.db) as conn:  # back to 0004: without what 0005 adds
         conn.execute("DROP TABLE retention_marks")
         for name in (
-            "ix_outbox_delivered_at",
+            "ix_outbox_status_delivered_at",
             "ix_runs_started_at",
             "ix_schedule_slots_fire_time",
             "ix_slack_events_received_at",

@@ -159,7 +159,7 @@ outbox = sa.Table(
     sa.Index("ix_outbox_channel_status_id", "channel", "status", "id"),
     sa.Index("ix_outbox_status", "status"),
     sa.Index("ix_outbox_run_id", "run_id"),
-    sa.Index("ix_outbox_delivered_at", "delivered_at"),  # retention's range scan
+    sa.Index("ix_outbox_status_delivered_at", "status", "delivered_at"),  # retention batches
 )
 
 delivery_attempts = sa.Table(

@@ -4,7 +4,7 @@ Revision ID: 0005_i22_retention
 Revises: 0004
 Create Date: 2026-12-06 00:40:00
 
-Pruning walks each growing table by time (``delivered_at``, ``started_at``, ``fire_time``,
+Pruning walks each growing table by time (``(status, delivered_at)``, ``started_at``, ``fire_time``,
 ``received_at``); without an index every prune cycle would read the whole table, even when
 nothing has aged out.
 """
@@ -21,11 +21,13 @@ down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
+# (status, delivered_at), not delivered_at alone: without ANALYZE statistics SQLite prefers the
+# equality on ix_outbox_status and sorts every delivered row for each batch.
 INDEXES = (
-    ("ix_outbox_delivered_at", "outbox", "delivered_at"),
-    ("ix_runs_started_at", "runs", "started_at"),
-    ("ix_schedule_slots_fire_time", "schedule_slots", "fire_time"),
-    ("ix_slack_events_received_at", "slack_events", "received_at"),
+    ("ix_outbox_status_delivered_at", "outbox", ["status", "delivered_at"]),
+    ("ix_runs_started_at", "runs", ["started_at"]),
+    ("ix_schedule_slots_fire_time", "schedule_slots", ["fire_time"]),
+    ("ix_slack_events_received_at", "slack_events", ["received_at"]),
 )
 
 
@@ -40,8 +42,8 @@ def upgrade() -> None:
         sa.Column("pruned_at", sa.Double(), nullable=False),
         sa.PrimaryKeyConstraint("name", name=op.f("pk_retention_marks")),
     )
-    for name, table, column in INDEXES:
-        op.create_index(name, table, [column], unique=False)
+    for name, table, columns in INDEXES:
+        op.create_index(name, table, columns, unique=False)
 
 
 def downgrade() -> None:
