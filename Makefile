@@ -2,6 +2,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# pytest-xdist workers: tests mostly wait on servers and subprocesses, so more than the cores.
+TEST_WORKERS ?= 3
 
 .PHONY: demo test lint typecheck clean browser agent-check
 
@@ -21,7 +23,7 @@ test: $(STAMP)
 	$(BIN)/ruff check src agent/src tests bench setup.py
 	$(BIN)/ruff format --check src agent/src tests bench setup.py
 	$(BIN)/mypy
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(TEST_WORKERS)
 
 # Chromium from Debian's packages for tests/ops/test_dashboard_browser.py (skipped without it).
 # Retries while another apt/dpkg holds the lock.

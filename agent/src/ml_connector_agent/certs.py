@@ -121,8 +121,10 @@ def issue(
         )
     )
     if server:
+        # A server certificate without a SAN fails every client's host name check, and
+        # cryptography >= 51 refuses to build an empty SubjectAlternativeName: loopback by default.
         names: list[x509.GeneralName] = []
-        for host in hostnames or []:
+        for host in hostnames or default_hostnames():
             try:
                 names.append(x509.IPAddress(ipaddress.ip_address(host)))
             except ValueError:
