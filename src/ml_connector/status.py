@@ -22,6 +22,7 @@ from ml_connector.config import Config
 from ml_connector.delivery.audit import AuditEntry, list_entries
 from ml_connector.delivery.outbox import Status, queue_depth
 from ml_connector.redact import redact_text
+from ml_connector.sage100.certificates import CertificateStatus, certificate_status
 from ml_connector.schedule.configured import ConfiguredSchedule, configured_schedules
 from ml_connector.schedule.cron import describe_cron
 from ml_connector.schedule.planner import next_fire_times
@@ -115,10 +116,17 @@ class ServiceStatus:
     installations: tuple[InstallationStatus, ...]
     recent: tuple[AuditEntry, ...]
     storage: StorageStatus | None = None
+    #: the Sage 100 agents' CA, client and server certificates (expiry warnings)
+    certificates: tuple[CertificateStatus, ...] = ()
 
     @property
     def queued(self) -> int:
         return sum(q.depth for q in self.queues)
+
+    def certificate_warnings(self) -> list[str]:
+        """One line per certificate expired, unreadable or within 30 days of expiry."""
+        now = clock.to_datetime(self.generated_at)
+        return [f"{c.connection}: {c.note(now)}" for c in self.certificates if c.attention(now)]
 
 
 async def gather_status(
@@ -145,6 +153,7 @@ async def gather_status(
             retention_days=config.retention.days,
             marks=tuple((await all_marks(conn)).values()),
         )
+        certificates = await certificate_status(conn, config)
     installations = [
         await installation_status(engine, name, settings)
         for name, settings in config.slack.workspaces.items()
@@ -173,6 +182,7 @@ async def gather_status(
         installations=tuple(installations),
         recent=tuple(_safe_entry(entry) for entry in recent),
         storage=storage,
+        certificates=certificates,
     )
 
 

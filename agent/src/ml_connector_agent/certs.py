@@ -291,6 +291,7 @@ def server_ssl_context(
     ctx.set_ciphers(AEAD_CIPHERS)
     ctx.load_cert_chain(cert, key, password=passphrase)
     if client_ca is not None:
+        load_certificate(client_ca, "client CA file")  # an expired CA is refused by name
         ctx.verify_mode = ssl.CERT_REQUIRED
         ctx.load_verify_locations(cafile=str(client_ca))
     return ctx

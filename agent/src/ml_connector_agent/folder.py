@@ -156,7 +156,9 @@ def init_folder(
         handover / "client.pem",
         handover / "client.key",
     )
-    config.write_text(
+    # 0600 like the keys: it holds the API keys' hashes and names the key files.
+    write_private(
+        config,
         TEMPLATE.format(
             made=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
             companies=", ".join(f'"{c.upper()}"' for c in companies or ["ABC"]),
@@ -170,8 +172,7 @@ def init_folder(
             ),
             auth=auth,
             backend=backend,
-        ),
-        encoding="utf-8",
+        ).encode("utf-8"),
     )
     api_key = None
     if auth in ("api_key", "mtls+api_key"):

@@ -19,8 +19,8 @@ from ml_connector import clock
 from ml_connector.logging import get_logger
 from ml_connector.runtime.runner import PipelineRunner
 from ml_connector.schedule.configured import ConfiguredSchedule
+from ml_connector.schedule.fire_slots import Claim, attach_run, claim_due
 from ml_connector.schedule.planner import next_fire_times
-from ml_connector.schedule.slots import Claim, attach_run, claim_due
 
 log = get_logger("ml_connector.scheduler")
 

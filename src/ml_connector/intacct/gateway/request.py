@@ -25,7 +25,7 @@ from decimal import Decimal
 
 from lxml import etree
 
-from ml_connector.intacct.objects import format_value
+from ml_connector.intacct.gateway.objects import format_value
 
 READ_BY_QUERY_MAX_PAGESIZE = 1000  # DOC: "between 1 and 1000 items (Default: 100)"
 QUERY_MAX_PAGESIZE = 2000  # DOC: "between 1 and 2000 items (Default: 100)"

@@ -15,8 +15,8 @@ from decimal import Decimal
 from typing import Any
 
 from ml_connector.amounts import AmountError, parse_amount
-from ml_connector.sage100.errors import Sage100PermanentError
-from ml_connector.sage100.wire import stamp_of
+from ml_connector.sage100.agent_client.errors import Sage100PermanentError
+from ml_connector.sage100.agent_client.wire import stamp_of
 
 Record = Mapping[str, Any]
 

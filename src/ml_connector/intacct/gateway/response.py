@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from ml_connector.intacct.errors import (
+from ml_connector.intacct.gateway.errors import (
     ErrorDetail,
     IntacctAuthenticationError,
     IntacctControlError,
@@ -21,7 +21,7 @@ from ml_connector.intacct.errors import (
     control_error,
     function_error,
 )
-from ml_connector.intacct.objects import Value
+from ml_connector.intacct.gateway.objects import Value
 
 Record = dict[str, Value | dict[str, object] | list[object]]
 

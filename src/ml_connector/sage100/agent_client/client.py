@@ -27,8 +27,8 @@ from urllib.parse import quote
 import aiohttp
 from yarl import URL
 
-from ml_connector.delivery import backoff
-from ml_connector.sage100.errors import (
+from ml_connector import backoff
+from ml_connector.sage100.agent_client.errors import (
     Sage100AuthError,
     Sage100CompanyNotFoundError,
     Sage100Error,
@@ -36,9 +36,9 @@ from ml_connector.sage100.errors import (
     Sage100PermanentError,
     Sage100TransientError,
 )
-from ml_connector.sage100.metrics import REQUEST_SECONDS
-from ml_connector.sage100.tls import describe_peer
-from ml_connector.sage100.wire import Resource
+from ml_connector.sage100.agent_client.metrics import REQUEST_SECONDS
+from ml_connector.sage100.agent_client.tls import describe_peer
+from ml_connector.sage100.agent_client.wire import Resource
 
 __all__ = [
     "AgentHealth",
@@ -134,8 +134,9 @@ class Sage100Client:
         sleep: Sleep = asyncio.sleep,
         rng: Callable[[], float] = random.random,
     ) -> None:
-        """``ssl_context`` comes from :mod:`ml_connector.sage100.credentials` (or, in tests,
-        :func:`ml_connector.sage100.tls.client_ssl_context`); it is required for https."""
+        """``ssl_context`` comes from :mod:`ml_connector.sage100.agent_client.credentials` (or, in
+        tests, :func:`ml_connector.sage100.agent_client.tls.client_ssl_context`); it is required
+        for https."""
         self.base_url = base_url.rstrip("/")
         self._ssl: ssl.SSLContext | bool
         if self.base_url.startswith("https://"):
@@ -252,6 +253,11 @@ class Sage100Client:
             for record in page.records:
                 yield record
 
+    async def certificate(self) -> tuple[str, datetime] | None:
+        """Subject and expiry of the certificate the agent presents (None over plain http)."""
+        peer = await self._peer_certificate()
+        return describe_peer(peer) if peer else None
+
     # -- transport ------------------------------------------------------------------------
 
     async def _peer_certificate(self) -> bytes | None:
@@ -277,6 +283,36 @@ class Sage100Client:
             writer.close()
             with contextlib.suppress(OSError, ssl.SSLError):
                 await writer.wait_closed()
+
+    async def _expired_peer(self, reason: str) -> str:
+        """Name the agent's expired certificate and its date.
+
+        Verification refused the certificate, so it is fetched once more without verifying
+        (nothing is sent but the handshake) only to read its subject and end date. With TLS
+        1.3 the client's side of the handshake is over before the agent can refuse our
+        certificate, so this works in every auth mode.
+        """
+        url = URL(self.base_url)
+        look = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        look.check_hostname = False
+        look.verify_mode = ssl.CERT_NONE
+        try:
+            async with asyncio.timeout(5):
+                _, writer = await asyncio.open_connection(url.host, url.port, ssl=look)
+                try:
+                    ssl_object = writer.get_extra_info("ssl_object")
+                    der = ssl_object.getpeercert(binary_form=True) if ssl_object else None
+                finally:
+                    writer.close()
+        except (OSError, TimeoutError, ssl.SSLError):
+            return reason
+        if not der:
+            return reason
+        subject, not_after = describe_peer(der)
+        return (
+            f"the agent's certificate ({subject}) expired on {not_after:%Y-%m-%d}: run "
+            "`ml-connector-agent renew-certs` on the agent host and restart the agent"
+        )
 
     async def _tls_refusal(self) -> str | None:
         """Why the agent hung up, if it was because of our client certificate.
@@ -358,6 +394,8 @@ class Sage100Client:
             ):
                 reason = await self._tls_refusal()
             if reason is not None and not isinstance(exc, aiohttp.ServerTimeoutError):
+                if "expired" in reason.lower():
+                    reason = await self._expired_peer(reason)
                 raise Sage100AuthError(
                     f"TLS handshake with the Sage 100 agent at {self.base_url} failed: {reason}"
                 ) from exc

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from ml_connector.sage100.records import format_stamp, parse_stamp
+from ml_connector.sage100.collect.records import format_stamp, parse_stamp
 
 
 @dataclass(frozen=True, order=True)

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
-from ml_connector.sage100.streams import StreamSpec
+from ml_connector.sage100.collect.streams import StreamSpec
 from ml_connector.slack.mrkdwn import clean
 
 COMPANY_FIELD = "company"

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from ml_connector.sage100.records import Record, business_date, money, text
-from ml_connector.sage100.streams import StreamSpec, TrackedField
+from ml_connector.sage100.collect.records import Record, business_date, money, text
+from ml_connector.sage100.collect.streams import StreamSpec, TrackedField
 
 Fingerprint = dict[str, str]
 

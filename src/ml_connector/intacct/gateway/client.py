@@ -30,18 +30,18 @@ from urllib.parse import urlsplit
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+import ml_connector.intacct.gateway.metrics as metrics
 from ml_connector import clock
-from ml_connector.delivery.backoff import full_jitter
+from ml_connector.backoff import full_jitter
 from ml_connector.errors import TransientError
-from ml_connector.intacct import metrics
-from ml_connector.intacct.errors import (
+from ml_connector.intacct.gateway.errors import (
     AuthenticationPermanentError,
     IntacctError,
     MalformedResponseError,
     PagingError,
     TransportPermanentError,
 )
-from ml_connector.intacct.request import (
+from ml_connector.intacct.gateway.request import (
     Function,
     GetAPISession,
     Login,
@@ -54,16 +54,16 @@ from ml_connector.intacct.request import (
     build_request,
     new_controlid,
 )
-from ml_connector.intacct.response import Authentication, Record, Response, Result
-from ml_connector.intacct.session import (
+from ml_connector.intacct.gateway.request_slots import RequestSlots
+from ml_connector.intacct.gateway.response import Authentication, Record, Response, Result
+from ml_connector.intacct.gateway.session import (
     MAX_SESSION_AGE,
     Credentials,
     Session,
     SessionManager,
     SessionStore,
 )
-from ml_connector.intacct.slots import RequestSlots
-from ml_connector.intacct.transport import IntacctTransport
+from ml_connector.intacct.gateway.transport import IntacctTransport
 from ml_connector.vault import Vault
 
 DEFAULT_GATEWAY = "https://api.intacct.com/ia/xml/xmlgw.phtml"

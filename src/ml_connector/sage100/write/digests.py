@@ -12,12 +12,12 @@ from collections import Counter
 from collections.abc import Sequence
 from decimal import Decimal
 
-from ml_connector.sage100 import display
-from ml_connector.sage100.messages import Style, imbalance_line
-from ml_connector.sage100.plan import Event, RecordEvent, RegisterEvent
-from ml_connector.sage100.records import money, text
-from ml_connector.sage100.registers import ZERO
-from ml_connector.sage100.streams import StreamSpec
+from ml_connector.sage100.collect.records import money, text
+from ml_connector.sage100.collect.streams import StreamSpec
+from ml_connector.sage100.decide.plan import Event, RecordEvent, RegisterEvent
+from ml_connector.sage100.decide.registers import ZERO
+from ml_connector.sage100.write import display
+from ml_connector.sage100.write.messages import Style, imbalance_line
 from ml_connector.slack.blocks import Block, Message, compose, context, fields, header, section
 from ml_connector.slack.blocks import section_lines as lines_block
 from ml_connector.slack.mrkdwn import Mrkdwn, bold, escape, more

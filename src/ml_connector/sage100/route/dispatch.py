@@ -17,13 +17,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from ml_connector.config import Sage100Stream
-from ml_connector.sage100.changes import digest as fingerprint_digest
-from ml_connector.sage100.digests import digest
-from ml_connector.sage100.messages import Style, render
-from ml_connector.sage100.plan import Event, RegisterEvent
-from ml_connector.sage100.records import Record, amount_problems, record_key, stamp
-from ml_connector.sage100.routing import route
-from ml_connector.sage100.streams import StreamSpec
+from ml_connector.sage100.collect.records import Record, amount_problems, record_key, stamp
+from ml_connector.sage100.collect.streams import StreamSpec
+from ml_connector.sage100.decide.changes import digest as fingerprint_digest
+from ml_connector.sage100.decide.plan import Event, RegisterEvent
+from ml_connector.sage100.route.routing import route
+from ml_connector.sage100.write.digests import digest
+from ml_connector.sage100.write.messages import Style, render
 from ml_connector.slack.blocks import Message, alert_message
 
 MAX_DEDUPE_KEY = 400

@@ -4,8 +4,8 @@ This is the hot loop of every read (bench/intacct_parse.py), so it has two imple
 with one contract:
 
 - ``convert_record`` here, in Python: the reference, and the fallback for anything unusual;
-- ``ml_connector.intacct._records`` (Cython, compiled at install against lxml's public C API):
-  walks the libxml2 nodes of plain records directly instead of creating a Python proxy for
+- ``ml_connector.intacct.gateway._records`` (Cython, compiled at install against lxml's public C
+  API): walks the libxml2 nodes of plain records directly instead of creating a Python proxy for
   every field: the work per record on top of libxml2's own drops from ~10 to ~4 µs, and a
   whole parse runs ~1.45x as fast (bench/intacct_parse.py). Any record it does not handle
   exactly like the reference (a field with child elements, a value that fails its
@@ -25,9 +25,9 @@ from itertools import islice
 from lxml import etree
 
 from ml_connector.amounts import AmountError
-from ml_connector.intacct.errors import MalformedResponseError
-from ml_connector.intacct.objects import Converter, converters_for
-from ml_connector.intacct.response import Record
+from ml_connector.intacct.gateway.errors import MalformedResponseError
+from ml_connector.intacct.gateway.objects import Converter, converters_for
+from ml_connector.intacct.gateway.response import Record
 
 TakeRecords = Callable[[etree._Element, int, list[Record]], None]
 
@@ -125,7 +125,7 @@ def _nested(element: etree._Element) -> dict[str, object]:
 
 
 try:
-    from ml_connector.intacct import _records as _compiled
+    import ml_connector.intacct.gateway._records as _compiled
 except (ImportError, TypeError, ValueError):
     # Not built here (ImportError), or built against an lxml whose C API differs from the
     # installed one: lxml's import_lxml__etree() raises TypeError for a changed function

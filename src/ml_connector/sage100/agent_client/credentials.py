@@ -24,9 +24,13 @@ from typing import Any
 
 from ml_connector.config import Config, Sage100Connection
 from ml_connector.errors import SecretNotFoundError
-from ml_connector.sage100.client import Sage100Client
-from ml_connector.sage100.errors import Sage100AuthError
-from ml_connector.sage100.tls import CertificateInUse, client_ssl_context, read_certificate
+from ml_connector.sage100.agent_client.client import Sage100Client
+from ml_connector.sage100.agent_client.errors import Sage100AuthError
+from ml_connector.sage100.agent_client.tls import (
+    CertificateInUse,
+    client_ssl_context,
+    read_certificate,
+)
 from ml_connector.vault import Vault
 
 

@@ -22,7 +22,14 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from ml_connector.sage100.records import Record, business_date, money, record_key, stamp, text
+from ml_connector.sage100.collect.records import (
+    Record,
+    business_date,
+    money,
+    record_key,
+    stamp,
+    text,
+)
 
 ZERO = Decimal("0.00")
 

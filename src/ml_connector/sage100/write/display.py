@@ -11,8 +11,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from ml_connector.sage100.records import parse_stamp
-from ml_connector.sage100.streams import TrackedField
+from ml_connector.sage100.collect.records import parse_stamp
+from ml_connector.sage100.collect.streams import TrackedField
 from ml_connector.slack.dates import format_datetime
 from ml_connector.slack.money import format_money
 from ml_connector.slack.mrkdwn import BLANK

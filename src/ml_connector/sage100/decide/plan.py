@@ -7,7 +7,7 @@ which is what makes "posted exactly once" hold across a crash.
 Within one read the same record can come back twice (edited while the read paged through,
 it moves to a later stamp and is met again); only its latest version counts, so it is
 posted once, with the values it has now. (A read too large for one part, see
-:mod:`.pipeline`, can meet it in two parts: then it is posted, then posted as updated.)
+:mod:`..pipeline`, can meet it in two parts: then it is posted, then posted as updated.)
 """
 
 from __future__ import annotations
@@ -17,17 +17,17 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
 
-from ml_connector.sage100.changes import Change, Fingerprint, diff, digest, fingerprint
-from ml_connector.sage100.cursor import Position, StreamCursor
-from ml_connector.sage100.records import (
+from ml_connector.sage100.collect.cursor import Position, StreamCursor
+from ml_connector.sage100.collect.records import (
     Record,
     created_stamp,
     money,
     record_key,
     stamp,
 )
-from ml_connector.sage100.registers import ZERO, Register, group, line_register_key
-from ml_connector.sage100.streams import EVENT_FIELD, GL_ACCOUNTS, StreamSpec
+from ml_connector.sage100.collect.streams import EVENT_FIELD, GL_ACCOUNTS, StreamSpec
+from ml_connector.sage100.decide.changes import Change, Fingerprint, diff, digest, fingerprint
+from ml_connector.sage100.decide.registers import ZERO, Register, group, line_register_key
 
 EventKind = Literal["created", "updated", "deleted"]
 

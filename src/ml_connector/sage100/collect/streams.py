@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ml_connector.config import StreamName
-from ml_connector.sage100.wire import Resource
+from ml_connector.sage100.agent_client.wire import Resource
 
 #: How a tracked value is compared and shown.
 ValueKind = Literal[

@@ -12,12 +12,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from ml_connector.sage100 import display
-from ml_connector.sage100.changes import Change
-from ml_connector.sage100.links import build
-from ml_connector.sage100.plan import Event, RecordEvent, RegisterEvent
-from ml_connector.sage100.records import Record, business_date, money, text
-from ml_connector.sage100.registers import AccountTotal
+from ml_connector.sage100.collect.records import Record, business_date, money, text
+from ml_connector.sage100.decide.changes import Change
+from ml_connector.sage100.decide.plan import Event, RecordEvent, RegisterEvent
+from ml_connector.sage100.decide.registers import AccountTotal
+from ml_connector.sage100.write import display
+from ml_connector.sage100.write.record_links import build
 from ml_connector.slack.blocks import (
     Block,
     Message,

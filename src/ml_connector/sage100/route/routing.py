@@ -18,7 +18,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from ml_connector.config import RouteCondition, RouteRule
-from ml_connector.sage100.streams import StreamSpec
+from ml_connector.sage100.collect.streams import StreamSpec
 
 Scalar = str | float | int | bool
 

@@ -22,9 +22,9 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+import ml_connector.intacct.gateway.metrics as metrics
 from ml_connector import clock
-from ml_connector.intacct import metrics
-from ml_connector.intacct.errors import TransportTransientError
+from ml_connector.intacct.gateway.errors import TransportTransientError
 from ml_connector.store.tables import request_slots
 
 

@@ -24,10 +24,10 @@ from dataclasses import dataclass, field, replace
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+import ml_connector.intacct.gateway.metrics as metrics
 from ml_connector import clock
 from ml_connector.errors import CorruptSecretError
-from ml_connector.intacct import metrics
-from ml_connector.intacct.response import Authentication
+from ml_connector.intacct.gateway.response import Authentication
 from ml_connector.logging import get_logger
 from ml_connector.store.tables import intacct_sessions
 from ml_connector.vault import Vault

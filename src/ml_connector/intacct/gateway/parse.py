@@ -29,9 +29,13 @@ from typing import Any
 
 from lxml import etree
 
-from ml_connector.intacct.errors import ErrorDetail, MalformedResponseError, TruncatedResponseError
-from ml_connector.intacct.records import take_records
-from ml_connector.intacct.response import Authentication, Control, Record, Response, Result
+from ml_connector.intacct.gateway.errors import (
+    ErrorDetail,
+    MalformedResponseError,
+    TruncatedResponseError,
+)
+from ml_connector.intacct.gateway.records import take_records
+from ml_connector.intacct.gateway.response import Authentication, Control, Record, Response, Result
 
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
 MAX_PROLOG_BYTES = 16 * 1024

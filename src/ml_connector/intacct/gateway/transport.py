@@ -20,9 +20,9 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
+import ml_connector.intacct.gateway.metrics as metrics
 from ml_connector import __version__
-from ml_connector.intacct import metrics
-from ml_connector.intacct.errors import (
+from ml_connector.intacct.gateway.errors import (
     IntacctTransportError,
     MalformedResponseError,
     TransportPermanentError,
@@ -32,9 +32,9 @@ from ml_connector.intacct.errors import (
     text_is_offline,
     text_is_rate_limit,
 )
-from ml_connector.intacct.parse import DEFAULT_MAX_BYTES, ResponseParser
-from ml_connector.intacct.response import Response
-from ml_connector.intacct.slots import RequestSlots
+from ml_connector.intacct.gateway.parse import DEFAULT_MAX_BYTES, ResponseParser
+from ml_connector.intacct.gateway.request_slots import RequestSlots
+from ml_connector.intacct.gateway.response import Response
 
 DEFAULT_TIMEOUT = 300.0  # both official SDKs: MaxTimeout 300 s
 BODY_PREVIEW = 200

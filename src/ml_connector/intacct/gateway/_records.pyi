@@ -2,8 +2,8 @@ from collections.abc import Callable, Mapping
 
 from lxml import etree
 
-from ml_connector.intacct.objects import Converter
-from ml_connector.intacct.response import Record
+from ml_connector.intacct.gateway.objects import Converter
+from ml_connector.intacct.gateway.response import Record
 
 def take_records(
     data: etree._Element,
