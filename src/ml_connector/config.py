@@ -199,6 +199,14 @@ class DeliveryConfig(Model):
     request_timeout: float = Field(10.0, gt=0)
 
 
+class RetentionConfig(Model):
+    """How long finished work is kept: delivered messages with their attempts, finished runs
+    and schedule slots older than ``days`` are pruned by `serve`; undelivered messages and
+    dead letters are kept however old they are."""
+
+    days: int = Field(90, ge=1, le=36_500, description="days delivered messages are kept")
+
+
 class SlackWorkspace(Model):
     api_base_url: SecureUrl = SLACK_API
     app_id: str | None = None
@@ -521,6 +529,7 @@ class Config(Model):
     server: ServerConfig = ServerConfig()
     database: DatabaseConfig = DatabaseConfig()
     delivery: DeliveryConfig = DeliveryConfig()
+    retention: RetentionConfig = RetentionConfig()
     slack: SlackConfig = SlackConfig()
     connections: dict[str, Connection] = {}
     pipelines: dict[str, Pipeline] = {}

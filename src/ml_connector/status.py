@@ -29,6 +29,8 @@ from ml_connector.schedule.cron import describe_cron
 from ml_connector.schedule.planner import next_fire_times
 from ml_connector.schedule.spec import ScheduleSpec
 from ml_connector.slack.tokens import InstallationStatus, installation_status
+from ml_connector.store.retention import OUTBOX, Mark, all_marks
+from ml_connector.store.size import DatabaseSize, database_size
 from ml_connector.store.tables import outbox, runs
 
 RUNNING = "running"
@@ -87,6 +89,27 @@ class ChannelQueue:
 
 
 @dataclass(frozen=True)
+class StorageStatus:
+    """The database's size and what retention keeps and has pruned."""
+
+    size: DatabaseSize
+    retention_days: int
+    marks: tuple[Mark, ...]
+
+    @property
+    def last_pruned(self) -> Mark | None:
+        return next((m for m in self.marks if m.name == OUTBOX), None)
+
+    def describe_retention(self) -> str:
+        """``kept 90 days; 1,204 delivered messages pruned so far, delivered before …``."""
+        kept = f"delivered messages kept {self.retention_days} days"
+        mark = self.last_pruned
+        if mark is None:
+            return f"{kept}; none pruned yet"
+        return f"{kept}; {mark.pruned_rows:,} pruned so far (delivered before {mark.cutoff_date})"
+
+
+@dataclass(frozen=True)
 class ServiceStatus:
     generated_at: float
     pipelines: tuple[PipelineStatus, ...]
@@ -94,6 +117,7 @@ class ServiceStatus:
     dead_letters: int
     installations: tuple[InstallationStatus, ...]
     recent: tuple[AuditEntry, ...]
+    storage: StorageStatus | None = None
     #: the Sage 100 agents' CA, client and server certificates (expiry warnings)
     certificates: tuple[CertificateStatus, ...] = ()
 
@@ -127,6 +151,11 @@ async def gather_status(
         dead = await _dead_letters_by_pipeline(conn)
         depth = await queue_depth(conn)
         recent = await list_entries(conn, limit=recent_limit) if recent_limit > 0 else []
+        storage = StorageStatus(
+            size=await database_size(conn),
+            retention_days=config.retention.days,
+            marks=tuple((await all_marks(conn)).values()),
+        )
         certificates = await certificate_status(conn, config)
     installations = [
         await installation_status(engine, name, settings)
@@ -155,6 +184,7 @@ async def gather_status(
         dead_letters=sum(dead.values()),
         installations=tuple(installations),
         recent=tuple(_safe_entry(entry) for entry in recent),
+        storage=storage,
         certificates=certificates,
     )
 

@@ -118,6 +118,10 @@ def status(config_path: ConfigOption = None) -> None:
                 c.connection, f"{c.what} {c.where}", f"[{colour}]{state}[/{colour}]", c.note(now)
             )
         print_whole(certs)
+    if found.storage is not None:
+        size = found.storage.size
+        console.print(f"Database: {size.describe()} — {size.basis}", highlight=False)
+        console.print(f"Retention: {found.storage.describe_retention()}", highlight=False)
     console.print(
         f"Dead letters: {found.dead_letters}"
         + (" — `ml-connector replay --dead-letters` posts them again" if found.dead_letters else "")

@@ -30,6 +30,7 @@ from ml_connector.pipeline import Pipeline, RunOutcome
 from ml_connector.runtime import instance, systemd
 from ml_connector.runtime.company_directory import CompanyDirectory
 from ml_connector.runtime.pipelines import build_pipelines
+from ml_connector.runtime.retention import RetentionTask
 from ml_connector.runtime.runner import PipelineRunner
 from ml_connector.runtime.scheduler import Scheduler
 from ml_connector.runtime.trigger_reads import TriggerReadWorker
@@ -177,6 +178,9 @@ async def _serve(
             asyncio.create_task(rt.worker.run(stop), name="delivery"),
             asyncio.create_task(scheduler.run(stop), name="scheduler"),
             asyncio.create_task(_heartbeat(rt, stop), name="instance heartbeat"),
+            asyncio.create_task(
+                RetentionTask(rt.engine, rt.config.retention).run(stop), name="retention"
+            ),
             asyncio.create_task(_follow_companies(rt, scheduler, stop), name="companies"),
         ]
         if triggers is not None:
