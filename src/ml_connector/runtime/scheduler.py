@@ -3,7 +3,9 @@
 Claims go through ``schedule.slots.claim_due``, whose unique (schedule, fire time) key makes
 a slot run once however many processes are up; missed slots after downtime come back as one
 coalesced catch-up claim. Runs of one schedule never overlap: a slot won while the previous
-run is still going is absorbed (``try_start_run`` refuses it).
+run is still going is absorbed (``try_start_run`` refuses it). A paused company's schedules
+claim nothing; once resumed, the slots it missed come back as one catch-up run, which reads
+from the company's cursor (nothing is missed, nothing posted twice).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from ml_connector.runtime.runner import PipelineRunner
 from ml_connector.schedule.configured import ConfiguredSchedule
 from ml_connector.schedule.fire_slots import Claim, attach_run, claim_due
 from ml_connector.schedule.planner import next_fire_times
+from ml_connector.store.companies import paused
 
 log = get_logger("ml_connector.scheduler")
 
@@ -65,9 +68,14 @@ class Scheduler:
     async def tick(self, now: float) -> list[Claim]:
         """Claim and start whatever is due now; return the claims this process won."""
         claims: list[Claim] = []
+        async with self.engine.connect() as conn:
+            stopped = await paused(conn)
         for schedule in self.schedules:
             task = self._running.get(schedule.name)
             if task is not None and not task.done():
+                continue
+            company = schedule.company
+            if company is not None and (schedule.pipeline, company.code) in stopped:
                 continue
             claim = await claim_due(
                 self.engine,
@@ -98,7 +106,11 @@ class Scheduler:
 
         try:
             await self.runner.run_one(
-                schedule.pipeline, claim.trigger, stream=schedule.stream, on_started=started
+                schedule.pipeline,
+                claim.trigger,
+                stream=schedule.stream,
+                company=schedule.company,
+                on_started=started,
             )
         except Exception:
             log.exception("scheduled run failed to start", schedule=schedule.name)
