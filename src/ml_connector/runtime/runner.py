@@ -20,7 +20,7 @@ from ml_connector.config import Config, Sage100Pipeline
 from ml_connector.errors import ConfigError
 from ml_connector.logging import get_logger
 from ml_connector.pipeline import Pipeline, RunContext, RunOutcome, Trigger
-from ml_connector.schedule.runs import finish_run, heartbeat_run, try_start_run
+from ml_connector.schedule.runs import finish_run, heartbeat_run, run_key, try_start_run
 from ml_connector.vault import Vault
 
 log = get_logger("ml_connector.runtime")
@@ -28,11 +28,6 @@ log = get_logger("ml_connector.runtime")
 # Every few seconds, so a run whose process died (killed, disk full at its last write) is
 # recognised as dead within seconds (schedule.runs.DEFAULT_STALE_AFTER), not minutes.
 HEARTBEAT_SECONDS = 3.0
-
-
-def run_key(pipeline: str, stream: str | None) -> str:
-    """The name runs and schedule slots are recorded under."""
-    return pipeline if stream is None else f"{pipeline}.{stream}"
 
 
 class PipelineRunner:
