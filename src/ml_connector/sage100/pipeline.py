@@ -28,12 +28,14 @@ and converts an aware ``--since``/``--until`` (a naive one is already server-loc
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ml_connector.config import Config, Sage100Connection, Sage100Stream
@@ -44,6 +46,7 @@ from ml_connector.logging import get_logger
 from ml_connector.pipeline import RunContext, RunOutcome, RunStatus
 from ml_connector.sage100.agent_client.client import RetryPolicy, Sage100Client
 from ml_connector.sage100.agent_client.credentials import agent_client
+from ml_connector.sage100.certificates import record_agent_certificate
 from ml_connector.sage100.collect.cursor import StreamCursor, shift
 from ml_connector.sage100.collect.records import (
     Record,
@@ -67,6 +70,9 @@ from ml_connector.vault import Vault
 from ml_connector.wording import plural
 
 log = get_logger("ml_connector.sage100.pipeline")
+
+#: Seconds for the one handshake per run that reads the agent's certificate.
+CERTIFICATE_TIMEOUT = 5.0
 
 PAGE_SIZE = 500
 # Records held in memory and committed together; a larger read is committed in parts.
@@ -185,6 +191,7 @@ class Sage100Pipeline:
         except (ExternalError, VaultError) as exc:
             error = f"cannot set up the Sage 100 agent client: {exc}"
             return RunOutcome(status="failed", error=error, summary=error)
+        await self._note_certificate(ctx, client)
         results = []
         for stream_name, stream in streams:
             result = StreamResult(stream_name)
@@ -201,6 +208,22 @@ class Sage100Pipeline:
                 )
             results.append(result)
         return self._outcome(results)
+
+    async def _note_certificate(self, ctx: RunContext, client: Sage100Client) -> None:
+        """Record the agent's certificate for the status views' 30-day warning. Best effort
+        and short (an unreachable agent fails the reads below with the real message, after
+        their own retries, and this must not add a whole timeout to that)."""
+        try:
+            seen = await asyncio.wait_for(client.certificate(), CERTIFICATE_TIMEOUT)
+        except (ExternalError, TimeoutError) as exc:
+            log.info("agent certificate not read", pipeline=self.name, error=str(exc))
+            return
+        if seen is None:
+            return
+        try:
+            await record_agent_certificate(ctx.engine, self._settings.connection, *seen)
+        except SQLAlchemyError as exc:  # the commits below report a database that is down
+            log.warning("agent certificate not recorded", pipeline=self.name, error=str(exc))
 
     def _selected(self, wanted: str | None) -> list[tuple[str, Sage100Stream]]:
         streams = self._settings.streams

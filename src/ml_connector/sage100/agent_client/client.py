@@ -253,6 +253,11 @@ class Sage100Client:
             for record in page.records:
                 yield record
 
+    async def certificate(self) -> tuple[str, datetime] | None:
+        """Subject and expiry of the certificate the agent presents (None over plain http)."""
+        peer = await self._peer_certificate()
+        return describe_peer(peer) if peer else None
+
     # -- transport ------------------------------------------------------------------------
 
     async def _peer_certificate(self) -> bytes | None:
@@ -278,6 +283,36 @@ class Sage100Client:
             writer.close()
             with contextlib.suppress(OSError, ssl.SSLError):
                 await writer.wait_closed()
+
+    async def _expired_peer(self, reason: str) -> str:
+        """Name the agent's expired certificate and its date.
+
+        Verification refused the certificate, so it is fetched once more without verifying
+        (nothing is sent but the handshake) only to read its subject and end date. With TLS
+        1.3 the client's side of the handshake is over before the agent can refuse our
+        certificate, so this works in every auth mode.
+        """
+        url = URL(self.base_url)
+        look = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        look.check_hostname = False
+        look.verify_mode = ssl.CERT_NONE
+        try:
+            async with asyncio.timeout(5):
+                _, writer = await asyncio.open_connection(url.host, url.port, ssl=look)
+                try:
+                    ssl_object = writer.get_extra_info("ssl_object")
+                    der = ssl_object.getpeercert(binary_form=True) if ssl_object else None
+                finally:
+                    writer.close()
+        except (OSError, TimeoutError, ssl.SSLError):
+            return reason
+        if not der:
+            return reason
+        subject, not_after = describe_peer(der)
+        return (
+            f"the agent's certificate ({subject}) expired on {not_after:%Y-%m-%d}: run "
+            "`ml-connector-agent renew-certs` on the agent host and restart the agent"
+        )
 
     async def _tls_refusal(self) -> str | None:
         """Why the agent hung up, if it was because of our client certificate.
@@ -359,6 +394,8 @@ class Sage100Client:
             ):
                 reason = await self._tls_refusal()
             if reason is not None and not isinstance(exc, aiohttp.ServerTimeoutError):
+                if "expired" in reason.lower():
+                    reason = await self._expired_peer(reason)
                 raise Sage100AuthError(
                     f"TLS handshake with the Sage 100 agent at {self.base_url} failed: {reason}"
                 ) from exc

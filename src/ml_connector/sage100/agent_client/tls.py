@@ -46,31 +46,43 @@ class CertificateInUse:
     def days_left(self, now: datetime) -> int:
         return (self.not_after - now).days
 
+    def expired(self, now: datetime) -> bool:
+        return self.not_after <= now
+
     def warning(self, now: datetime) -> str | None:
+        """None while more than 30 days are left; else what to do, naming file and date."""
+        if self.expired(now):
+            return f"{self.what} {self.where} expired on {self.not_after:%Y-%m-%d}: {RENEW_HINT}"
         if self.not_after - now > EXPIRY_WARNING:
             return None
         return (
             f"{self.what} {self.where} expires on {self.not_after:%Y-%m-%d} "
-            f"({self.days_left(now)} days): run `ml-connector-agent renew-certs` on the agent "
-            "host and install the new files"
+            f"({self.days_left(now)} days): {RENEW_HINT}"
         )
 
 
-def read_certificate(path: Path, what: str, *, now: datetime | None = None) -> CertificateInUse:
-    """Load a PEM certificate; refuse one that has expired, naming the file and the date."""
+RENEW_HINT = "run `ml-connector-agent renew-certs` on the agent host and install the new files"
+
+
+def inspect_certificate(path: Path, what: str) -> CertificateInUse:
+    """A PEM certificate's subject and expiry, expired or not (the status views show both)."""
     try:
         cert = x509.load_pem_x509_certificate(path.read_bytes())
     except OSError as exc:
         raise Sage100AuthError(f"{what} {path} cannot be read: {exc.strerror or exc}") from exc
     except ValueError as exc:
         raise Sage100AuthError(f"{what} {path} is not a PEM certificate") from exc
-    in_use = CertificateInUse(
+    return CertificateInUse(
         what, str(path), cert.subject.rfc4514_string(), cert.not_valid_after_utc
     )
-    if in_use.not_after <= (now or datetime.now(UTC)):
+
+
+def read_certificate(path: Path, what: str, *, now: datetime | None = None) -> CertificateInUse:
+    """Load a PEM certificate; refuse one that has expired, naming the file and the date."""
+    in_use = inspect_certificate(path, what)
+    if in_use.expired(now or datetime.now(UTC)):
         raise Sage100AuthError(
-            f"{what} {path} expired on {in_use.not_after:%Y-%m-%d}: run "
-            "`ml-connector-agent renew-certs` on the agent host and install the new files"
+            f"{what} {path} expired on {in_use.not_after:%Y-%m-%d}: {RENEW_HINT}"
         )
     return in_use
 
