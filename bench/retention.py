@@ -23,8 +23,8 @@ import time
 from pathlib import Path
 
 from ml_connector.delivery.audit import record_attempt
+from ml_connector.delivery.retention import DAY, RULES, prune_batch
 from ml_connector.store import make_engine, migrate
-from ml_connector.store.retention import DAY, RULES, prune_batch
 from ml_connector.store.tables import delivery_attempts, outbox
 
 NOW = 2_000_000_000.0

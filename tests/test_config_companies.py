@@ -181,7 +181,7 @@ def test_stored_companies_merge_but_never_override_the_file(tmp_path: Path) -> N
 
 
 def test_a_bad_route_in_a_tenant_file_is_reported_against_that_file(tmp_path: Path) -> None:
-    from ml_connector.companies import pipeline_problems
+    from ml_connector.sage100.company_problems import pipeline_problems
 
     path = main_file(tmp_path)
     tenant = write(

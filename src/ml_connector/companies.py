@@ -21,8 +21,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import ValidationError
-
 from ml_connector.config import (
     Config,
     IntacctChannels,
@@ -33,7 +31,6 @@ from ml_connector.config import (
     Sage100Connection,
     Sage100Pipeline,
     Sage100Stream,
-    describe_errors,
 )
 from ml_connector.errors import ConfigError
 
@@ -179,67 +176,7 @@ def intacct_mention_group(settings: IntacctPipeline, code: str) -> str | None:
     return settings.mention_group
 
 
-def pipeline_problems(config: Config, pipeline: str) -> list[str]:
-    """What the file's schema cannot check: each company's routes and record links against
-    its stream's fields (the pipeline's own streams included)."""
-    settings = config.pipelines.get(pipeline)
-    if not isinstance(settings, Sage100Pipeline):
-        return []
-    from ml_connector.sage100.collect.streams import STREAMS
-    from ml_connector.sage100.route.routing import rule_problems
-    from ml_connector.sage100.write.record_links import template_problems
-
-    problems: list[str] = []
-    own_streams = sage100_streams(settings, "")
-    checked = [(f"pipelines.{pipeline}", own_streams)]
-    for code in settings.company:
-        own = sage100_streams(settings, code)
-        changed = {n: s for n, s in own.items() if s != own_streams.get(n)}
-        checked.append((f"pipelines.{pipeline}.company.{code}", changed))
-    for base, streams in checked:
-        for stream_name, stream in streams.items():
-            where = f"{base}.streams.{stream_name}"
-            spec = STREAMS[stream_name]
-            problems += rule_problems(stream.routes, spec, where)
-            if stream.record_link:
-                problems += template_problems(stream.record_link, spec, f"{where}.record_link")
-    return problems
-
-
 # -- companies added from the CLI --------------------------------------------------------------
-
-
-def settings_model(
-    config: Config, pipeline: str
-) -> type[Sage100CompanySettings] | type[IntacctCompanySettings]:
-    settings = config.pipelines.get(pipeline)
-    if settings is None:
-        known = ", ".join(sorted(config.pipelines)) or "none configured"
-        raise ConfigError(f"no pipeline named {pipeline!r} (configured: {known})")
-    return (
-        Sage100CompanySettings if isinstance(settings, Sage100Pipeline) else IntacctCompanySettings
-    )
-
-
-def check_company_settings(
-    config: Config, pipeline: str, code: str, raw: Mapping[str, Any], *, where: str
-) -> dict[str, Any]:
-    """``raw`` validated exactly as ``[pipelines.PIPELINE.company.CODE]`` in the file would be:
-    the same model, then the whole config with it merged (references, routes, links).
-    Returns what to store; raises ``ConfigError`` with one line per problem, naming ``where``."""
-    model = settings_model(config, pipeline)
-    dotted = f"pipelines.{pipeline}.company.{code}"
-    try:
-        parsed = model.model_validate(dict(raw))
-    except ValidationError as exc:
-        problems = [f"{where}: {dotted}.{line}" for line in describe_errors(exc, dict(raw))]
-        raise ConfigError("\n".join(problems), problems) from None
-    stored: dict[str, Any] = parsed.model_dump(mode="json", exclude_unset=True)
-    merged = with_stored(config, {pipeline: {code: stored}})
-    problems = [f"{where}: {p}" for p in pipeline_problems(merged, pipeline)]
-    if problems:
-        raise ConfigError("\n".join(problems), problems)
-    return stored
 
 
 def with_stored(config: Config, stored: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> Config:

@@ -22,6 +22,7 @@ from ml_connector.companies import Company, pipeline_of
 from ml_connector.config import Config
 from ml_connector.delivery.audit import AuditEntry, list_entries
 from ml_connector.delivery.outbox import Status, queue_depth
+from ml_connector.delivery.retention import OUTBOX, Mark, all_marks
 from ml_connector.redact import redact_text
 from ml_connector.sage100.certificates import CertificateStatus, certificate_status
 from ml_connector.schedule.configured import ConfiguredSchedule, configured_schedules
@@ -29,7 +30,6 @@ from ml_connector.schedule.cron import describe_cron
 from ml_connector.schedule.planner import next_fire_times
 from ml_connector.schedule.spec import ScheduleSpec
 from ml_connector.slack.tokens import InstallationStatus, installation_status
-from ml_connector.store.retention import OUTBOX, Mark, all_marks
 from ml_connector.store.size import DatabaseSize, database_size
 from ml_connector.store.tables import outbox, runs
 

@@ -10,9 +10,9 @@ from pathlib import Path
 from ml_connector import clock
 from ml_connector.config import load_config
 from ml_connector.delivery.audit import record_attempt
+from ml_connector.delivery.retention import DAY
 from ml_connector.runtime.retention import RetentionTask
 from ml_connector.store import make_engine
-from ml_connector.store.retention import DAY
 from ml_connector.store.tables import outbox, runs
 
 from .conftest import Site, one_line

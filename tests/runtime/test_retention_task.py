@@ -12,8 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ml_connector import clock
 from ml_connector.config import RetentionConfig
+from ml_connector.delivery.retention import DAY
 from ml_connector.runtime.retention import RetentionTask, jittered
-from ml_connector.store.retention import DAY
 from ml_connector.store.tables import outbox
 
 

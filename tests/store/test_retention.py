@@ -10,11 +10,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ml_connector.delivery import retention
 from ml_connector.delivery.audit import record_attempt
 from ml_connector.delivery.outbox import Status
 from ml_connector.delivery.replay import replay_one
-from ml_connector.store import retention
-from ml_connector.store.retention import (
+from ml_connector.delivery.retention import (
     ATTEMPTS,
     DAY,
     OUTBOX,

@@ -20,7 +20,7 @@ from ml_connector.cli.context import (
 )
 from ml_connector.delivery import audit as audit_store
 from ml_connector.delivery.audit import Attempt, AuditEntry
-from ml_connector.store.retention import OUTBOX, Mark, get_mark, why_missing
+from ml_connector.delivery.retention import OUTBOX, Mark, get_mark, why_missing
 
 app = typer.Typer(help="Inspect the delivery audit trail.", no_args_is_help=True)
 

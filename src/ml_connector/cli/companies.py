@@ -27,10 +27,10 @@ from ml_connector.cli.context import (
     run,
 )
 from ml_connector.companies import (
-    check_company_settings,
     pipeline_companies,
     serves_every_company,
 )
+from ml_connector.company_admission import check_company_settings
 from ml_connector.config import CompanyCode, Config, EntityId, Sage100Pipeline
 from ml_connector.errors import ConfigError
 from ml_connector.store import companies as stored

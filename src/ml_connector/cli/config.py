@@ -46,7 +46,7 @@ def secret_references(config: Config) -> list[tuple[str, str]]:
 def validate(config_path: ConfigOption = None) -> None:
     """Validate the config file; report unstored secrets it refers to."""
     config = load(config_path)
-    from ml_connector.companies import pipeline_problems
+    from ml_connector.sage100.company_problems import pipeline_problems
 
     # Routes and record links, the pipelines' and each company's, against their streams.
     problems = [

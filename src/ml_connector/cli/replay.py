@@ -21,8 +21,8 @@ from ml_connector.delivery.replay import (
     replay_one,
     replay_run,
 )
+from ml_connector.delivery.retention import why_run_empty
 from ml_connector.slack.links import is_channel_id, permalinks
-from ml_connector.store.retention import why_run_empty
 
 
 @handle_errors

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ml_connector import clock
 from ml_connector.delivery.outbox import Status, enqueue
-from ml_connector.store.retention import why_missing
+from ml_connector.delivery.retention import why_missing
 from ml_connector.store.tables import outbox
 
 REPLAY_BLOCK_ID = "mlc_replay_note"

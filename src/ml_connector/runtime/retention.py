@@ -1,5 +1,5 @@
 """The periodic prune inside `serve`: every :data:`EVERY` seconds (± jitter), one pass of
-:func:`ml_connector.store.retention.prune_all`.
+:func:`ml_connector.delivery.retention.prune_all`.
 
 The first pass waits a little after start-up (so a restart does not compete with catch-up
 runs and lease reclaims for the lock), and each interval is jittered so that several
@@ -20,8 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ml_connector import clock
 from ml_connector.config import RetentionConfig
+from ml_connector.delivery.retention import BATCH_SIZE, CycleReport, prune_all
 from ml_connector.logging import get_logger
-from ml_connector.store.retention import BATCH_SIZE, CycleReport, prune_all
 
 log = get_logger("ml_connector.retention")
 

@@ -23,11 +23,11 @@ from ml_connector.companies import (
     sage100_streams,
     serves_every_company,
 )
+from ml_connector.company_directory import CompanyDirectory
 from ml_connector.config import Config, Sage100Pipeline
 from ml_connector.errors import ConfigError
 from ml_connector.logging import get_logger
 from ml_connector.pipeline import Pipeline, RunContext, RunOutcome, Trigger
-from ml_connector.runtime.company_directory import CompanyDirectory
 from ml_connector.schedule.runs import finish_run, heartbeat_run, run_key, try_start_run
 from ml_connector.store.companies import Pause, is_paused, paused
 from ml_connector.vault import Vault

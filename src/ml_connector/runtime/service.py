@@ -21,6 +21,7 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ml_connector import clock
+from ml_connector.company_directory import CompanyDirectory
 from ml_connector.config import Config, IntacctConnection
 from ml_connector.delivery import DeliverySettings, DeliveryWorker, claims
 from ml_connector.delivery.slack_gateway import ClientGateway, managed_gateway
@@ -28,7 +29,6 @@ from ml_connector.delivery.worker import default_owner
 from ml_connector.logging import get_logger
 from ml_connector.pipeline import Pipeline, RunOutcome
 from ml_connector.runtime import instance, systemd
-from ml_connector.runtime.company_directory import CompanyDirectory
 from ml_connector.runtime.pipelines import build_pipelines
 from ml_connector.runtime.retention import RetentionTask
 from ml_connector.runtime.runner import PipelineRunner

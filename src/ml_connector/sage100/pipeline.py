@@ -41,7 +41,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from ml_connector.companies import (
     Company,
     pipeline_companies,
-    pipeline_problems,
     sage100_currency,
     sage100_streams,
     serves_every_company,
@@ -64,6 +63,7 @@ from ml_connector.sage100.collect.records import (
     stamp,
 )
 from ml_connector.sage100.collect.streams import STREAMS, StreamSpec
+from ml_connector.sage100.company_problems import pipeline_problems
 from ml_connector.sage100.decide.plan import Plan, plan_gl_postings, plan_records, register_keys
 from ml_connector.sage100.route.dispatch import (
     plan_outgoing,

@@ -15,9 +15,9 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ml_connector import clock
+from ml_connector.company_directory import CompanyDirectory
 from ml_connector.config import Config
 from ml_connector.logging import get_logger
-from ml_connector.runtime.company_directory import CompanyDirectory
 from ml_connector.slack.manifest import COMMANDS_PATH, EVENTS_PATH, OAUTH_REDIRECT_PATH
 from ml_connector.slack.oauth import Installer
 from ml_connector.vault import Vault

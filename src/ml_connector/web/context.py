@@ -9,9 +9,9 @@ import aiohttp
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ml_connector.company_directory import CompanyDirectory
 from ml_connector.config import Config
 from ml_connector.pipeline import RunOutcome
-from ml_connector.runtime.company_directory import CompanyDirectory
 from ml_connector.slack.oauth import Installer
 from ml_connector.vault import Vault
 from ml_connector.web.background import BackgroundTasks
