@@ -102,7 +102,10 @@ class PipelineRunner:
         since: datetime | None = None,
         until: datetime | None = None,
         on_started: Callable[[int], Awaitable[None]] | None = None,
+        timeout: float | None = None,
     ) -> RunOutcome:
+        """``timeout``: seconds the run may take before it is cut off and recorded failed
+        (what it committed in parts stays; the next run reads on from there)."""
         key = run_key(pipeline, stream)
         run_id = await try_start_run(self.engine, key, trigger, self.owner)
         if run_id is None:
@@ -127,8 +130,21 @@ class PipelineRunner:
             heartbeat=heartbeat,
         )
         beating = asyncio.create_task(self._beat(run_id))
+        deadline = asyncio.timeout(timeout)
         try:
-            outcome = await self.pipelines[pipeline].run(ctx)
+            async with deadline:
+                outcome = await self.pipelines[pipeline].run(ctx)
+        except TimeoutError as exc:
+            if not deadline.expired():
+                log.exception("pipeline run crashed", pipeline=key, run_id=run_id)
+                outcome = RunOutcome("failed", error=f"{type(exc).__name__}: {exc}")
+            else:
+                log.warning("pipeline run timed out", pipeline=key, run_id=run_id)
+                outcome = RunOutcome(
+                    "failed",
+                    error=f"timed out after {timeout:g} s (scheduling.poll_timeout)",
+                    summary="timed out",
+                )
         except asyncio.CancelledError:
             # Nothing of the run was committed unless the pipeline committed it whole.
             await finish_run(

@@ -133,9 +133,12 @@ class Sage100Client:
         timeout: float = 60.0,
         sleep: Sleep = asyncio.sleep,
         rng: Callable[[], float] = random.random,
+        max_connections: int = 4,
     ) -> None:
         """``ssl_context`` comes from :mod:`ml_connector.sage100.credentials` (or, in tests,
-        :func:`ml_connector.sage100.tls.client_ssl_context`); it is required for https."""
+        :func:`ml_connector.sage100.tls.client_ssl_context`); it is required for https.
+        ``max_connections``: kept-alive connections to the agent at most (requests beyond
+        wait for one), shared by every company and stream polled through this client."""
         self.base_url = base_url.rstrip("/")
         self._ssl: ssl.SSLContext | bool
         if self.base_url.startswith("https://"):
@@ -150,6 +153,7 @@ class Sage100Client:
         self._sleep = sleep
         self._rng = rng
         self._session: aiohttp.ClientSession | None = None
+        self._max_connections = max_connections
 
     def __repr__(self) -> str:
         return f"Sage100Client({self.base_url!r}, api_key={'set' if self._api_key else 'none'})"
@@ -171,7 +175,7 @@ class Sage100Client:
             if self._api_key:
                 headers["Authorization"] = f"Bearer {self._api_key}"
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(ssl=self._ssl, limit=4),
+                connector=aiohttp.TCPConnector(ssl=self._ssl, limit=self._max_connections),
                 headers=headers,
                 timeout=self._timeout,
             )

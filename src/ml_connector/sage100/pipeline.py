@@ -42,6 +42,7 @@ from ml_connector.delivery.outbox import enqueue_all
 from ml_connector.errors import ConfigError, ExternalError, VaultError
 from ml_connector.logging import get_logger
 from ml_connector.pipeline import RunContext, RunOutcome, RunStatus
+from ml_connector.sage100.agents import AgentClients
 from ml_connector.sage100.client import RetryPolicy, Sage100Client
 from ml_connector.sage100.credentials import agent_client
 from ml_connector.sage100.cursor import StreamCursor, shift
@@ -125,7 +126,10 @@ class Sage100Pipeline:
         retry: RetryPolicy | None = None,
         page_size: int = PAGE_SIZE,
         window_records: int = WINDOW_RECORDS,
+        agents: AgentClients | None = None,
     ) -> None:
+        """``agents``: the runtime's shared clients, one per agent (``sage100.agents``);
+        without it the pipeline makes a client of its own."""
         settings = config.pipelines.get(name)
         if not isinstance(settings, Sage100Settings):
             raise ConfigError(f"pipelines.{name}: expected a pipeline of type 'sage100'")
@@ -154,11 +158,19 @@ class Sage100Pipeline:
         self._retry = retry or RetryPolicy()
         self._page_size = page_size
         self._window_records = window_records
+        self._agents = agents
+        if agents is not None:
+            agents.users += 1
 
     def __repr__(self) -> str:
         return f"Sage100Pipeline({self.name!r}, company={self._connection.company!r})"
 
     async def aclose(self) -> None:
+        if self._agents is not None:
+            agents, self._agents = self._agents, None
+            self._client = None
+            await agents.release()
+            return
         if self._client is not None and self._owns_client:
             await self._client.close()
             self._client = None
@@ -237,6 +249,8 @@ class Sage100Pipeline:
         )
 
     async def _agent(self, vault: Vault) -> Sage100Client:
+        if self._client is None and self._agents is not None:
+            return await self._agents.client(self._connection, vault)
         if self._client is None:
             self._client, _ = await agent_client(
                 self._connection, self._config, vault, retry=self._retry

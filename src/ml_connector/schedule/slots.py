@@ -130,6 +130,18 @@ async def attach_run(engine: AsyncEngine, claim: Claim, run_id: int) -> None:
         )
 
 
+async def note_slot(engine: AsyncEngine, claim: Claim, note: str) -> None:
+    """Add to the slot's reason why it did not run (paused, backing off, shutting down)."""
+    reason = f"not run, {note}: {claim.fire.reason}"
+    async with engine.begin() as conn:
+        await conn.execute(
+            schedule_slots.update()
+            .where(schedule_slots.c.schedule == claim.schedule)
+            .where(schedule_slots.c.fire_time == claim.fire_time)
+            .values(reason=_fit(reason))
+        )
+
+
 async def _insert_slot(
     engine: AsyncEngine,
     schedule_name: str,
