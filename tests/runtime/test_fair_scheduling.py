@@ -68,7 +68,7 @@ class FakeAgent:
         company = request.match_info["company"]
         if company in self.hang:
             await self.released.wait()
-        body = {
+        body: dict[str, Any] = {
             "company": company,
             "resource": request.match_info["resource"],
             "records": [],
