@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
 
@@ -42,14 +42,18 @@ class WarpClock(SystemClock):
     returns at once with the clock moved to its end.
     """
 
-    def __init__(self, start: float | None = None) -> None:
+    def __init__(self, start: float | None = None, *, until: float | None = None) -> None:
         self.offset = 0.0 if start is None else start - time.time()
         self.warped = 0.0  # seconds skipped in total
+        # Never jump past this moment (a benchmark's next measurement point).
+        self.until = until
 
     def now(self) -> float:
         return time.time() + self.offset
 
     def _jump(self, seconds: float) -> bool:
+        if self.until is not None:
+            seconds = min(seconds, self.until - self.now())
         if _busy or seconds <= 0:
             return False
         self.offset += seconds
@@ -93,15 +97,32 @@ async def wait(event: asyncio.Event, timeout: float) -> bool:
     return await _clock.wait(event, timeout)
 
 
-@contextlib.contextmanager
-def busy() -> Iterator[None]:
-    """Mark work in progress: a :class:`WarpClock` does not skip time while any is."""
+def hold() -> Callable[[], None]:
+    """Mark work in progress until the returned function is called (once is enough): a
+    :class:`WarpClock` does not skip time while any is. Taken where work is *planned* (a task
+    created), so that time cannot jump before the task has even started."""
     global _busy
     _busy += 1
+    released = False
+
+    def release() -> None:
+        global _busy
+        nonlocal released
+        if not released:
+            released = True
+            _busy -= 1
+
+    return release
+
+
+@contextlib.contextmanager
+def busy() -> Iterator[None]:
+    """:func:`hold` for the length of a ``with`` block."""
+    release = hold()
     try:
         yield
     finally:
-        _busy -= 1
+        release()
 
 
 def to_datetime(epoch: float) -> datetime:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
@@ -150,52 +151,59 @@ class Scheduler:
             )
             delay = max(0.0, claim.fire_time + offset - now)
             self._running[schedule.name] = asyncio.create_task(
-                self._run(schedule, claim, delay), name=f"run {schedule.name}"
+                self._run(schedule, claim, delay, clock.hold()), name=f"run {schedule.name}"
             )
         return claims
 
-    async def _run(self, schedule: ConfiguredSchedule, claim: Claim, delay: float) -> None:
+    async def _run(
+        self,
+        schedule: ConfiguredSchedule,
+        claim: Claim,
+        delay: float,
+        release: Callable[[], None],
+    ) -> None:
+        """``release``: the :func:`clock.hold` taken when the run was planned."""
         poll, source = self.poll_of(schedule)
 
         async def started(run_id: int) -> None:
             await attach_run(self.engine, claim, run_id)
 
-        with clock.busy():
-            try:
-                if delay and await clock.wait(self._stop, delay):
-                    await note_slot(self.engine, claim, "the service stopped")
-                    return
-                skip = self.health.skip_reason(poll, clock.now())
-                if skip is not None:
-                    log.info("scheduled poll skipped", schedule=schedule.name, reason=skip)
-                    await note_slot(self.engine, claim, skip)
-                    return
-                async with self.gates.hold(source):
-                    outcome = await self.runner.run_one(
-                        schedule.pipeline,
-                        claim.trigger,
-                        stream=schedule.stream,
-                        on_started=started,
-                        timeout=self.settings.poll_timeout,
-                    )
-                if "run_id" not in outcome.details:
-                    return  # not started: the previous run is still going
-                if outcome.status == "failed":
-                    failing = await self.health.failed(poll, outcome.error or "failed")
-                    log.warning(
-                        "scheduled poll failed",
-                        schedule=schedule.name,
-                        failures=failing.failures,
-                        retry_at=clock.to_datetime(failing.retry_at).isoformat(),
-                    )
-                else:
-                    await self.health.succeeded(poll)
-            except Exception:
-                log.exception("scheduled run failed to start", schedule=schedule.name)
-            finally:
-                # A slot that came while this run was going can be claimed now, not a
-                # whole sleep later.
-                self._wake.set()
+        try:
+            if delay and await clock.wait(self._stop, delay):
+                await note_slot(self.engine, claim, "the service stopped")
+                return
+            skip = self.health.skip_reason(poll, clock.now())
+            if skip is not None:
+                log.info("scheduled poll skipped", schedule=schedule.name, reason=skip)
+                await note_slot(self.engine, claim, skip)
+                return
+            async with self.gates.hold(source):
+                outcome = await self.runner.run_one(
+                    schedule.pipeline,
+                    claim.trigger,
+                    stream=schedule.stream,
+                    on_started=started,
+                    timeout=self.settings.poll_timeout,
+                )
+            if "run_id" not in outcome.details:
+                return  # not started: the previous run is still going
+            if outcome.status == "failed":
+                failing = await self.health.failed(poll, outcome.error or "failed")
+                log.warning(
+                    "scheduled poll failed",
+                    schedule=schedule.name,
+                    failures=failing.failures,
+                    retry_at=clock.to_datetime(failing.retry_at).isoformat(),
+                )
+            else:
+                await self.health.succeeded(poll)
+        except Exception:
+            log.exception("scheduled run failed to start", schedule=schedule.name)
+        finally:
+            release()
+            # A slot that came while this run was going can be claimed now, not a whole
+            # sleep later.
+            self._wake.set()
 
     def sleep_seconds(self, now: float) -> float:
         upcoming = [t for t in self._next_due.values() if t > now]

@@ -55,6 +55,7 @@ __all__ = [
 ]
 
 Sleep = Callable[[float], Awaitable[None]]
+KEEPALIVE_SECONDS = 60.0  # under the agent's own 75 s (aiohttp's server default)
 
 
 @dataclass(frozen=True)
@@ -175,7 +176,13 @@ class Sage100Client:
             if self._api_key:
                 headers["Authorization"] = f"Bearer {self._api_key}"
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(ssl=self._ssl, limit=self._max_connections),
+                connector=aiohttp.TCPConnector(
+                    ssl=self._ssl,
+                    limit=self._max_connections,
+                    # A slot's jitter window (at most 60 s) long, so the polls of one slot
+                    # reuse the connections its first polls opened.
+                    keepalive_timeout=KEEPALIVE_SECONDS,
+                ),
                 headers=headers,
                 timeout=self._timeout,
             )
