@@ -39,7 +39,7 @@ from ml_connector.runtime.runner import PipelineRunner
 from ml_connector.schedule.configured import ConfiguredSchedule
 from ml_connector.schedule.jitter import jitter_seconds
 from ml_connector.schedule.planner import next_fire_times
-from ml_connector.schedule.slots import Claim, attach_run, claim_due, note_slot
+from ml_connector.schedule.slots import Claim, attach_run, claim_due_many, note_slot
 
 log = get_logger("ml_connector.scheduler")
 
@@ -122,19 +122,19 @@ class Scheduler:
         if not due:
             return []
         await self.health.refresh()
+        won = await claim_due_many(
+            self.engine,
+            [(s.name, s.spec) for s in due],
+            now,
+            self.owner,
+            last_fire_lookback=self.lookback,
+        )
         claims: list[Claim] = []
         after = datetime.fromtimestamp(now, tz=UTC)
         for schedule in due:
-            claim = await claim_due(
-                self.engine,
-                schedule.name,
-                schedule.spec,
-                now,
-                self.owner,
-                last_fire_lookback=self.lookback,
-            )
             upcoming = next_fire_times(schedule.spec, after, 1)
             self._next_due[schedule.name] = upcoming[0].epoch if upcoming else math.inf
+            claim = won.get(schedule.name)
             if claim is None:
                 continue
             claims.append(claim)

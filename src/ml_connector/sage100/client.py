@@ -190,9 +190,11 @@ class Sage100Client:
 
     # -- public calls -------------------------------------------------------------------
 
-    async def health(self) -> AgentHealth:
+    async def health(self, *, peer_certificate: bool = True) -> AgentHealth:
+        """``peer_certificate=False``: skip the extra handshake that reads the agent's
+        certificate (``check`` shows it; a poll only needs the agent's clock)."""
         body = await self._get("/v1/health", {})
-        peer = await self._peer_certificate()
+        peer = await self._peer_certificate() if peer_certificate else None
         subject, not_after = describe_peer(peer) if peer else (None, None)
         return AgentHealth(
             agent_version=str(body.get("agent_version")),

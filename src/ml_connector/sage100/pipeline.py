@@ -339,7 +339,7 @@ class Sage100Pipeline:
         if cursor is not None:
             return _Window(cursor.window_start(stream.overlap_minutes), until)
         # First run: begin at the agent's own clock, the clock its stamps come from.
-        health = await client.health()
+        health = await client.health(peer_certificate=False)
         now = health.server_time or format_stamp(datetime.now(self._zone).replace(tzinfo=None))
         start = shift(format_stamp(parse_stamp(now)), -stream.overlap_minutes)
         return _Window(start, until)
