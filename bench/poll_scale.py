@@ -435,7 +435,7 @@ def run_scale(sage: int, hours: int, tmp: Path) -> dict[str, Any]:
         config_path.write_text(config_text(world, base / "data"))
         asyncio.run(store_secrets(config_path, world))
         now = time.time()
-        start = (now // 3600 + 1) * 3600 - 5  # 5 s before an hour: every stream is due
+        start = (now // 3600 + 1) * 3600 - 60  # a minute before an hour: every stream is due
         result = base / "result.json"
         proc = child(
             "connector",
@@ -520,7 +520,8 @@ def main(args: argparse.Namespace) -> None:
         flush=True,
     )
     with tempfile.TemporaryDirectory(prefix="poll-scale-") as name:
-        tmp = Path(name)
+        tmp = Path(args.keep) if args.keep else Path(name)
+        tmp.mkdir(parents=True, exist_ok=True)
         results = []
         for sage in scales:
             started = time.monotonic()
@@ -590,6 +591,7 @@ if __name__ == "__main__":
     parser.add_argument("--companies", default=None, help="comma-separated Sage 100 counts")
     parser.add_argument("--hours", type=int, default=None, help="simulated hours per scale")
     parser.add_argument("--gl-rows", default=None, help="first-sync sizes, comma-separated")
+    parser.add_argument("--keep", help="keep the databases and configs in this directory")
     parser.add_argument("--world")
     parser.add_argument("--counts")
     parser.add_argument("--sage", type=int, default=0)

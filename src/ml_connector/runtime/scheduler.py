@@ -73,6 +73,7 @@ class Scheduler:
         self.gates = gates or PollGates(self.settings.max_concurrent_polls)
         self._running: dict[str, asyncio.Task[None]] = {}
         self._next_due: dict[str, float] = {}
+        self._spec_keys: dict[str, str] = {}
         self._polls: dict[str, tuple[Poll, Source]] = {}
         self._stop = asyncio.Event()
         self._wake = asyncio.Event()
@@ -130,10 +131,9 @@ class Scheduler:
             last_fire_lookback=self.lookback,
         )
         claims: list[Claim] = []
-        after = datetime.fromtimestamp(now, tz=UTC)
+        upcoming = self._upcoming(due, now)
         for schedule in due:
-            upcoming = next_fire_times(schedule.spec, after, 1)
-            self._next_due[schedule.name] = upcoming[0].epoch if upcoming else math.inf
+            self._next_due[schedule.name] = upcoming[schedule.name]
             claim = won.get(schedule.name)
             if claim is None:
                 continue
@@ -205,16 +205,27 @@ class Scheduler:
             # sleep later.
             self._wake.set()
 
+    def _upcoming(self, schedules: list[ConfiguredSchedule], now: float) -> dict[str, float]:
+        """Each schedule's next fire time after ``now``, worked out once per distinct spec
+        (a thousand companies on one cron share it)."""
+        after = datetime.fromtimestamp(now, tz=UTC)
+        by_spec: dict[str, float] = {}
+        found: dict[str, float] = {}
+        for schedule in schedules:
+            key = self._spec_keys.get(schedule.name)
+            if key is None:
+                key = self._spec_keys[schedule.name] = schedule.spec.model_dump_json()
+            if key not in by_spec:
+                fires = next_fire_times(schedule.spec, after, 1)
+                by_spec[key] = fires[0].epoch if fires else math.inf
+            found[schedule.name] = by_spec[key]
+        return found
+
     def sleep_seconds(self, now: float) -> float:
         upcoming = [t for t in self._next_due.values() if t > now]
-        if len(self._next_due) < len(self.schedules):
-            after = datetime.fromtimestamp(now, tz=UTC)
-            upcoming += [
-                fires[0].epoch
-                for schedule in self.schedules
-                if schedule.name not in self._next_due
-                and (fires := next_fire_times(schedule.spec, after, 1))
-            ]
+        unknown = [s for s in self.schedules if s.name not in self._next_due]
+        if unknown:
+            upcoming += [t for t in self._upcoming(unknown, now).values() if t > now]
         if not upcoming:
             return self.max_sleep
         return min(max(min(upcoming) - now, 0.05), self.max_sleep)

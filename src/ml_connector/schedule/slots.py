@@ -13,7 +13,7 @@ other process runs it, and the schedule waits for its next regular slot).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Literal
@@ -101,8 +101,26 @@ async def claim_due_many(
     names = [name for name, _ in schedules]
     last = await latest_slots(engine, names)
     planned: list[tuple[Claim | None, dict[str, object]]] = []
+    # Many schedules share a spec (a thousand companies on "*/15"): their fire times are
+    # worked out once per spec and window, not once per schedule.
+    keys: dict[int, str] = {}
+    memo: dict[tuple[str, float, float], list[Fire]] = {}
+
+    def due(spec: ScheduleSpec, start: float, end: float) -> list[Fire]:
+        key = keys.get(id(spec))
+        if key is None:
+            key = keys[id(spec)] = spec.model_dump_json()
+        found = memo.get((key, start, end))
+        if found is None:
+            found = memo[(key, start, end)] = fires_between(
+                spec, to_datetime(start), to_datetime(end)
+            )
+        return found
+
     for name, spec in schedules:
-        plan = _plan(name, spec, last.get(name), now, owner, last_fire_lookback, on_time_within)
+        plan = _plan(
+            name, spec, last.get(name), now, owner, last_fire_lookback, on_time_within, due
+        )
         if plan is not None:
             planned.append(plan)
     won: dict[str, Claim] = {}
@@ -123,9 +141,10 @@ def _plan(
     owner: str,
     last_fire_lookback: float,
     on_time_within: float,
+    fires: Callable[[ScheduleSpec, float, float], list[Fire]],
 ) -> tuple[Claim | None, dict[str, object]] | None:
     """The slot row to insert for what is due, and the claim it stands for (``None``: the
-    row records a skipped slot). Pure."""
+    row records a skipped slot). Pure (``fires`` is :func:`fires_between`, memoised)."""
     if last is None:
         # A schedule with no history has missed nothing: only an on-time slot counts.
         start = now - min(last_fire_lookback, on_time_within)
@@ -133,7 +152,7 @@ def _plan(
         start = max(last, now - last_fire_lookback)
     if start >= now:
         return None
-    due = fires_between(spec, to_datetime(start), to_datetime(now))
+    due = fires(spec, start, now)
     if not due:
         return None
     latest, earlier = due[-1], len(due) - 1
