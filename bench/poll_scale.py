@@ -396,7 +396,9 @@ def lateness(db: Path) -> dict[str, Any]:
             continue
         statuses[status] += 1
         pipeline, _, stream = schedule.partition(".")
-        company = pipeline.split("_", 1)[1]
+        kind, code = pipeline.split("_", 1)
+        # the company a poll's jitter is keyed by (runtime.poll_health.company_of)
+        company = code if kind == "s" else f"bench-co{code}"
         offset = jitter_seconds(pipeline, company, stream or None, 30.0)
         late.append(started - fire)
         beyond.append(started - fire - offset)
@@ -604,7 +606,12 @@ if __name__ == "__main__":
         args.gl_rows = int(args.gl_rows or 0)
         asyncio.run(simulators(args))
     elif args.role == "connector":
-        asyncio.run(connector(args))
+        if os.environ.get("POLL_SCALE_PROFILE"):
+            import cProfile
+
+            cProfile.run("asyncio.run(connector(args))", os.environ["POLL_SCALE_PROFILE"])
+        else:
+            asyncio.run(connector(args))
     elif args.role == "first-sync":
         asyncio.run(first_sync(args))
     else:

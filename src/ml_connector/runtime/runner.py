@@ -103,19 +103,28 @@ class PipelineRunner:
         until: datetime | None = None,
         on_started: Callable[[int], Awaitable[None]] | None = None,
         timeout: float | None = None,
+        slot: tuple[str, float] | None = None,
     ) -> RunOutcome:
         """``timeout``: seconds the run may take before it is cut off and recorded failed
-        (what it committed in parts stays; the next run reads on from there)."""
+        (what it committed in parts stays; the next run reads on from there). ``slot``: the
+        schedule slot the run serves, recorded as the run starts."""
         key = run_key(pipeline, stream)
-        run_id = await try_start_run(self.engine, key, trigger, self.owner)
+        run_id = await try_start_run(self.engine, key, trigger, self.owner, slot=slot)
         if run_id is None:
             return RunOutcome("failed", error=f"{key} is already running", summary="skipped")
         if on_started is not None:
             await on_started(run_id)
         started = time.monotonic()
 
+        last_beat = time.monotonic()
+
         async def heartbeat() -> None:
-            await heartbeat_run(self.engine, run_id)
+            # Pipelines beat after every page; the background beat already keeps the run
+            # alive, so a page-by-page beat writes only when the last one is getting old.
+            nonlocal last_beat
+            if time.monotonic() - last_beat >= self.heartbeat_seconds / 2:
+                last_beat = time.monotonic()
+                await heartbeat_run(self.engine, run_id)
 
         ctx = RunContext(
             engine=self.engine,

@@ -39,7 +39,7 @@ from ml_connector.runtime.runner import PipelineRunner
 from ml_connector.schedule.configured import ConfiguredSchedule
 from ml_connector.schedule.jitter import jitter_seconds
 from ml_connector.schedule.planner import next_fire_times
-from ml_connector.schedule.slots import Claim, attach_run, claim_due_many, note_slot
+from ml_connector.schedule.slots import Claim, claim_due_many, note_slot
 
 log = get_logger("ml_connector.scheduler")
 
@@ -164,10 +164,6 @@ class Scheduler:
     ) -> None:
         """``release``: the :func:`clock.hold` taken when the run was planned."""
         poll, source = self.poll_of(schedule)
-
-        async def started(run_id: int) -> None:
-            await attach_run(self.engine, claim, run_id)
-
         try:
             if delay and await clock.wait(self._stop, delay):
                 await note_slot(self.engine, claim, "the service stopped")
@@ -182,7 +178,7 @@ class Scheduler:
                     schedule.pipeline,
                     claim.trigger,
                     stream=schedule.stream,
-                    on_started=started,
+                    slot=(claim.schedule, claim.fire_time),
                     timeout=self.settings.poll_timeout,
                 )
             if "run_id" not in outcome.details:

@@ -10,6 +10,7 @@ the window, which the config caps at 60 s (``scheduling.jitter_seconds``).
 from __future__ import annotations
 
 import hashlib
+import math
 
 # 2**64: the hash's first eight bytes as a fraction in [0, 1).
 _SCALE = float(1 << 64)
@@ -26,4 +27,6 @@ def jitter_seconds(pipeline: str, company: str | None, stream: str | None, windo
     """Seconds after its slot this poll starts: in [0, ``window``)."""
     if window <= 0:
         return 0.0
-    return jitter_fraction(pipeline, company, stream) * window
+    offset = jitter_fraction(pipeline, company, stream) * window
+    # a fraction just under 1 times a tiny window can round up to the window itself
+    return offset if offset < window else math.nextafter(window, 0.0)
