@@ -2,13 +2,15 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# pytest-xdist workers: tests mostly wait on servers and subprocesses, so more than the cores.
+TEST_WORKERS ?= 3
 
 .PHONY: demo test lint typecheck clean browser agent-check
 
-# The install compiles src/ml_connector/intacct/_records.pyx (setup.py): redo it when that changes.
+# The install compiles src/ml_connector/intacct/gateway/_records.pyx (setup.py): redo it when that changes.
 # The agent (agent/, its own distribution) is installed editable beside the connector: the
 # connector's tests start real agents, so it is their test dependency, never an import of src/.
-$(STAMP): pyproject.toml agent/pyproject.toml setup.py src/ml_connector/intacct/_records.pyx
+$(STAMP): pyproject.toml agent/pyproject.toml setup.py src/ml_connector/intacct/gateway/_records.pyx
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ./agent -e '.[dev]'
@@ -21,7 +23,7 @@ test: $(STAMP)
 	$(BIN)/ruff check src agent/src tests bench setup.py
 	$(BIN)/ruff format --check src agent/src tests bench setup.py
 	$(BIN)/mypy
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(TEST_WORKERS)
 
 # Chromium from Debian's packages for tests/ops/test_dashboard_browser.py (skipped without it).
 # Retries while another apt/dpkg holds the lock.
@@ -44,4 +46,4 @@ typecheck: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache
-	rm -f src/ml_connector/intacct/_records.*.so
+	rm -f src/ml_connector/intacct/gateway/_records.*.so

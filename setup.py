@@ -1,7 +1,8 @@
 """Only what pyproject.toml cannot say: the compiled record loop of the Intacct parser.
 
 It is built against the headers lxml ships (lxml.get_include()) and is optional: where no C
-compiler is at hand the install goes on and ml_connector.intacct.records runs its Python loop.
+compiler is at hand the install goes on and ml_connector.intacct.gateway.records runs its
+Python loop.
 """
 
 import lxml
@@ -11,8 +12,8 @@ from setuptools import Extension, setup
 extensions = cythonize(
     [
         Extension(
-            "ml_connector.intacct._records",
-            ["src/ml_connector/intacct/_records.pyx"],
+            "ml_connector.intacct.gateway._records",
+            ["src/ml_connector/intacct/gateway/_records.pyx"],
             include_dirs=lxml.get_include(),
         )
     ],

@@ -39,6 +39,8 @@ export ML_CONNECTOR_AGENT_KEY_PASSPHRASE="ci-$(date +%s)-$RANDOM$RANDOM"
 "$work/venv/bin/ml-connector-agent" init "$work/agent" --host 127.0.0.1 --backend demo \
   --auth mtls+api_key --port "$port" > "$work/init.txt"
 sed -i 's/^host = "0.0.0.0"/host = "127.0.0.1"/' "$work/agent/agent.toml"
+echo "== the agent's own check (keys, certificates, 30-day expiry warning)"
+"$work/venv/bin/ml-connector-agent" check --config "$work/agent/agent.toml"
 api_key=$(grep -Eo 's100_[A-Za-z0-9_-]+' "$work/init.txt" | head -1)
 
 mkdir -p "$work/conn/sage100"
@@ -79,4 +81,6 @@ for mode in mtls api_key mtls+api_key; do
   (cd "$work/conn" && "$OLDPWD/$CONNECTOR" check) | grep -E "sage100|ready|problem"
   stop_agent
 done
+echo "== the connector's status (another process) shows the agent certificate check saw"
+(cd "$work/conn" && "$OLDPWD/$CONNECTOR" status) | grep -E "agent certificate .*expires on"
 echo "OK: agent-only venv, init, serve, and check with mtls, api_key and mtls+api_key"

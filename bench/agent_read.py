@@ -22,8 +22,8 @@ import time
 import tracemalloc
 from pathlib import Path
 
-from ml_connector.sage100.client import Sage100Client
-from ml_connector.sage100.tls import client_ssl_context
+from ml_connector.sage100.agent_client.client import Sage100Client
+from ml_connector.sage100.agent_client.tls import client_ssl_context
 from ml_connector_agent.backends.base import PageQuery
 from ml_connector_agent.backends.demo import DemoBackend
 from ml_connector_agent.certs import init_certs

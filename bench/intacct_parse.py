@@ -3,9 +3,9 @@
 A generated readByQuery answer of GLENTRY records (100,000; 10,000 with ``--quick``) is
 parsed three ways:
 
-- ours: ``ml_connector.intacct.parse.iter_records``, fed 64 KiB chunks as from the network,
+- ours: ``ml_connector.intacct.gateway.parse.iter_records``, fed 64 KiB chunks as from the network,
   yielding each record as a dict of typed values (Decimal, date, datetime, int), with the
-  compiled record loop (``intacct/_records.pyx``) that the install builds;
+  compiled record loop (``intacct/gateway/_records.pyx``) that the install builds;
 - ours, Python loop: the same with the Python reference loop (``records.take_records_python``),
   what runs where the extension could not be built;
 - xmltodict, what the community Python SDK uses: the whole answer into nested dicts of strings;
@@ -120,7 +120,7 @@ def chunks(data: bytes) -> Iterator[bytes]:
 
 
 def parse_ours(data: bytes) -> int:
-    from ml_connector.intacct.parse import iter_records
+    from ml_connector.intacct.gateway.parse import iter_records
 
     count = 0
     for _record in iter_records(chunks(data), max_bytes=len(data) + 1):
@@ -129,7 +129,7 @@ def parse_ours(data: bytes) -> int:
 
 
 def parse_ours_python(data: bytes) -> int:
-    from ml_connector.intacct import parse, records
+    from ml_connector.intacct.gateway import parse, records
 
     saved, parse.take_records = parse.take_records, records.take_records_python
     try:
@@ -232,7 +232,7 @@ def main() -> None:
     if args.memory_child:
         measure_memory_child(*args.memory_child)
         return
-    from ml_connector.intacct import records as record_loops
+    from ml_connector.intacct.gateway import records as record_loops
 
     if not record_loops.COMPILED:
         raise SystemExit("the compiled record loop is not built: run `make test` or pip install .")

@@ -138,6 +138,17 @@ def test_credential_urls_must_be_https_off_loopback(
     assert "write https://" in problem
 
 
+def test_names_under_localhost_are_not_taken_for_loopback(tmp_path: Path) -> None:
+    """foo.localhost may be resolved by DNS to anywhere (glibc without nss-myhostname)."""
+    text = example_config().replace(
+        'type = "intacct"\n',
+        'type = "intacct"\ngateway_url = "http://gw.localhost/ia/xml/xmlgw.phtml"\n',
+        1,
+    )
+    [problem] = problems(tmp_path, text)
+    assert "connections.intacct.gateway_url: expected an https:// URL" in problem
+
+
 @pytest.mark.parametrize("host", ["127.0.0.1", "127.8.9.1", "[::1]", "localhost"])
 def test_plain_http_is_accepted_for_loopback_hosts(tmp_path: Path, host: str) -> None:
     text = example_config()
@@ -166,3 +177,17 @@ def test_mtls_needs_https_even_on_loopback(tmp_path: Path) -> None:
     [problem] = problems(tmp_path, text)
     assert "connections.sage100" in problem
     assert "auth = 'mtls' needs an https agent_url" in problem
+
+
+def test_a_client_key_file_is_refused_not_read(tmp_path: Path) -> None:
+    """The client's private key lives in the vault; a plain key file is never opened."""
+    key = tmp_path / "client.key"
+    key.write_text("-----BEGIN PRIVATE KEY-----\nnot read\n-----END PRIVATE KEY-----\n")
+    key.chmod(0o644)
+    text = example_config().replace(
+        'agent_url = "https://sage100-server.example.internal:8443"',
+        f'agent_url = "https://sage100-server.example.internal:8443"\nkey_file = "{key}"',
+    )
+    [problem] = problems(tmp_path, text)
+    assert "connections.sage100" in problem and "key_file is no longer read" in problem
+    assert "secrets set sage100.client_key" in problem

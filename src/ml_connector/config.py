@@ -86,9 +86,13 @@ def _http_url(value: str) -> str:
 
 
 def is_loopback_host(host: str) -> bool:
-    """127.0.0.0/8, ::1 and ``localhost``: traffic that never leaves the machine."""
+    """127.0.0.0/8, ::1 and ``localhost``: traffic that never leaves the machine.
+
+    Not ``*.localhost``: RFC 6761 asks resolvers to keep those on loopback, but glibc without
+    nss-myhostname sends them to DNS, which may answer with any address.
+    """
     name = host.strip("[]").lower()
-    if name == "localhost" or name.endswith(".localhost"):
+    if name == "localhost":
         return True
     try:
         return ipaddress.ip_address(name).is_loopback
@@ -120,7 +124,8 @@ UserId = Annotated[str, AfterValidator(_user_id)]
 SecretRef = Annotated[str, AfterValidator(_secret_ref)]
 CompanyCode = Annotated[str, AfterValidator(_company_code)]
 HttpUrl = Annotated[str, AfterValidator(_http_url)]
-# Every URL a credential is sent to: the agent, the Intacct gateway, Slack's API.
+# Every URL a credential is sent to (the agent, the Intacct gateway, Slack's API) or trust is
+# taken from (Intacct's JWKS).
 SecureUrl = Annotated[str, AfterValidator(_secure_url)]
 FilePath = Annotated[Path, Field(strict=False)]
 
@@ -283,7 +288,9 @@ class IntacctTriggers(Model):
     # Webhook delivery (JWT): on when client_id is set.
     client_id: str | None = Field(None, min_length=1)
     jwt_issuer: str | None = Field(None, min_length=1)
-    jwks_url: HttpUrl | None = None
+    # The key set webhook tokens are checked against: fetched over http, anyone on the path
+    # could hand us their own keys and forge triggers, so it is held to the same rule.
+    jwks_url: SecureUrl | None = None
     jwt_public_key_file: FilePath | None = None
     jwt_algorithms: list[JwtAlgorithm] = Field(["RS256"], min_length=1)
     trusted_context_client_key: str = Field("clientId", min_length=1)

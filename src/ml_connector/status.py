@@ -22,6 +22,7 @@ from ml_connector.config import Config
 from ml_connector.delivery.audit import AuditEntry, list_entries
 from ml_connector.delivery.outbox import Status, queue_depth
 from ml_connector.redact import redact_text
+from ml_connector.sage100.certificates import CertificateStatus, certificate_status
 from ml_connector.schedule.configured import ConfiguredSchedule, configured_schedules
 from ml_connector.schedule.cron import describe_cron
 from ml_connector.schedule.planner import next_fire_times
@@ -91,10 +92,17 @@ class ServiceStatus:
     dead_letters: int
     installations: tuple[InstallationStatus, ...]
     recent: tuple[AuditEntry, ...]
+    #: the Sage 100 agents' CA, client and server certificates (expiry warnings)
+    certificates: tuple[CertificateStatus, ...] = ()
 
     @property
     def queued(self) -> int:
         return sum(q.depth for q in self.queues)
+
+    def certificate_warnings(self) -> list[str]:
+        """One line per certificate expired, unreadable or within 30 days of expiry."""
+        now = clock.to_datetime(self.generated_at)
+        return [f"{c.connection}: {c.note(now)}" for c in self.certificates if c.attention(now)]
 
 
 async def gather_status(
@@ -116,6 +124,7 @@ async def gather_status(
         dead = await _dead_letters_by_pipeline(conn)
         depth = await queue_depth(conn)
         recent = await list_entries(conn, limit=recent_limit) if recent_limit > 0 else []
+        certificates = await certificate_status(conn, config)
     installations = [
         await installation_status(engine, name, settings)
         for name, settings in config.slack.workspaces.items()
@@ -143,6 +152,7 @@ async def gather_status(
         dead_letters=sum(dead.values()),
         installations=tuple(installations),
         recent=tuple(_safe_entry(entry) for entry in recent),
+        certificates=certificates,
     )
 
 

@@ -38,6 +38,7 @@ def test_init_writes_a_complete_folder_with_encrypted_keys(tmp_path: Path) -> No
         assert key.read_bytes().startswith(b"-----BEGIN ENCRYPTED PRIVATE KEY-----")
         assert key.stat().st_mode & 0o777 == 0o600
     assert (folder.handover / "client.key").stat().st_mode & 0o777 == 0o600
+    assert folder.config.stat().st_mode & 0o777 == 0o600  # holds the API key hashes
     cert = load_certificate(certs / "agent.pem", "agent certificate")
     assert "sage.example.internal" in str(cert.extensions)
     config = load_config(folder.config)
@@ -121,12 +122,61 @@ def test_expired_and_expiring_certificates(
         out = capsys.readouterr().out
         assert "agent.pem expires on" in out and "renew-certs" in out
         start = datetime.now(UTC) - timedelta(days=10)
-        gone = issue(ca, "agent", server=True, not_before=start, not_after=start + timedelta(1))
+        gone = issue(
+            ca,
+            "agent",
+            server=True,
+            hostnames=["localhost"],
+            not_before=start,
+            not_after=start + timedelta(1),
+        )
         write_pem(gone, folder.certs.agent_cert, folder.certs.agent_key, passphrase=PASS.encode())
         assert main(["check", "--config", str(folder.config)]) == 2
         err = capsys.readouterr().err
         day = (start + timedelta(1)).strftime("%Y-%m-%d")
         assert f"agent certificate {folder.certs.agent_cert} expired on {day}" in err
+    finally:
+        del os.environ[PASSPHRASE_ENV]
+
+
+def test_the_agent_warns_about_and_refuses_its_client_ca_by_name(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The CA the agent checks client certificates against: ``check`` warns 30 days ahead,
+    ``serve`` (build_ssl) refuses it once expired, naming the file and the date."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+
+    folder = init_folder(tmp_path / "a", environ=ENV, backend="demo")
+    ca = load_ca(folder.certs.ca_cert, folder.certs.ca_key, PASS.encode())
+
+    def ca_ending(days: int) -> None:
+        end = datetime.now(UTC) + timedelta(days=days)
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(ca.cert.subject)
+            .issuer_name(ca.cert.subject)
+            .public_key(ca.key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(end - timedelta(days=30))
+            .not_valid_after(end)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .sign(ca.key, hashes.SHA256())
+        )
+        folder.certs.ca_cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+
+    os.environ[PASSPHRASE_ENV] = PASS
+    try:
+        ca_ending(12)
+        assert main(["check", "--config", str(folder.config)]) == 1
+        out = capsys.readouterr().out
+        assert f"certificate {folder.certs.ca_cert} expires on" in out
+        ca_ending(-3)
+        config = load_config(folder.config)
+        with pytest.raises(ConfigError) as caught:
+            build_ssl(config, insecure_dev=False)
+        day = f"{datetime.now(UTC) - timedelta(days=3):%Y-%m-%d}"
+        assert f"{folder.certs.ca_cert} expired on {day}" in str(caught.value)
     finally:
         del os.environ[PASSPHRASE_ENV]
 

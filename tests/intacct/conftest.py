@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ml_connector.intacct import (
+from ml_connector.intacct.gateway import (
     Credentials,
     IntacctClient,
     IntacctTransport,
@@ -99,7 +99,7 @@ async def processes(database: Any) -> AsyncIterator[Callable[[], Process]]:
 def record_loop(request: pytest.FixtureRequest) -> Iterator[str]:
     """Run a parser test module once with each record loop (records.py): the compiled one
     where it was built, and the Python reference."""
-    from ml_connector.intacct import parse, records
+    from ml_connector.intacct.gateway import parse, records
 
     if request.param == "compiled" and not records.COMPILED:
         pytest.skip("compiled record loop not built")

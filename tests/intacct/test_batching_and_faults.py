@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from ml_connector.errors import PermanentError, RateLimitedError, TransientError
-from ml_connector.intacct import (
+from ml_connector.intacct.gateway import (
     ControlRateLimitedError,
     FunctionPermanentError,
     FunctionTransientError,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ml_connector.intacct import MalformedResponseError, ResponseParser, parse_response
+from ml_connector.intacct.gateway import MalformedResponseError, ResponseParser, parse_response
 
 # Every test here runs with both record loops (conftest.record_loop).
 pytestmark = pytest.mark.usefixtures("record_loop")

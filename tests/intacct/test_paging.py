@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from ml_connector.intacct import (
+from ml_connector.intacct.gateway import (
     IntacctClient,
     PagingError,
     Query,

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from ml_connector.errors import CredentialsError, PermanentError, TransientError
-from ml_connector.intacct import (
+from ml_connector.intacct.gateway import (
     ControlPermanentError,
     ControlRateLimitedError,
     FunctionPermanentError,

@@ -10,15 +10,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from ml_connector.intacct import MalformedResponseError, ResponseParser, TruncatedResponseError
-from ml_connector.intacct.objects import (
+from ml_connector.intacct.gateway import (
+    MalformedResponseError,
+    ResponseParser,
+    TruncatedResponseError,
+)
+from ml_connector.intacct.gateway.objects import (
     format_date,
     format_timestamp,
     parse_date,
     parse_decimal,
     parse_timestamp,
 )
-from ml_connector.intacct.parse import parse_response
+from ml_connector.intacct.gateway.parse import parse_response
 
 # Every test here runs with both record loops (conftest.record_loop).
 pytestmark = pytest.mark.usefixtures("record_loop")

@@ -16,8 +16,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from ml_connector.intacct import MalformedResponseError, records
-from ml_connector.intacct.response import Record
+from ml_connector.intacct.gateway import MalformedResponseError, records
+from ml_connector.intacct.gateway.response import Record
 
 OBJECTS = ["GLENTRY", "APPYMT", "VENDOR", "glentry", "CUSTOMOBJ"]
 NAMES = [
@@ -121,7 +121,7 @@ def test_the_compiled_loop_is_built_here() -> None:
     on a machine without a C compiler)."""
     if os.environ.get("MLC_ALLOW_PYTHON_RECORDS") == "1":
         pytest.skip("MLC_ALLOW_PYTHON_RECORDS=1: the Python loop is allowed")
-    assert records.COMPILED, "ml_connector.intacct._records was not built; see setup.py"
+    assert records.COMPILED, "ml_connector.intacct.gateway._records was not built; see setup.py"
 
 
 @needs_compiled

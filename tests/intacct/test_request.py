@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from lxml import etree
 
-from ml_connector.intacct import (
+from ml_connector.intacct.gateway import (
     And,
     Query,
     Read,
@@ -25,7 +25,7 @@ from ml_connector.intacct import (
     isnull,
     quote,
 )
-from ml_connector.intacct.request import (
+from ml_connector.intacct.gateway.request import (
     Condition,
     GetAPISession,
     Login,

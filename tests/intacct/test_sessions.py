@@ -11,13 +11,13 @@ import sqlalchemy as sa
 from prometheus_client import REGISTRY
 
 from ml_connector import clock
-from ml_connector.intacct import (
+from ml_connector.intacct.gateway import (
     AuthenticationPermanentError,
     Credentials,
     IntacctClient,
     ReadByQuery,
 )
-from ml_connector.intacct.session import RENEW_MARGIN, renew_time
+from ml_connector.intacct.gateway.session import RENEW_MARGIN, renew_time
 from ml_connector.sim.intacct import IntacctSimulator
 from ml_connector.store.tables import intacct_sessions
 

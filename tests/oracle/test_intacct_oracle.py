@@ -33,7 +33,7 @@ from hypothesis import strategies as st
 from ml_connector.config import Config
 from ml_connector.delivery import DeliverySettings, DeliveryWorker
 from ml_connector.delivery.slack_gateway import ClientGateway
-from ml_connector.intacct import RetryPolicy
+from ml_connector.intacct.gateway import RetryPolicy
 from ml_connector.intacct.pipeline import IntacctPipeline
 from ml_connector.pipeline import RunContext
 from ml_connector.sim.intacct import IntacctSimulator

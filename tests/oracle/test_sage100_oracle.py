@@ -30,7 +30,7 @@ from hypothesis import strategies as st
 
 from ml_connector.config import Config, parse_config
 from ml_connector.pipeline import RunContext
-from ml_connector.sage100.client import RetryPolicy
+from ml_connector.sage100.agent_client.client import RetryPolicy
 from ml_connector.sage100.pipeline import Sage100Pipeline
 from ml_connector.store import make_engine, migrate
 from ml_connector.store.tables import outbox

@@ -9,8 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ml_connector.sage100.client import Sage100Client
-from ml_connector.sage100.tls import client_ssl_context
+from ml_connector.sage100.agent_client.client import Sage100Client
+from ml_connector.sage100.agent_client.tls import client_ssl_context
 from ml_connector_agent.testing import RunningAgent
 
 _AGENT = object()

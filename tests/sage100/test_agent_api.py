@@ -9,7 +9,7 @@ from importlib import resources
 import aiohttp
 import pytest
 
-from ml_connector.sage100.client import (
+from ml_connector.sage100.agent_client.client import (
     RetryPolicy,
     Sage100CompanyNotFoundError,
     Sage100LockedError,

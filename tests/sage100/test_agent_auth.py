@@ -10,8 +10,8 @@ import pytest
 from yarl import URL
 
 from ml_connector.errors import CredentialsError
-from ml_connector.sage100.client import RetryPolicy, Sage100AuthError, Sage100Client
-from ml_connector.sage100.tls import client_ssl_context
+from ml_connector.sage100.agent_client.client import RetryPolicy, Sage100AuthError, Sage100Client
+from ml_connector.sage100.agent_client.tls import client_ssl_context
 from ml_connector_agent.auth import append_key, new_key, revoke_key
 from ml_connector_agent.certs import init_certs, issue, load_ca, make_ca, write_pem
 from ml_connector_agent.config import load_config

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from ml_connector.sage100.client import RetryPolicy, Sage100Client, Sage100LockedError
+from ml_connector.sage100.agent_client.client import RetryPolicy, Sage100Client, Sage100LockedError
 from ml_connector_agent.app import build_app
 from ml_connector_agent.backends.base import PageQuery
 from ml_connector_agent.backends.boi import BoiBackend, split_result_set

@@ -7,7 +7,7 @@ import pytest
 from aiohttp import web
 
 from ml_connector.errors import TransientError
-from ml_connector.sage100.client import (
+from ml_connector.sage100.agent_client.client import (
     RetryPolicy,
     Sage100Client,
     Sage100LockedError,

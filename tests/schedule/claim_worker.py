@@ -12,7 +12,7 @@ import json
 import sys
 import time
 
-from ml_connector.schedule.slots import claim_due
+from ml_connector.schedule.fire_slots import claim_due
 from ml_connector.schedule.spec import ScheduleSpec
 from ml_connector.store import make_engine
 

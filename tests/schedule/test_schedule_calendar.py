@@ -7,8 +7,8 @@ from datetime import date
 import pytest
 
 from ml_connector.schedule.calendar import BusinessCalendar
+from ml_connector.schedule.close_window import next_window_day, window_label, window_span
 from ml_connector.schedule.spec import CloseWindow, HolidayCalendar
-from ml_connector.schedule.window import next_window_day, window_label, window_span
 
 US = BusinessCalendar(HolidayCalendar(country="US"))
 TEXAS = BusinessCalendar(HolidayCalendar(country="US", subdivision="TX"))

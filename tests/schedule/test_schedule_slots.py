@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ml_connector.schedule import ScheduleSpec, fires_between
-from ml_connector.schedule.slots import Claim, attach_run, claim_due, latest_slot
+from ml_connector.schedule.fire_slots import Claim, attach_run, claim_due, latest_slot
 from ml_connector.store.tables import schedule_slots
 
 HOURLY = ScheduleSpec(cron="0 * * * *", timezone="UTC")

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ml_connector.intacct.errors import ErrorDetail
+from ml_connector.intacct.gateway.errors import ErrorDetail
 from ml_connector.intacct.outputs import Findings, plan
 from ml_connector.intacct.summaries import (
     GLSummaryBuilder,
@@ -30,11 +30,11 @@ from ml_connector.intacct.summaries import (
     Vendor,
 )
 from ml_connector.pipeline import RunOutcome
-from ml_connector.sage100.digests import digest
-from ml_connector.sage100.messages import Style as Sage100Style
-from ml_connector.sage100.messages import render
-from ml_connector.sage100.plan import plan_records
-from ml_connector.sage100.streams import AP_INVOICES, GL_ACCOUNTS, PURCHASE_ORDERS
+from ml_connector.sage100.collect.streams import AP_INVOICES, GL_ACCOUNTS, PURCHASE_ORDERS
+from ml_connector.sage100.decide.plan import plan_records
+from ml_connector.sage100.write.digests import digest
+from ml_connector.sage100.write.messages import Style as Sage100Style
+from ml_connector.sage100.write.messages import render
 from ml_connector.slack import blocks
 from ml_connector.slack.blocks import Message, RecordLink
 from ml_connector.slack.mrkdwn import host_allowed

@@ -8,7 +8,7 @@ import time
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ml_connector.web.replay import ReplayGuard
+from ml_connector.web.replay_guard import ReplayGuard
 
 from .conftest import FakeRunner, ServerFactory, sign
 from .test_commands import command_body

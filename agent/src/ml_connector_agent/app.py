@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
@@ -21,6 +21,7 @@ from aiohttp import web
 from ml_connector_agent import __version__
 from ml_connector_agent.auth import FailureThrottle, KeyRing, bearer_token, shown_key
 from ml_connector_agent.backends.base import Backend, Page, PageQuery
+from ml_connector_agent.certs import certificate_subject, shown_subject
 from ml_connector_agent.config import LockSection
 from ml_connector_agent.errors import (
     BackendError,
@@ -82,6 +83,8 @@ class AgentState:
     keys: KeyRing | None
     auth_mode: str
     throttle: FailureThrottle = field(default_factory=FailureThrottle)
+    #: Normalised RFC 4514 subjects a client certificate must have; empty: any from the CA.
+    client_subjects: frozenset[str] = frozenset()
 
 
 STATE: web.AppKey[AgentState] = web.AppKey("sage100_agent_state", AgentState)
@@ -107,39 +110,67 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
 
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """API keys (when configured); mTLS is enforced earlier, in the TLS handshake."""
+    """The client certificate's subject (when an allow-list is configured; the certificate
+    itself was checked against the CA in the TLS handshake), then the API key (when keys are
+    configured). Each failure is logged with the peer and counts toward its throttle."""
     state = request.app[STATE]
     keys = state.keys
-    if keys is not None:
-        peer = request.remote or "unknown"
-        wait = state.throttle.retry_after(peer)
-        if wait is not None:
+    if keys is None and not state.client_subjects:
+        return await handler(request)
+    peer = request.remote or "unknown"
+    wait = state.throttle.retry_after(peer)
+    if wait is not None:
+        raise ApiError(
+            429,
+            "too_many_failed_authentications",
+            "too many failed authentications from this address; wait and retry",
+            retry_after=int(wait + 0.999),
+        )
+    if state.client_subjects:
+        subject = _peer_subject(request)
+        if subject not in state.client_subjects:
+            _failed(state, peer, f"client certificate {shown_subject(subject)}")
             raise ApiError(
-                429,
-                "too_many_failed_authentications",
-                "too many failed authentications from this address; wait and retry",
-                retry_after=int(wait + 0.999),
+                403,
+                "certificate_not_allowed",
+                "this client certificate's subject is not in the agent's auth.client_subjects "
+                "(the agent's log names it; add it there or use the certificate `init` issued)",
             )
+    if keys is not None:
         token = bearer_token(request.headers.get("Authorization"))
         key_id = keys.verify(token) if token else None
         if key_id is None:
-            failures = state.throttle.failed(peer)
-            log.warning(
-                "authentication failed: key %s from %s (%d in the last %.0f s)",
-                shown_key(token),
-                peer,
-                failures,
-                state.throttle.window,
-            )
+            _failed(state, peer, f"key {shown_key(token)}")
             raise ApiError(
                 401,
                 "unauthorized",
                 "missing or unknown API key (send Authorization: Bearer <key>)",
                 headers={"WWW-Authenticate": 'Bearer realm="sage100-agent"'},
             )
-        state.throttle.succeeded(peer)
         request[API_KEY_ID] = key_id
+    state.throttle.succeeded(peer)
     return await handler(request)
+
+
+def _failed(state: AgentState, peer: str, presented: str) -> None:
+    failures = state.throttle.failed(peer)
+    log.warning(
+        "authentication failed: %s from %s (%d in the last %.0f s)",
+        presented,
+        peer,
+        failures,
+        state.throttle.window,
+    )
+
+
+def _peer_subject(request: web.Request) -> str | None:
+    """The RFC 4514 subject of the certificate this connection presented, if any."""
+    transport = request.transport
+    ssl_object = transport.get_extra_info("ssl_object") if transport is not None else None
+    if ssl_object is None:
+        return None
+    der = ssl_object.getpeercert(binary_form=True)
+    return certificate_subject(der) if der else None
 
 
 async def health(request: web.Request) -> web.Response:
@@ -258,10 +289,21 @@ async def list_records(request: web.Request) -> web.Response:
 
 
 def build_app(
-    backend: Backend, *, locks: LockSection, keys: KeyRing | None, auth_mode: str
+    backend: Backend,
+    *,
+    locks: LockSection,
+    keys: KeyRing | None,
+    auth_mode: str,
+    client_subjects: Iterable[str] = (),
 ) -> web.Application:
     app = web.Application(middlewares=[error_middleware, auth_middleware])
-    app[STATE] = AgentState(backend=backend, locks=locks, keys=keys, auth_mode=auth_mode)
+    app[STATE] = AgentState(
+        backend=backend,
+        locks=locks,
+        keys=keys,
+        auth_mode=auth_mode,
+        client_subjects=frozenset(client_subjects),
+    )
     app.router.add_get(f"/{API_VERSION}/health", health)
     app.router.add_get(f"/{API_VERSION}/openapi.json", openapi)
     app.router.add_get(f"/{API_VERSION}/companies/{{code}}/{{resource}}", list_records)

@@ -14,7 +14,7 @@ import ipaddress
 import os
 import socket
 import ssl
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -26,6 +26,9 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from ml_connector_agent.errors import ConfigError
 
 PrivateKey = ec.EllipticCurvePrivateKey
+
+#: The common name of the connector's client certificate (``init``, ``renew-certs``).
+CLIENT_NAME = "ml-connector"
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,8 @@ class CertPaths:
     agent_key: Path
     client_cert: Path
     client_key: Path
+    #: What was found and fixed on the way (a replaced key file that others could read).
+    notes: tuple[str, ...] = ()
 
 
 def _name(common_name: str) -> x509.Name:
@@ -121,8 +126,10 @@ def issue(
         )
     )
     if server:
+        # A server certificate without a SAN fails every client's host name check, and
+        # cryptography >= 51 refuses to build an empty SubjectAlternativeName: loopback by default.
         names: list[x509.GeneralName] = []
-        for host in hostnames or []:
+        for host in hostnames or default_hostnames():
             try:
                 names.append(x509.IPAddress(ipaddress.ip_address(host)))
             except ValueError:
@@ -139,18 +146,38 @@ def default_hostnames() -> list[str]:
     return names
 
 
-def write_private(path: Path, data: bytes) -> None:
-    """Write ``data`` readable by the owner only (0600 from the first byte on POSIX)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+def write_private(path: Path, data: bytes) -> str | None:
+    """Write ``data`` readable by the owner only (0600 from the first byte on POSIX).
+
+    An existing file is removed first, never rewritten in place: ``O_CREAT`` keeps an
+    existing file's mode, so a key written over a 0644 file would be readable by everyone
+    until a later chmod. Returns a note saying so when the file it replaced was open to
+    others, for the command to print.
+    """
+    note = None
+    try:
+        old_mode = path.stat().st_mode & 0o777
+    except FileNotFoundError:
+        old_mode = None
+    if old_mode is not None:
+        if os.name == "posix" and old_mode & 0o077:
+            note = (
+                f"{path} was readable by other users (mode {old_mode:o}); the new key in it "
+                "is readable by its owner only (600)"
+            )
+        path.unlink()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as fh:
         fh.write(data)
     if os.name == "posix":
-        os.chmod(path, 0o600)  # an existing file keeps its mode through O_CREAT
+        os.chmod(path, 0o600)  # whatever the umask took away, exactly 0600
+    return note
 
 
 def write_pem(
     issued: Issued, cert_path: Path, key_path: Path, *, passphrase: bytes | None = None
-) -> None:
+) -> str | None:
+    """The certificate and its key (0600); returns :func:`write_private`'s note."""
     cert_path.write_bytes(issued.cert.public_bytes(serialization.Encoding.PEM))
     encryption: serialization.KeySerializationEncryption = (
         serialization.BestAvailableEncryption(passphrase)
@@ -160,7 +187,7 @@ def write_pem(
     data = issued.key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption
     )
-    write_private(key_path, data)
+    return write_private(key_path, data)
 
 
 def check_key_file(path: Path) -> None:
@@ -180,6 +207,26 @@ def check_key_file(path: Path) -> None:
             f"private key {path} can be read by other users (mode {mode & 0o777:o}): "
             f"run `chmod 600 {path}`"
         )
+
+
+def certificate_subject(der: bytes) -> str | None:
+    """The RFC 4514 subject of a DER certificate (as a peer presents it), None if unreadable."""
+    try:
+        return x509.load_der_x509_certificate(der).subject.rfc4514_string()
+    except ValueError:
+        return None
+
+
+def client_subject(name: str = CLIENT_NAME) -> str:
+    """The RFC 4514 subject ``issue`` gives a client certificate named ``name``."""
+    return _name(name).rfc4514_string()
+
+
+def shown_subject(subject: str | None) -> str:
+    """A subject for a log line: the peer chose it, so no control characters, bounded."""
+    if subject is None:
+        return "(none)"
+    return ascii(subject)[1:-1][:200]
 
 
 def load_private_key(path: Path, passphrase: bytes | None) -> PrivateKey:
@@ -232,10 +279,18 @@ def expiry_warning(cert: x509.Certificate, path: Path, now: datetime | None = No
 
 
 def init_certs(
-    out: Path, *, hostnames: list[str] | None = None, passphrase: bytes | None = None
+    out: Path,
+    *,
+    hostnames: list[str] | None = None,
+    passphrase: bytes | None = None,
+    force: bool = False,
 ) -> CertPaths:
-    """Write ca.pem/ca.key, agent.pem/agent.key and connector.pem/connector.key into ``out``."""
-    out.mkdir(parents=True, exist_ok=True)
+    """Write ca.pem/ca.key, agent.pem/agent.key and connector.pem/connector.key into ``out``.
+
+    Refuses to replace any of them without ``force``: a new CA silently voids every
+    certificate the old one signed (the connector's and the agent's), and renew-certs is
+    the way to new certificates from the same CA.
+    """
     paths = CertPaths(
         ca_cert=out / "ca.pem",
         ca_key=out / "ca.key",
@@ -244,18 +299,39 @@ def init_certs(
         client_cert=out / "connector.pem",
         client_key=out / "connector.key",
     )
+    existing = [
+        p
+        for p in (
+            paths.ca_cert,
+            paths.ca_key,
+            paths.agent_cert,
+            paths.agent_key,
+            paths.client_cert,
+            paths.client_key,
+        )
+        if p.exists()
+    ]
+    if existing and not force:
+        names = ", ".join(p.name for p in existing)
+        raise ConfigError(
+            f"{out} already holds {names}: a new CA would make every certificate the old "
+            "one signed (the connector's, the agent's) stop working. Use "
+            "`ml-connector-agent renew-certs` for new certificates from the same CA, or "
+            "--force to replace the CA and all of them"
+        )
+    out.mkdir(parents=True, exist_ok=True)
     ca = make_ca()
-    write_pem(ca, paths.ca_cert, paths.ca_key, passphrase=passphrase)
+    notes = [write_pem(ca, paths.ca_cert, paths.ca_key, passphrase=passphrase)]
     agent = issue(
         ca, "ml-connector Sage 100 agent", server=True, hostnames=hostnames or default_hostnames()
     )
-    write_pem(agent, paths.agent_cert, paths.agent_key, passphrase=passphrase)
-    client = issue(ca, "ml-connector", server=False)
+    notes.append(write_pem(agent, paths.agent_cert, paths.agent_key, passphrase=passphrase))
+    client = issue(ca, CLIENT_NAME, server=False)
     # The connector's key is handed over once and moved into the connector's vault
     # (`ml-connector secrets set sage100.client_key < client.key`): it is not encrypted with
     # the agent's passphrase, which the connector host never learns.
-    write_pem(client, paths.client_cert, paths.client_key)
-    return paths
+    notes.append(write_pem(client, paths.client_cert, paths.client_key))
+    return replace(paths, notes=tuple(n for n in notes if n))
 
 
 def server_names(cert: x509.Certificate) -> list[str]:
@@ -289,6 +365,7 @@ def server_ssl_context(
     ctx.set_ciphers(AEAD_CIPHERS)
     ctx.load_cert_chain(cert, key, password=passphrase)
     if client_ca is not None:
+        load_certificate(client_ca, "client CA file")  # an expired CA is refused by name
         ctx.verify_mode = ssl.CERT_REQUIRED
         ctx.load_verify_locations(cafile=str(client_ca))
     return ctx

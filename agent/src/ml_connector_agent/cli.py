@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import signal
 import sys
 from collections.abc import Sequence
@@ -31,10 +32,11 @@ def _existing_file(value: str) -> Path:
 
 
 def cmd_init_certs(args: argparse.Namespace) -> int:
-    from ml_connector_agent.certs import default_hostnames, init_certs
+    from ml_connector_agent.certs import client_subject, default_hostnames, init_certs
 
     names = default_hostnames() + [h for h in args.hostname if h not in default_hostnames()]
-    paths = init_certs(args.out, hostnames=names)
+    paths = init_certs(args.out, hostnames=names, force=args.force)
+    _notes(paths.notes)
     _say(f"CA certificate:      {paths.ca_cert}  (give to the connector)")
     _say(f"CA key:              {paths.ca_key}  (keep offline)")
     _say(f"agent certificate:   {paths.agent_cert}  for {', '.join(names)}")
@@ -44,7 +46,14 @@ def cmd_init_certs(args: argparse.Namespace) -> int:
     _say(f'cert_file = "{paths.agent_cert.as_posix()}"')
     _say(f'key_file = "{paths.agent_key.as_posix()}"')
     _say(f'client_ca_file = "{paths.ca_cert.as_posix()}"')
+    _say("[auth]")
+    _say(f"client_subjects = [{json.dumps(client_subject())}]")
     return 0
+
+
+def _notes(notes: Sequence[str]) -> None:
+    for note in notes:
+        _say(f"note: {note}")
 
 
 def cmd_init(args: argparse.Namespace) -> int:
@@ -59,7 +68,9 @@ def cmd_init(args: argparse.Namespace) -> int:
         backend=args.backend,
         port=args.port,
         dpapi=system_dpapi() if args.dpapi else None,
+        force=args.force,
     )
+    _notes(folder.certs.notes)
     name = (args.host or ["THIS-SERVER"])[0]
     _say(f"Agent folder ready: {folder.directory}")
     _say(f"  config        {folder.config}  (edit [backend] for your Sage 100)")
@@ -94,6 +105,7 @@ def cmd_renew_certs(args: argparse.Namespace) -> int:
     from ml_connector_agent.folder import renew_certs
 
     paths = renew_certs(args.config)
+    _notes(paths.notes)
     _say(f"new agent certificate:  {paths.agent_cert}  (served from the agent's next start)")
     _say(f"new client certificate: {paths.client_cert}, key {paths.client_key}")
     _say("The old certificates stay valid until they expire. On the connector host:")
@@ -266,6 +278,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         help="extra name or IP the connector uses to reach the agent (repeatable)",
     )
+    certs.add_argument(
+        "--force",
+        action="store_true",
+        help="replace an existing CA and certificates (every certificate it signed stops working)",
+    )
     certs.set_defaults(run=cmd_init_certs)
 
     init = commands.add_parser(
@@ -286,6 +303,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--dpapi",
         action="store_true",
         help="Windows: seal a generated key passphrase with DPAPI for this account",
+    )
+    init.add_argument(
+        "--force",
+        action="store_true",
+        help="replace certificates left in DIR/certs (never an existing agent.toml)",
     )
     init.set_defaults(run=cmd_init)
 

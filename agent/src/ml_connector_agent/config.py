@@ -37,10 +37,12 @@ Example::
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 from typing import Literal
 
+from cryptography import x509
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ml_connector_agent.errors import ConfigError
@@ -73,6 +75,16 @@ class TlsSection(_Model):
 
 class AuthSection(_Model):
     mode: Literal["mtls", "api_key", "mtls+api_key"] = "mtls"
+    #: mtls: the client certificate subjects accepted (RFC 4514, e.g.
+    #: ``"CN=ml-connector,O=ml-connector"``). Empty: any certificate the CA signed. ``init``
+    #: writes the subject of the one client certificate it issues. Unused by ``api_key``
+    #: (no certificate is asked for), so switching ``mode`` alone keeps working.
+    client_subjects: list[str] = []
+
+    @field_validator("client_subjects")
+    @classmethod
+    def _subjects(cls, value: list[str]) -> list[str]:
+        return [normal_subject(v) for v in value]
 
     @property
     def needs_client_cert(self) -> bool:
@@ -81,6 +93,19 @@ class AuthSection(_Model):
     @property
     def needs_api_key(self) -> bool:
         return self.mode in ("api_key", "mtls+api_key")
+
+
+def normal_subject(text: str) -> str:
+    """An RFC 4514 subject as ``cryptography`` writes a certificate's (spacing, case of the
+    attribute names), so a configured subject compares equal to the certificate's; a space
+    after a separating comma is allowed, as people write it."""
+    try:
+        name = x509.Name.from_rfc4514_string(re.sub(r"(?<!\\),\s+", ",", text.strip()))
+    except ValueError as exc:
+        raise ValueError(
+            f"{text!r} is not an RFC 4514 subject like 'CN=ml-connector,O=ml-connector'"
+        ) from exc
+    return name.rfc4514_string()
 
 
 class LockSection(_Model):

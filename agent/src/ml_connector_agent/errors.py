@@ -3,7 +3,7 @@
 The agent is its own distribution (``pip install ml-connector-agent``) and must not import the
 connector, so it keeps this small tree. What crosses to the connector is only the HTTP answer
 (status, ``error`` code and ``retryable``, see ``openapi.json``); the connector maps those onto
-its own classes in ``ml_connector.sage100.errors``::
+its own classes in ``ml_connector.sage100.agent_client.errors``::
 
     AgentError
     ├── ConfigError                     bad agent.toml, key or certificate file; exit code 2

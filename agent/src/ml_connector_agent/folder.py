@@ -17,6 +17,7 @@ Windows from a file sealed with DPAPI for the service account (``--dpapi``). Pri
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from dataclasses import dataclass
@@ -25,7 +26,9 @@ from pathlib import Path
 
 from ml_connector_agent.auth import append_key, new_key
 from ml_connector_agent.certs import (
+    CLIENT_NAME,
     CertPaths,
+    client_subject,
     default_hostnames,
     init_certs,
     issue,
@@ -64,6 +67,10 @@ key_passphrase_env = "{passphrase_env}"
 # "mtls" (client certificate), "api_key" (Authorization: Bearer) or "mtls+api_key" (both).
 # The connector's `auth` must be the same.
 mode = "{auth}"
+# mtls: only client certificates with one of these subjects (RFC 4514) are accepted, even
+# from the CA above; this one is the certificate `init` issued (renew-certs keeps it).
+# Remove the line to accept any certificate the CA signed.
+{subjects_line}
 
 [locks]
 # How long the agent itself waits out a Sage 100 record lock before answering 503.
@@ -128,8 +135,10 @@ def init_folder(
     passphrase: bytes | None = None,
     environ: dict[str, str] | None = None,
     dpapi: Dpapi | None = None,
+    force: bool = False,
 ) -> AgentFolder:
-    """Write a complete agent folder; refuses to overwrite an existing ``agent.toml``."""
+    """Write a complete agent folder; refuses to overwrite an existing ``agent.toml``, and
+    certificates left in ``certs/`` unless ``force`` (see :func:`init_certs`)."""
     config = directory / "agent.toml"
     if config.exists():
         raise ConfigError(f"{config} exists: this folder is already set up (see renew-certs)")
@@ -140,7 +149,7 @@ def init_folder(
     secret = _passphrase(passphrase, environ)
     names = list(dict.fromkeys([*(hosts or []), *default_hostnames()]))
     directory.mkdir(parents=True, exist_ok=True)
-    certs = init_certs(directory / "certs", hostnames=names, passphrase=secret)
+    certs = init_certs(directory / "certs", hostnames=names, passphrase=secret, force=force)
     if dpapi is not None and dpapi_file is not None:
         write_private(directory / dpapi_file, dpapi.protect(secret))
     handover = directory / "connector"
@@ -155,8 +164,11 @@ def init_folder(
         certs.agent_key,
         handover / "client.pem",
         handover / "client.key",
+        certs.notes,
     )
-    config.write_text(
+    # 0600 like the keys: it holds the API keys' hashes and names the key files.
+    write_private(
+        config,
         TEMPLATE.format(
             made=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
             companies=", ".join(f'"{c.upper()}"' for c in companies or ["ABC"]),
@@ -169,9 +181,13 @@ def init_folder(
                 else '# key_passphrase_dpapi = "certs/passphrase.dpapi"'
             ),
             auth=auth,
+            subjects_line=(
+                f"client_subjects = [{json.dumps(client_subject())}]"
+                if auth in ("mtls", "mtls+api_key")
+                else '# client_subjects = ["CN=ml-connector,O=ml-connector"]'
+            ),
             backend=backend,
-        ),
-        encoding="utf-8",
+        ).encode("utf-8"),
     )
     api_key = None
     if auth in ("api_key", "mtls+api_key"):
@@ -209,6 +225,13 @@ def renew_certs(
     certificate from its next start, which the connector trusts through the same CA.
     """
     config = load_config(config_path)
+    allowed = config.auth.client_subjects
+    if allowed and client_subject() not in allowed:
+        raise ConfigError(
+            f"{config_path}: auth.client_subjects does not list {client_subject()}, the "
+            "subject of the client certificate renew-certs issues: add it, or the agent would "
+            "refuse the renewed certificate"
+        )
     secret = _passphrase(passphrase, environ)
     tls = config.tls
     if tls.cert_file is None or tls.key_file is None or tls.client_ca_file is None:
@@ -219,11 +242,11 @@ def renew_certs(
     agent_cert = config.path(tls.cert_file)
     old = load_certificate(agent_cert, "agent certificate", now=datetime.min.replace(tzinfo=UTC))
     agent = issue(ca, "ml-connector Sage 100 agent", server=True, hostnames=server_names(old))
-    write_pem(agent, agent_cert, config.path(tls.key_file), passphrase=secret)
+    notes = [write_pem(agent, agent_cert, config.path(tls.key_file), passphrase=secret)]
     handover = config.base_dir / "connector"
     handover.mkdir(exist_ok=True)
-    client = issue(ca, "ml-connector", server=False)
-    write_pem(client, handover / "client.pem", handover / "client.key")
+    client = issue(ca, CLIENT_NAME, server=False)
+    notes.append(write_pem(client, handover / "client.pem", handover / "client.key"))
     shutil.copyfile(ca_cert, handover / "ca.pem")
     return CertPaths(
         ca_cert,
@@ -232,4 +255,5 @@ def renew_certs(
         config.path(tls.key_file),
         handover / "client.pem",
         handover / "client.key",
+        tuple(n for n in notes if n),
     )

@@ -29,6 +29,8 @@ _STAMP_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$")
 NO_STAMP = "1900-01-01T00:00:00"
 
 MAX_LIMIT = 5000
+#: Longer than any Sage 100 record key we build (division + vendor + invoice number).
+MAX_RECORD_KEY = 200
 DEFAULT_LIMIT = 500
 
 
@@ -170,11 +172,31 @@ def decode_after(resource: str, token: str) -> Position:
         stamp, key, owner = data["s"], data["k"], data["r"]
     except (binascii.Error, ValueError, KeyError, TypeError) as exc:
         raise InvalidRequest("after is not a token this agent issued (use `next` as is)") from exc
-    if not (isinstance(stamp, str) and isinstance(key, str) and _STAMP_RE.match(stamp)):
+    if not (
+        isinstance(stamp, str)
+        and isinstance(key, str)
+        and _STAMP_RE.match(stamp)
+        and _is_text(key)
+        and len(key) <= MAX_RECORD_KEY
+    ):
         raise InvalidRequest("after is not a token this agent issued (use `next` as is)")
     if owner != resource:
-        raise InvalidRequest(f"after token belongs to {owner!r}, not {resource!r}")
+        shown = repr(owner)[:60].encode("ascii", "backslashreplace").decode()
+        raise InvalidRequest(f"after token belongs to {shown}, not {resource!r}")
     return Position(stamp, key)
+
+
+def _is_text(value: str) -> bool:
+    """True unless ``value`` holds a lone surrogate (JSON's ``"\\ud800"`` decodes to one).
+
+    Such a string cannot be encoded as UTF-8, so it would fail inside the back end's query
+    (a 500) instead of here (a 400).
+    """
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import os
 import socket
@@ -9,6 +10,7 @@ import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
@@ -18,6 +20,7 @@ from ml_connector_agent.backends.base import Backend
 from ml_connector_agent.certs import server_ssl_context
 from ml_connector_agent.config import AgentConfig
 from ml_connector_agent.errors import ConfigError
+from ml_connector_agent.protocol import JsonErrorRequestHandler
 from ml_connector_agent.windows import Dpapi, system_dpapi
 
 
@@ -110,9 +113,16 @@ class RunningServer:
     runner: web.AppRunner
     url: str
     port: int
+    listener: asyncio.Server | None = None
 
     async def stop(self) -> None:
+        if self.listener is not None:
+            self.listener.close()  # no new connections
+        # Closes the open ones (they registered with the runner's server), then the app.
         await self.runner.cleanup()
+        if self.listener is not None:
+            # Only now: from Python 3.12 on, wait_closed waits for every connection to end.
+            await self.listener.wait_closed()
 
 
 async def start_server(
@@ -132,12 +142,23 @@ async def start_server(
     actual = sock.getsockname()[1]
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    site = web.SockSite(runner, sock, ssl_context=ssl_context)
-    await site.start()
+    manager = runner.server
+    assert manager is not None  # set by setup()
+    loop = asyncio.get_running_loop()
+    # Our protocol instead of web.SockSite's: aiohttp's own error answers become JSON that
+    # echoes nothing (ml_connector_agent.protocol). The runner still tracks the connections
+    # and closes them on cleanup.
+    # No access log (as AppRunner(access_log=None)): aiohttp takes None, its stub says Logger.
+    no_access_log: dict[str, Any] = {"access_log": None}
+    listener = await loop.create_server(
+        lambda: JsonErrorRequestHandler(manager, loop=loop, **no_access_log),
+        sock=sock,
+        ssl=ssl_context,
+    )
     scheme = "https" if ssl_context else "http"
     shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
     shown = f"[{shown}]" if ":" in shown else shown
-    return RunningServer(runner, f"{scheme}://{shown}:{actual}", actual)
+    return RunningServer(runner, f"{scheme}://{shown}:{actual}", actual, listener)
 
 
 async def start_agent(
@@ -155,6 +176,11 @@ async def start_agent(
         locks=config.locks,
         keys=build_keyring(config, config_path, insecure_dev=insecure_dev),
         auth_mode="api_key" if insecure_dev else config.auth.mode,
+        client_subjects=(
+            config.auth.client_subjects
+            if ssl_context is not None and config.auth.needs_client_cert
+            else ()
+        ),
     )
     server = await start_server(
         app, host=config.server.host, port=config.server.port, ssl_context=ssl_context

@@ -1,4 +1,4 @@
-"""``ml-connector status``: pipelines, last and next runs, queues, dead letters, installations."""
+"""``ml-connector status``: pipelines, runs, queues, dead letters, installations, certificates."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 from rich.table import Table
 
+from ml_connector import clock
 from ml_connector.cli.context import (
     ConfigOption,
     console,
@@ -88,6 +89,24 @@ def status(config_path: ConfigOption = None) -> None:
             i.workspace, i.team_name or "", f"[{colour}]{i.state}[/{colour}]", i.reason or ""
         )
     print_whole(health)
+    if found.certificates:
+        now = clock.to_datetime(found.generated_at)
+        certs = Table(
+            "connection",
+            "certificate",
+            "state",
+            "note",
+            title="Sage 100 certificates",
+            title_justify="left",
+        )
+        colours = {"ok": "green", "expiring": "yellow", "not seen": "yellow"}
+        for c in found.certificates:
+            state = c.state(now)
+            colour = colours.get(state, "red")
+            certs.add_row(
+                c.connection, f"{c.what} {c.where}", f"[{colour}]{state}[/{colour}]", c.note(now)
+            )
+        print_whole(certs)
     console.print(
         f"Dead letters: {found.dead_letters}"
         + (" — `ml-connector replay --dead-letters` posts them again" if found.dead_letters else "")

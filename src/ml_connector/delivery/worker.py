@@ -33,9 +33,9 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ml_connector import clock
+from ml_connector.backoff import full_jitter
 from ml_connector.delivery import claims
 from ml_connector.delivery.audit import record_attempt
-from ml_connector.delivery.backoff import full_jitter
 from ml_connector.delivery.holds import (
     held_workspaces,
     hold_reason,

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from ml_connector.intacct.run_window import Window
 from ml_connector.intacct.summaries import (
     AccountChange,
     Counts,
@@ -33,7 +34,6 @@ from ml_connector.intacct.summaries import (
     UnbalancedBatch,
     VendorException,
 )
-from ml_connector.intacct.window import Window
 from ml_connector.slack.blocks import (
     Block,
     Message,

@@ -17,8 +17,9 @@ from datetime import datetime
 from typing import Any
 
 from ml_connector.intacct import messages
+from ml_connector.intacct.gateway import RejectedRecord
 from ml_connector.intacct.messages import Style
-from ml_connector.intacct.records import RejectedRecord
+from ml_connector.intacct.run_window import Window
 from ml_connector.intacct.summaries import (
     GLSummary,
     PaymentSummary,
@@ -26,7 +27,6 @@ from ml_connector.intacct.summaries import (
     UnbalancedBatch,
     VendorException,
 )
-from ml_connector.intacct.window import Window
 from ml_connector.slack.blocks import Message
 
 MAX_KEY = 400  # outbox.dedupe_key

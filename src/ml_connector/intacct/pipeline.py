@@ -28,12 +28,24 @@ from ml_connector.config import IntacctPipeline as IntacctPipelineConfig
 from ml_connector.delivery.outbox import enqueue_all
 from ml_connector.errors import ConfigError, TransientError
 from ml_connector.intacct import outputs, reads, state
-from ml_connector.intacct.client import IntacctClient, RetryPolicy
-from ml_connector.intacct.errors import IntacctError
+from ml_connector.intacct.gateway import (
+    Credentials,
+    IntacctClient,
+    IntacctError,
+    IntacctTransport,
+    RequestSlots,
+    RetryPolicy,
+)
 from ml_connector.intacct.messages import Style
 from ml_connector.intacct.outputs import Channels, Findings, Outgoing
-from ml_connector.intacct.session import Credentials
-from ml_connector.intacct.slots import RequestSlots
+from ml_connector.intacct.run_window import (
+    StreamCursor,
+    Window,
+    advance,
+    is_new,
+    plan_window,
+    to_company_time,
+)
 from ml_connector.intacct.summaries import (
     GLBatch,
     GLSummaryBuilder,
@@ -43,15 +55,6 @@ from ml_connector.intacct.summaries import (
     ReadFailure,
     RecordError,
     Vendor,
-)
-from ml_connector.intacct.transport import IntacctTransport
-from ml_connector.intacct.window import (
-    StreamCursor,
-    Window,
-    advance,
-    is_new,
-    plan_window,
-    to_company_time,
 )
 from ml_connector.pipeline import RunContext, RunOutcome, RunStatus
 from ml_connector.vault import Vault

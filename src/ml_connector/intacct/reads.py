@@ -22,12 +22,14 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from ml_connector.intacct.client import IntacctClient, Outcome
-from ml_connector.intacct.errors import PagingError
-from ml_connector.intacct.records import RejectedRecord
-from ml_connector.intacct.request import (
+from ml_connector.intacct.gateway import (
     Filter,
+    IntacctClient,
+    Outcome,
+    PagingError,
     Query,
+    Record,
+    RejectedRecord,
     any_of,
     between,
     equalto,
@@ -36,7 +38,7 @@ from ml_connector.intacct.request import (
     isnull,
     notequalto,
 )
-from ml_connector.intacct.response import Record
+from ml_connector.intacct.run_window import Window
 from ml_connector.intacct.summaries import (
     GLBatch,
     GLLine,
@@ -49,7 +51,6 @@ from ml_connector.intacct.summaries import (
     payment,
     vendor,
 )
-from ml_connector.intacct.window import Window
 
 GLBATCH_FIELDS = (
     "RECORDNO", "BATCHNO", "BATCH_TITLE", "JOURNAL", "BATCH_DATE", "STATE", "WHENMODIFIED",

@@ -16,7 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ml_connector import clock
-from ml_connector.intacct.window import StreamCursor
+from ml_connector.intacct.run_window import StreamCursor
 from ml_connector.store.tables import cache_entries, cursors
 
 ACCOUNT_TITLES = "intacct.glaccount.title"

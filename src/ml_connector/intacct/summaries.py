@@ -36,9 +36,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Literal
 
-from ml_connector.intacct.errors import ErrorDetail
-from ml_connector.intacct.response import Record
-from ml_connector.intacct.window import Window, version_key
+from ml_connector.intacct.gateway import ErrorDetail, Record
+from ml_connector.intacct.run_window import Window, version_key
 from ml_connector.money import round_money
 
 ZERO = Decimal(0)

@@ -27,11 +27,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ml_connector.delivery.outbox import enqueue_all
 from ml_connector.intacct import outputs, reads, state
-from ml_connector.intacct.client import IntacctClient
+from ml_connector.intacct.gateway import (
+    IntacctClient,
+    Query,
+    Record,
+    all_of,
+    greaterthanorequalto,
+    in_,
+)
 from ml_connector.intacct.outputs import Findings, Outgoing
 from ml_connector.intacct.pipeline import PAYMENTS, IntacctPipeline
-from ml_connector.intacct.request import Query, all_of, greaterthanorequalto, in_
-from ml_connector.intacct.response import Record
+from ml_connector.intacct.run_window import Window, plan_window
 from ml_connector.intacct.summaries import (
     GLBatch,
     GLLine,
@@ -48,7 +54,6 @@ from ml_connector.intacct.summaries import (
     vendor,
 )
 from ml_connector.intacct.trigger_events import RecordRef
-from ml_connector.intacct.window import Window, plan_window
 from ml_connector.logging import get_logger
 from ml_connector.vault import Vault
 

@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from ml_connector.errors import StoreError
 from ml_connector.intacct.trigger_auth import Verified
 from ml_connector.intacct.trigger_events import RecordRef
-from ml_connector.schedule.slots import insert_if_absent
+from ml_connector.schedule.fire_slots import insert_if_absent
 from ml_connector.store.tables import intacct_trigger_events, intacct_trigger_reads
 
 # Keys are kept at least this long: Intacct's retries span 10 + 30 + 90 s.

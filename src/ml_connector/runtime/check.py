@@ -46,7 +46,7 @@ async def run_checks(config: Config, engine: AsyncEngine, vault: Vault) -> list[
         if isinstance(connection, IntacctConnection):
             checks.append(check_intacct(name, connection, engine, vault))
         elif isinstance(connection, Sage100Connection):
-            checks.append(check_sage100(name, connection, config, vault))
+            checks.append(check_sage100(name, connection, config, vault, engine=engine))
     for workspace in config.slack.workspaces:
         checks.append(check_slack(workspace, config, engine, vault))
     results: list[CheckResult] = []
@@ -108,7 +108,7 @@ async def check_database(engine: AsyncEngine) -> list[CheckResult]:
 async def check_intacct(
     name: str, connection: IntacctConnection, engine: AsyncEngine, vault: Vault
 ) -> list[CheckResult]:
-    from ml_connector.intacct import Credentials, IntacctClient
+    from ml_connector.intacct.gateway import Credentials, IntacctClient
 
     async def check() -> list[CheckResult]:
         credentials = Credentials(
@@ -150,10 +150,17 @@ async def check_intacct(
 
 
 async def check_sage100(
-    name: str, connection: Sage100Connection, config: Config, vault: Vault
+    name: str,
+    connection: Sage100Connection,
+    config: Config,
+    vault: Vault,
+    *,
+    engine: AsyncEngine | None = None,
 ) -> list[CheckResult]:
-    from ml_connector.sage100.credentials import agent_client
-    from ml_connector.sage100.tls import CertificateInUse
+    """With ``engine``, the agent's certificate is recorded for the status views."""
+    from ml_connector.sage100.agent_client.credentials import agent_client
+    from ml_connector.sage100.agent_client.tls import CertificateInUse
+    from ml_connector.sage100.certificates import record_agent_certificate
 
     async def check() -> list[CheckResult]:
         # The very builder the pipeline uses: check passes exactly when run can authenticate.
@@ -166,6 +173,8 @@ async def check_sage100(
         in_use = list(credentials.certificates)
         if health.peer_subject:
             cert = f"; certificate {health.peer_subject}"
+            if expiry is not None and engine is not None:
+                await record_agent_certificate(engine, name, health.peer_subject, expiry)
             if expiry is not None:
                 cert += f", expires {expiry:%Y-%m-%d} ({(expiry - now).days} days)"
                 in_use.append(

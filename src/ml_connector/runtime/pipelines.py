@@ -22,7 +22,7 @@ def build_pipelines(config: Config, engine: AsyncEngine, vault: Vault) -> dict[s
 
             built[name] = IntacctRunner(name, config)
         elif isinstance(settings, Sage100Pipeline):
-            from ml_connector.sage100.agents import AgentClients
+            from ml_connector.sage100.agent_client.agents import AgentClients
             from ml_connector.sage100.pipeline import Sage100Pipeline as Sage100Runner
 
             # Every pipeline polling one agent shares its client and connections.

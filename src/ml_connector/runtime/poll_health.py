@@ -27,7 +27,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from ml_connector import clock
+from ml_connector import backoff, clock
 from ml_connector.config import (
     Config,
     IntacctConnection,
@@ -36,7 +36,6 @@ from ml_connector.config import (
     Sage100Pipeline,
     SchedulingConfig,
 )
-from ml_connector.delivery import backoff
 from ml_connector.delivery.outbox import enqueue
 from ml_connector.redact import redact_text
 from ml_connector.slack.blocks import alert_message

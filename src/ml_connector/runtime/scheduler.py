@@ -1,8 +1,8 @@
 """The scheduler loop: claims due slots of every configured schedule and starts their runs.
 
-Claims go through ``schedule.slots.claim_due``, whose unique (schedule, fire time) key makes
-a slot run once however many processes are up; missed slots after downtime come back as one
-coalesced catch-up claim. Runs of one schedule never overlap: a slot won while the previous
+Claims go through ``schedule.fire_slots.claim_due_many``, whose unique (schedule, fire time)
+key makes a slot run once however many processes are up; missed slots after downtime come
+back as one coalesced catch-up claim. Runs of one schedule never overlap: a slot won while the previous
 run is still going is absorbed (``try_start_run`` refuses it).
 
 Many companies on the same cron (issue #22) are kept fair and bounded:
@@ -37,9 +37,9 @@ from ml_connector.runtime.gates import PollGates, Source, source_of
 from ml_connector.runtime.poll_health import Poll, PollHealth, company_of
 from ml_connector.runtime.runner import PipelineRunner
 from ml_connector.schedule.configured import ConfiguredSchedule
+from ml_connector.schedule.fire_slots import Claim, claim_due_many, note_slot
 from ml_connector.schedule.jitter import jitter_seconds
 from ml_connector.schedule.planner import next_fire_times
-from ml_connector.schedule.slots import Claim, claim_due_many, note_slot
 
 log = get_logger("ml_connector.scheduler")
 

@@ -23,11 +23,11 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ml_connector import clock
+from ml_connector.backoff import full_jitter
 from ml_connector.config import Config, IntacctConnection
-from ml_connector.delivery.backoff import full_jitter
 from ml_connector.errors import StoreError, TransientError
 from ml_connector.intacct import trigger_store
-from ml_connector.intacct.errors import IntacctError
+from ml_connector.intacct.gateway import IntacctError
 from ml_connector.intacct.pipeline import IntacctPipeline
 from ml_connector.intacct.summaries import RecordError
 from ml_connector.intacct.targeted import TargetedReader

@@ -6,10 +6,10 @@ One run polls the requested stream (or every enabled one). For each stream:
    order, following pages to the end (or to ``--until``);
 2. in ONE transaction per part of at most ``window_records`` records (the whole read, unless
    it is a large backlog such as ``run --since`` over months): load the cursor and the stored
-   fingerprints, decide what is news (:mod:`.plan`), route and render it (:mod:`.dispatch`),
-   enqueue the outbox rows, store the new fingerprints and advance the cursor. Parts keep the
-   memory of a read bounded; a part ends at a page boundary, so the cursor it leaves is
-   exactly where the next part's records begin.
+   fingerprints, decide what is news (:mod:`.decide.plan`), route and render it
+   (:mod:`.route.dispatch`), enqueue the outbox rows, store the new fingerprints and advance
+   the cursor. Parts keep the memory of a read bounded; a part ends at a page boundary, so
+   the cursor it leaves is exactly where the next part's records begin.
 
 Nothing is written before a part's read is complete, so an agent that goes down mid-read, or
 a process killed before a commit, leaves the cursor where the last committed part left it and
@@ -28,12 +28,15 @@ and converts an aware ``--since``/``--until`` (a naive one is already server-loc
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ml_connector.config import Config, Sage100Connection, Sage100Stream
@@ -42,22 +45,39 @@ from ml_connector.delivery.outbox import enqueue_all
 from ml_connector.errors import ConfigError, ExternalError, VaultError
 from ml_connector.logging import get_logger
 from ml_connector.pipeline import RunContext, RunOutcome, RunStatus
-from ml_connector.sage100.agents import AgentClients
-from ml_connector.sage100.client import RetryPolicy, Sage100Client
-from ml_connector.sage100.credentials import agent_client
-from ml_connector.sage100.cursor import StreamCursor, shift
-from ml_connector.sage100.dispatch import plan_outgoing, source_data_outgoing, split_bad_records
-from ml_connector.sage100.links import template_problems
-from ml_connector.sage100.messages import Style
-from ml_connector.sage100.plan import Plan, plan_gl_postings, plan_records, register_keys
-from ml_connector.sage100.records import Record, format_stamp, parse_stamp, record_key, stamp
-from ml_connector.sage100.routing import rule_problems
+from ml_connector.sage100.agent_client.agents import AgentClients
+from ml_connector.sage100.agent_client.client import RetryPolicy, Sage100Client
+from ml_connector.sage100.agent_client.credentials import agent_client
+from ml_connector.sage100.certificates import record_agent_certificate
+from ml_connector.sage100.collect.cursor import StreamCursor, shift
+from ml_connector.sage100.collect.records import (
+    Record,
+    format_stamp,
+    parse_stamp,
+    record_key,
+    stamp,
+)
+from ml_connector.sage100.collect.streams import STREAMS, StreamSpec
+from ml_connector.sage100.decide.plan import Plan, plan_gl_postings, plan_records, register_keys
+from ml_connector.sage100.route.dispatch import (
+    plan_outgoing,
+    source_data_outgoing,
+    split_bad_records,
+)
+from ml_connector.sage100.route.routing import rule_problems
 from ml_connector.sage100.state import load_cursor, load_states, save_cursor, save_states
-from ml_connector.sage100.streams import STREAMS, StreamSpec
+from ml_connector.sage100.write.messages import Style
+from ml_connector.sage100.write.record_links import template_problems
 from ml_connector.vault import Vault
 from ml_connector.wording import plural
 
 log = get_logger("ml_connector.sage100.pipeline")
+
+#: Seconds for the one handshake per run that reads the agent's certificate.
+CERTIFICATE_TIMEOUT = 5.0
+#: The agent's certificate is read (one handshake) and recorded at most this often per
+#: pipeline; its warning is about expiry in 30 days.
+CERTIFICATE_EVERY = 3600.0
 
 PAGE_SIZE = 500
 # Records held in memory and committed together; a larger read is committed in parts.
@@ -128,8 +148,8 @@ class Sage100Pipeline:
         window_records: int = WINDOW_RECORDS,
         agents: AgentClients | None = None,
     ) -> None:
-        """``agents``: the runtime's shared clients, one per agent (``sage100.agents``);
-        without it the pipeline makes a client of its own."""
+        """``agents``: the runtime's shared clients, one per agent
+        (``sage100.agent_client.agents``); without it the pipeline makes a client of its own."""
         settings = config.pipelines.get(name)
         if not isinstance(settings, Sage100Settings):
             raise ConfigError(f"pipelines.{name}: expected a pipeline of type 'sage100'")
@@ -161,6 +181,7 @@ class Sage100Pipeline:
         self._agents = agents
         if agents is not None:
             agents.users += 1
+        self._certificate_noted: tuple[float, tuple[str, datetime]] | None = None
 
     def __repr__(self) -> str:
         return f"Sage100Pipeline({self.name!r}, company={self._connection.company!r})"
@@ -187,6 +208,7 @@ class Sage100Pipeline:
         except (ExternalError, VaultError) as exc:
             error = f"cannot set up the Sage 100 agent client: {exc}"
             return RunOutcome(status="failed", error=error, summary=error)
+        await self._note_certificate(ctx, client)
         results = []
         for stream_name, stream in streams:
             result = StreamResult(stream_name)
@@ -203,6 +225,33 @@ class Sage100Pipeline:
                 )
             results.append(result)
         return self._outcome(results)
+
+    async def _note_certificate(self, ctx: RunContext, client: Sage100Client) -> None:
+        """Record the agent's certificate for the status views' 30-day warning. Best effort
+        and short (an unreachable agent fails the reads below with the real message, after
+        their own retries, and this must not add a whole timeout to that)."""
+        try:
+            seen = await asyncio.wait_for(
+                client.certificate(max_age=CERTIFICATE_EVERY), CERTIFICATE_TIMEOUT
+            )
+        except (ExternalError, TimeoutError) as exc:
+            log.info("agent certificate not read", pipeline=self.name, error=str(exc))
+            return
+        if seen is None:
+            return
+        noted = self._certificate_noted
+        if (
+            noted is not None
+            and noted[1] == seen
+            and time.monotonic() - noted[0] < CERTIFICATE_EVERY
+        ):
+            return
+        try:
+            await record_agent_certificate(ctx.engine, self._settings.connection, *seen)
+        except SQLAlchemyError as exc:  # the commits below report a database that is down
+            log.warning("agent certificate not recorded", pipeline=self.name, error=str(exc))
+            return
+        self._certificate_noted = (time.monotonic(), seen)
 
     def _selected(self, wanted: str | None) -> list[tuple[str, Sage100Stream]]:
         streams = self._settings.streams

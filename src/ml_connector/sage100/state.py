@@ -1,4 +1,5 @@
-"""The pipeline's memory in the database: stream cursors and last-posted fingerprints.
+"""The pipeline's memory in the database: stream cursors, last-posted fingerprints, and the
+certificate each agent last presented (for the status views' expiry warnings).
 
 Every write here takes the caller's connection, so it lands in the same transaction as the
 outbox rows it accounts for: either the messages and the new cursor are both committed, or
@@ -16,11 +17,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ml_connector import clock
 from ml_connector.errors import StoreError
-from ml_connector.sage100.cursor import StreamCursor
-from ml_connector.store.tables import cursors, record_states
+from ml_connector.sage100.collect.cursor import StreamCursor
+from ml_connector.store.tables import cache_entries, cursors, record_states
 
 #: Keys per ``IN (…)`` list: well under SQLite's and PostgreSQL's parameter limits.
 CHUNK = 500
+#: ``cache_entries`` namespace of the agents' certificates; the key is the connection's name.
+AGENT_CERTIFICATES = "sage100.agent_certificate"
 
 
 def _insert(conn: AsyncConnection, table: sa.Table) -> Any:
@@ -108,3 +111,30 @@ async def save_states(
     ]
     for start in range(0, len(rows), CHUNK):
         await conn.execute(statement, rows[start : start + CHUNK])
+
+
+async def save_agent_certificate(
+    conn: AsyncConnection, connection: str, subject: str, not_after: float
+) -> None:
+    """The certificate the agent of ``connection`` presented in its TLS handshake, now."""
+    now = clock.now()
+    value = {"subject": subject, "not_after": not_after, "seen_at": now}
+    statement = _insert(conn, cache_entries).values(
+        namespace=AGENT_CERTIFICATES, key=connection, value=value, updated_at=now
+    )
+    await conn.execute(
+        statement.on_conflict_do_update(
+            index_elements=["namespace", "key"],
+            set_={"value": statement.excluded.value, "updated_at": statement.excluded.updated_at},
+        )
+    )
+
+
+async def load_agent_certificates(conn: AsyncConnection) -> dict[str, dict[str, Any]]:
+    """Connection name → ``{"subject", "not_after", "seen_at"}`` (epoch seconds)."""
+    rows = await conn.execute(
+        sa.select(cache_entries.c.key, cache_entries.c.value).where(
+            cache_entries.c.namespace == AGENT_CERTIFICATES
+        )
+    )
+    return {row.key: dict(row.value) for row in rows if isinstance(row.value, dict)}

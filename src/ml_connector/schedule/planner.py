@@ -16,10 +16,10 @@ from itertools import islice
 from zoneinfo import ZoneInfo
 
 from ml_connector.schedule.calendar import BusinessCalendar, business_calendar, next_month
+from ml_connector.schedule.close_window import next_window_day, window_label
 from ml_connector.schedule.cron import describe_cron, is_fixed_time, wall_times
 from ml_connector.schedule.spec import BusinessDayRule, CloseWindow, ScheduleSpec
 from ml_connector.schedule.wallclock import Placed, place
-from ml_connector.schedule.window import next_window_day, window_label
 
 # How far ahead next_fire_times looks before deciding a schedule never fires again: past the
 # next 29 February even across a skipped leap year (2096 → 2104).

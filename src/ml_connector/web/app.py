@@ -31,7 +31,7 @@ from ml_connector.web.inbound import Refusal
 from ml_connector.web.ledger import EventLedger
 from ml_connector.web.metrics import metrics_handler
 from ml_connector.web.oauth_routes import install_handler, oauth_redirect_handler
-from ml_connector.web.replay import ReplayGuard
+from ml_connector.web.replay_guard import ReplayGuard
 from ml_connector.web.signing_keys import SigningKeys
 from ml_connector.web.slack_events import events_handler
 from ml_connector.web.status import status_page_handler

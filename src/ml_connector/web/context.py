@@ -15,7 +15,7 @@ from ml_connector.slack.oauth import Installer
 from ml_connector.vault import Vault
 from ml_connector.web.background import BackgroundTasks
 from ml_connector.web.ledger import EventLedger
-from ml_connector.web.replay import ReplayGuard
+from ml_connector.web.replay_guard import ReplayGuard
 from ml_connector.web.signing_keys import SigningKeys
 
 # (pipeline name, trigger) → outcome; the service's runtime records the run and posts.

@@ -30,9 +30,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from ml_connector.delivery import metrics as _delivery_metrics  # noqa: F401
 from ml_connector.delivery.outbox import Status, queue_depth
 from ml_connector.errors import VaultError
-from ml_connector.intacct import metrics as _intacct_metrics  # noqa: F401
+from ml_connector.intacct.gateway import metrics as _intacct_metrics  # noqa: F401
 from ml_connector.logging import get_logger
-from ml_connector.sage100 import metrics as _sage100_metrics  # noqa: F401
+from ml_connector.sage100.agent_client import metrics as _sage100_metrics  # noqa: F401
 from ml_connector.store.tables import outbox, runs
 from ml_connector.web.context import context
 from ml_connector.web.page_auth import authorize, challenges, metrics_credentials, unauthorized

@@ -139,6 +139,9 @@ def status_message(status: ServiceStatus, zone: ZoneInfo) -> Message:
                 )
             )
         )
+    warnings = status.certificate_warnings()
+    if warnings:
+        blocks.append(section("*Certificates*\n" + "\n".join(f"⚠️ {escape(w)}" for w in warnings)))
     text = f"ml-connector status: {len(status.pipelines)} pipelines, {status.queued} queued"
     return ephemeral(text, blocks)
 

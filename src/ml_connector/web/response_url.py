@@ -14,7 +14,7 @@ from typing import Any
 
 import aiohttp
 
-from ml_connector.delivery.backoff import full_jitter
+from ml_connector.backoff import full_jitter
 from ml_connector.logging import get_logger
 
 log = get_logger("ml_connector.web")

@@ -25,7 +25,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy.exc import SQLAlchemyError
 
-from ml_connector.delivery.backoff import full_jitter
+from ml_connector.backoff import full_jitter
 from ml_connector.delivery.holds import hold_workspace
 from ml_connector.errors import StoreError
 from ml_connector.logging import get_logger

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from ml_connector import clock
 from ml_connector.errors import VaultError
 from ml_connector.logging import get_logger
 from ml_connector.schedule.preview import until
@@ -69,5 +70,14 @@ async def status_page_handler(request: web.Request) -> web.Response:
     def when(epoch: float | None) -> str:
         return "—" if epoch is None else format_datetime(epoch, zone)
 
-    body = templates().get_template("status.html").render(status=status, when=when, zone=zone.key)
+    body = (
+        templates()
+        .get_template("status.html")
+        .render(
+            status=status,
+            when=when,
+            zone=zone.key,
+            cert_now=clock.to_datetime(status.generated_at),
+        )
+    )
     return web.Response(text=body, content_type="text/html", headers=HEADERS)

@@ -9,10 +9,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ml_connector.intacct import messages
-from ml_connector.intacct.errors import ErrorDetail
+from ml_connector.intacct.gateway.errors import ErrorDetail
 from ml_connector.intacct.messages import Style
 from ml_connector.intacct.outputs import Channels, Findings, Outgoing, plan
 from ml_connector.intacct.pipeline import describe
+from ml_connector.intacct.run_window import Window
 from ml_connector.intacct.summaries import (
     GLBatch,
     GLLine,
@@ -24,7 +25,6 @@ from ml_connector.intacct.summaries import (
     Vendor,
     VendorException,
 )
-from ml_connector.intacct.window import Window
 from ml_connector.slack.blocks import MAX_BLOCKS, MAX_TOTAL_BLOCK_TEXT, Message
 
 ZONE = ZoneInfo("America/Chicago")

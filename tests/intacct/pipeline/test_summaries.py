@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from ml_connector.intacct.run_window import Window
 from ml_connector.intacct.summaries import (
     GLBatch,
     GLLine,
@@ -25,7 +26,6 @@ from ml_connector.intacct.summaries import (
     payment,
     vendor_exception,
 )
-from ml_connector.intacct.window import Window
 
 STAMP = datetime(2026, 11, 25, 8, 49, 7)
 WINDOW = Window(datetime(2026, 11, 24, 8, 0), datetime(2026, 11, 25, 9, 0))

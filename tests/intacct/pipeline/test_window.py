@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ml_connector.intacct.window import (
+from ml_connector.intacct.run_window import (
     StreamCursor,
     Window,
     advance,

@@ -110,6 +110,10 @@ def test_triggers_prints_what_to_create(setup: Path) -> None:
         ({"client_id": "c", "jwt_issuer": "i"}, "needs one of jwks_url, jwt_public_key_file"),
         ({"jwt_algorithms": ["HS256"]}, "jwt_algorithms.0"),
         ({"coalesce_seconds": 600.0}, "coalesce_seconds"),
+        (
+            {"client_id": "c", "jwt_issuer": "i", "jwks_url": "http://10.0.0.5/jwks.json"},
+            "jwks_url: expected an https:// URL",
+        ),
     ],
 )
 def test_config_mistakes_are_named(triggers: dict[str, object], problem: str) -> None:

@@ -12,7 +12,7 @@ from decimal import Decimal
 import pytest
 
 from ml_connector import amounts as connector_amounts
-from ml_connector.sage100.records import Sage100RecordError, amount_problems, money
+from ml_connector.sage100.collect.records import Sage100RecordError, amount_problems, money
 from ml_connector_agent import amounts as agent_amounts
 from ml_connector_agent.resources import SHAPERS, Resource
 

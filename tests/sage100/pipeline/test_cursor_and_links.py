@@ -8,10 +8,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ml_connector.sage100.cursor import Position, StreamCursor, shift
-from ml_connector.sage100.links import build, template_problems
-from ml_connector.sage100.records import format_stamp
-from ml_connector.sage100.streams import AP_INVOICES
+from ml_connector.sage100.collect.cursor import Position, StreamCursor, shift
+from ml_connector.sage100.collect.records import format_stamp
+from ml_connector.sage100.collect.streams import AP_INVOICES
+from ml_connector.sage100.write.record_links import build, template_problems
 
 BASE = datetime(2026, 3, 8, 1, 0, 0)  # the night US clocks jump: stamps are zone-less anyway
 

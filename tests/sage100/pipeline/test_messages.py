@@ -11,12 +11,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ml_connector.config import Sage100Stream
-from ml_connector.sage100.cursor import StreamCursor
-from ml_connector.sage100.digests import digest
-from ml_connector.sage100.dispatch import plan_outgoing
-from ml_connector.sage100.messages import Style, render
-from ml_connector.sage100.plan import Event, RecordEvent, plan_gl_postings, plan_records
-from ml_connector.sage100.streams import AP_INVOICES, GL_ACCOUNTS, GL_POSTINGS, PURCHASE_ORDERS
+from ml_connector.sage100.collect.cursor import StreamCursor
+from ml_connector.sage100.collect.streams import (
+    AP_INVOICES,
+    GL_ACCOUNTS,
+    GL_POSTINGS,
+    PURCHASE_ORDERS,
+)
+from ml_connector.sage100.decide.plan import Event, RecordEvent, plan_gl_postings, plan_records
+from ml_connector.sage100.route.dispatch import plan_outgoing
+from ml_connector.sage100.write.digests import digest
+from ml_connector.sage100.write.messages import Style, render
 from ml_connector.sim.slack.blockkit import text_length, validate_blocks
 
 from .records import gl_account, gl_line, invoice, purchase_order

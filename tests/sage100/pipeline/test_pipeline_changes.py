@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any
 
-from ml_connector.sage100.client import RecordPage, Sage100Client
+from ml_connector.sage100.agent_client.client import RecordPage, Sage100Client
 
 from ..agents import agent_ssl
 from .world import World, add_invoices, block_text, mentioning

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from ml_connector.sage100.client import RetryPolicy
+from ml_connector.sage100.agent_client.client import RetryPolicy
 from ml_connector.store.tables import record_states
 from ml_connector.vault import ENV_VAR
 from ml_connector_agent.config import load_config

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from ml_connector.sage100.client import Sage100Client
+from ml_connector.sage100.agent_client.client import Sage100Client
 
 from .world import World, add_invoices, mentioning
 

@@ -6,11 +6,16 @@ from typing import Any
 
 import pytest
 
-from ml_connector.sage100.changes import fingerprint
-from ml_connector.sage100.cursor import Position, StreamCursor
-from ml_connector.sage100.plan import RecordEvent, RegisterEvent, plan_gl_postings, plan_records
-from ml_connector.sage100.records import Sage100RecordError
-from ml_connector.sage100.streams import AP_INVOICES, GL_ACCOUNTS, GL_POSTINGS
+from ml_connector.sage100.collect.cursor import Position, StreamCursor
+from ml_connector.sage100.collect.records import Sage100RecordError
+from ml_connector.sage100.collect.streams import AP_INVOICES, GL_ACCOUNTS, GL_POSTINGS
+from ml_connector.sage100.decide.changes import fingerprint
+from ml_connector.sage100.decide.plan import (
+    RecordEvent,
+    RegisterEvent,
+    plan_gl_postings,
+    plan_records,
+)
 
 from .records import gl_account, gl_line, invoice
 

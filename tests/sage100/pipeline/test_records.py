@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ml_connector.errors import PermanentError
-from ml_connector.sage100.records import (
+from ml_connector.sage100.collect.records import (
     Sage100RecordError,
     business_date,
     created_stamp,

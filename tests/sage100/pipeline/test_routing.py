@@ -9,8 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ml_connector.config import RouteCondition, RouteRule
-from ml_connector.sage100.routing import matches, route, rule_problems
-from ml_connector.sage100.streams import AP_INVOICES, PURCHASE_ORDERS
+from ml_connector.sage100.collect.streams import AP_INVOICES, PURCHASE_ORDERS
+from ml_connector.sage100.route.routing import matches, route, rule_problems
 
 
 def cond(field: str, op: Any, value: Any) -> RouteCondition:

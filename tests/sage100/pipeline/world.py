@@ -21,7 +21,7 @@ from ml_connector.config import Config, parse_config
 from ml_connector.delivery import DeliverySettings, DeliveryWorker
 from ml_connector.delivery.slack_gateway import ClientGateway
 from ml_connector.pipeline import RunContext, RunOutcome
-from ml_connector.sage100.client import RetryPolicy
+from ml_connector.sage100.agent_client.client import RetryPolicy
 from ml_connector.sage100.pipeline import Sage100Pipeline
 from ml_connector.sim.slack import SlackSimulator
 from ml_connector.slack.mrkdwn import set_link_hosts

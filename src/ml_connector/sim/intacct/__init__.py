@@ -16,7 +16,7 @@ also checks the DTD order inside readByQuery and read and caps read at 100 keys;
 counts what was refused. docs/simulators.md lists what is and is not modelled.
 """
 
-from ml_connector.sim.intacct.data import Dataset, DaySummary, Entity
+from ml_connector.sim.intacct.dataset import Dataset, DaySummary, Entity
 from ml_connector.sim.intacct.faults import FAULT_KINDS, Fault, FaultKind, Faults
 from ml_connector.sim.intacct.objects import SCHEMAS, FieldType, ObjectSchema, Record
 from ml_connector.sim.intacct.server import GATEWAY_PATH, IntacctSimulator

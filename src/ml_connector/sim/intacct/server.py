@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from ml_connector.sim.http import LocalServer
-from ml_connector.sim.intacct.data import Dataset
+from ml_connector.sim.intacct.dataset import Dataset
 from ml_connector.sim.intacct.faults import Faults
 from ml_connector.sim.intacct.gateway import Gateway, concurrency_error, support_id
 from ml_connector.sim.intacct.protocol import ErrorDetail, render_control_failure

@@ -44,7 +44,7 @@ from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
-from ml_connector.sim.intacct.data import Dataset, recordno_of
+from ml_connector.sim.intacct.dataset import Dataset, recordno_of
 from ml_connector.sim.intacct.injection import render
 from ml_connector.sim.intacct.objects import Record
 

@@ -12,7 +12,6 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -22,6 +21,7 @@ from ml_connector.config import Config, IntacctConnection, Sage100Connection, Sa
 from ml_connector.delivery.outbox import Status
 from ml_connector.redact import redact_text
 from ml_connector.runtime.runner import run_key
+from ml_connector.sage100.certificates import CertificateStatus
 from ml_connector.slack.scopes import missing_scopes
 from ml_connector.slack.tokens import installation_status
 from ml_connector.status import ServiceStatus
@@ -73,6 +73,8 @@ class SourceHealth:
     kind: str
     last_success: float | None
     detail: str
+    #: something to do: a certificate expired, unreadable or within 30 days of expiry
+    attention: bool = False
 
 
 @dataclass(frozen=True)
@@ -168,7 +170,7 @@ async def gather_dashboard(
         ],
         day=series[3600.0],
         week=series[DAY],
-        sources=_sources(config, latest, sessions, moment),
+        sources=_sources(config, latest, sessions, moment, status.certificates),
         installations=installations,
     )
 
@@ -297,6 +299,7 @@ def _sources(
     latest: dict[str, Any],
     sessions: Sequence[Any],
     now: float,
+    certificates: Sequence[CertificateStatus] = (),
 ) -> list[SourceHealth]:
     out = []
     for name, connection in config.connections.items():
@@ -316,24 +319,22 @@ def _sources(
             )
             out.append(SourceHealth(name, "Sage Intacct", last, detail))
         else:
-            out.append(SourceHealth(name, "Sage 100 agent", last, _cert_detail(connection, now)))
+            mine = [c for c in certificates if c.connection == name]
+            detail, attention = _cert_detail(connection, mine, now)
+            out.append(SourceHealth(name, "Sage 100 agent", last, detail, attention))
     return out
 
 
-def _cert_detail(connection: Sage100Connection, now: float) -> str:
-    if connection.cert_file is None:
-        return f"API key auth, company {connection.company}"
-    from cryptography import x509
-
-    try:
-        cert = x509.load_pem_x509_certificate(Path(connection.cert_file).read_bytes())
-    except (OSError, ValueError) as exc:
-        return f"client certificate unreadable: {type(exc).__name__}"
-    expires = cert.not_valid_after_utc.timestamp()
-    days = (expires - now) / DAY
-    if days < 0:
-        return f"client certificate EXPIRED {_utc(expires)}"
-    return f"client certificate expires {_utc(expires)} (in {days:.0f} days)"
+def _cert_detail(
+    connection: Sage100Connection, certificates: Sequence[CertificateStatus], now: float
+) -> tuple[str, bool]:
+    """The connection's certificates in one line (the status page's words) and whether any
+    needs doing: expired, unreadable, or within 30 days of expiry."""
+    if not certificates:
+        return f"API key auth, company {connection.company}", False
+    moment = datetime.fromtimestamp(now, tz=UTC)
+    parts = [f"{c.what} {c.state(moment)}: {c.note(moment)}" for c in certificates]
+    return "; ".join(parts), any(c.attention(moment) for c in certificates)
 
 
 async def _installation(engine: AsyncEngine, config: Config, name: str) -> InstallationHealth:
