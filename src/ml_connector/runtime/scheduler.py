@@ -2,8 +2,8 @@
 
 Claims go through ``schedule.fire_slots.claim_due_many``, whose unique (schedule, fire time)
 key makes a slot run once however many processes are up; missed slots after downtime come
-back as one coalesced catch-up claim. Runs of one schedule never overlap: a slot won while the previous
-run is still going is absorbed (``try_start_run`` refuses it).
+back as one coalesced catch-up claim. Runs of one schedule never overlap: a slot won while
+the previous run is still going is absorbed (``try_start_run`` refuses it).
 
 Many companies on the same cron (issue #22) are kept fair and bounded:
 
