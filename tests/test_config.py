@@ -179,6 +179,28 @@ def test_mtls_needs_https_even_on_loopback(tmp_path: Path) -> None:
     assert "auth = 'mtls' needs an https agent_url" in problem
 
 
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("0", "retention.days: expected a value greater than or equal to 1, got 0"),
+        ("-5", "retention.days: expected a value greater than or equal to 1, got -5"),
+        ("40000", "retention.days: expected a value less than or equal to 36500, got 40000"),
+        ("90.5", "retention.days: expected an integer, got 90.5"),
+        ('"90"', "retention.days: expected an integer, got '90'"),
+    ],
+)
+def test_retention_days_are_checked(tmp_path: Path, value: str, expected: str) -> None:
+    [problem] = problems(tmp_path, f"[retention]\ndays = {value}\n")
+    assert problem.endswith(expected), problem
+
+
+def test_retention_defaults_to_90_days_and_takes_a_value(tmp_path: Path) -> None:
+    assert load_config(write(tmp_path, example_config())).retention.days == 90
+    assert load_config(write(tmp_path, "[retention]\ndays = 400\n")).retention.days == 400
+    [problem] = problems(tmp_path, "[retention]\nday = 30\n")
+    assert "retention.day: unknown key" in problem
+
+
 def test_a_client_key_file_is_refused_not_read(tmp_path: Path) -> None:
     """The client's private key lives in the vault; a plain key file is never opened."""
     key = tmp_path / "client.key"

@@ -118,7 +118,14 @@ def _secure_url(value: str) -> str:
     return value
 
 
+def _entity_id(value: str) -> str:
+    if not re.match(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,59}$", value) or "@" in value:
+        raise ValueError("expected an Intacct entity id (location id) like E100")
+    return value
+
+
 ChannelId = Annotated[str, AfterValidator(_channel_id)]
+EntityId = Annotated[str, AfterValidator(_entity_id)]
 UserGroupId = Annotated[str, AfterValidator(_usergroup_id)]
 UserId = Annotated[str, AfterValidator(_user_id)]
 SecretRef = Annotated[str, AfterValidator(_secret_ref)]
@@ -224,6 +231,14 @@ class DeliveryConfig(Model):
     request_timeout: float = Field(10.0, gt=0)
 
 
+class RetentionConfig(Model):
+    """How long finished work is kept: delivered messages with their attempts, finished runs
+    and schedule slots older than ``days`` are pruned by `serve`; undelivered messages and
+    dead letters are kept however old they are."""
+
+    days: int = Field(90, ge=1, le=36_500, description="days delivered messages are kept")
+
+
 class SlackWorkspace(Model):
     api_base_url: SecureUrl = SLACK_API
     app_id: str | None = None
@@ -326,9 +341,31 @@ class IntacctConnection(Model):
     user_id: str = Field(min_length=1)
     user_password: SecretRef
     entity_id: str | None = None
+    # Multi-entity companies: the entities a pipeline may read one by one, each through a
+    # session scoped to it (the login's <locationid>), and whether the top level (which sees
+    # every entity) is read as well. Leave entity_id unset when listing entities.
+    entities: list[EntityId] = []
+    top_level: bool = False
     max_concurrent: int = Field(2, ge=1, le=20)
     timeout: float = Field(60.0, gt=0)
     triggers: IntacctTriggers | None = None
+
+    @model_validator(mode="after")
+    def _entity_forms(self) -> IntacctConnection:
+        if self.entities and self.entity_id is not None:
+            raise ValueError(
+                "entity_id and entities do not go together: entity_id scopes every session "
+                "to one entity; list the entities in entities and remove entity_id"
+            )
+        if len(set(self.entities)) != len(self.entities):
+            raise ValueError("entities: each entity once")
+        return self
+
+    def sessions(self) -> list[str | None]:
+        """The entity of each session a per-entity pipeline opens (None: the top level)."""
+        if not self.entities:
+            return [self.entity_id]
+        return [*([None] if self.top_level else []), *self.entities]
 
 
 class Sage100Connection(Model):
@@ -337,7 +374,8 @@ class Sage100Connection(Model):
 
     type: Literal["sage100"]
     agent_url: SecureUrl
-    company: CompanyCode
+    # The company a pipeline polls when it names none (`companies` on the pipeline).
+    company: CompanyCode | None = None
     auth: Literal["mtls", "api_key", "mtls+api_key"]
     ca_file: FilePath | None = None
     cert_file: FilePath | None = None
@@ -410,6 +448,20 @@ class IntacctThresholds(Model):
     initial_lookback_hours: float = Field(24.0, gt=0)
 
 
+class IntacctChannelOverrides(Model):
+    gl: ChannelId | None = None
+    payments: ChannelId | None = None
+    alerts: ChannelId | None = None
+
+
+class IntacctCompanySettings(Model):
+    """One entity's own settings (``[pipelines.NAME.company.E100]`` or ``companies add``);
+    what it leaves out it takes from the pipeline."""
+
+    channels: IntacctChannelOverrides = IntacctChannelOverrides()
+    mention_group: UserGroupId | None = None
+
+
 class IntacctPipeline(Model):
     type: Literal["intacct"]
     connection: str
@@ -422,6 +474,11 @@ class IntacctPipeline(Model):
     thresholds: IntacctThresholds = IntacctThresholds()
     # Entries dated on or before this day are in a closed period (the GL summary flags them).
     books_closed_through: Annotated[date, Field(strict=False)] | None = None
+    # With a connection that lists entities: one summary per entity (and one for the top
+    # level if the connection reads it), or one for all of them from the top level.
+    summarise: Literal["per_entity", "all"] = "per_entity"
+    # Per-entity settings, keyed by entity id (the top level: the connection's company_id).
+    company: dict[str, IntacctCompanySettings] = {}
 
 
 StreamName = Literal["ap_invoices", "purchase_orders", "gl_postings", "gl_accounts"]
@@ -456,6 +513,22 @@ class Sage100Stream(Model):
     record_link: str | None = None
 
 
+class Sage100StreamOverrides(Model):
+    """What one company changes in a stream; the rest comes from the pipeline's stream."""
+
+    enabled: bool | None = None
+    channel: ChannelId | None = None
+    routes: list[RouteRule] | None = None
+    record_link: str | None = None
+
+
+class Sage100CompanySettings(Model):
+    """One company's own settings (``[pipelines.NAME.company.ABC]`` or ``companies add``)."""
+
+    currency: str | None = Field(None, pattern=r"^[A-Z]{3}$")
+    streams: dict[StreamName, Sage100StreamOverrides] = {}
+
+
 class Sage100Pipeline(Model):
     type: Literal["sage100"]
     connection: str
@@ -464,8 +537,19 @@ class Sage100Pipeline(Model):
     # Sage 100 AP/PO amounts carry no currency of their own: the company's home currency.
     currency: str = Field("USD", pattern=r"^[A-Z]{3}$")
     streams: dict[StreamName, Sage100Stream]
+    # The companies polled through the one connection: a list of codes, or "*" for every
+    # company the agent serves. Unset: the connection's own `company`.
+    companies: list[CompanyCode] | Literal["*"] | None = None
+    # Per-company settings, keyed by company code; a company listed here is polled too.
+    company: dict[CompanyCode, Sage100CompanySettings] = {}
     # Where "polls keep failing" alerts go; unset: the failing stream's own channel.
     alerts_channel: ChannelId | None = None
+
+    @model_validator(mode="after")
+    def _companies_once(self) -> Sage100Pipeline:
+        if isinstance(self.companies, list) and len(set(self.companies)) != len(self.companies):
+            raise ValueError("companies: each company code once")
+        return self
 
 
 Pipeline = Annotated[IntacctPipeline | Sage100Pipeline, Field(discriminator="type")]
@@ -483,12 +567,17 @@ class Config(Model):
     database: DatabaseConfig = DatabaseConfig()
     delivery: DeliveryConfig = DeliveryConfig()
     scheduling: SchedulingConfig = SchedulingConfig()
+    retention: RetentionConfig = RetentionConfig()
     slack: SlackConfig = SlackConfig()
     connections: dict[str, Connection] = {}
     pipelines: dict[str, Pipeline] = {}
 
     # Set by load_config: where the file was, so relative paths resolve against it.
     source: FilePath | None = Field(default=None, exclude=True)
+    # Set by load_config: the files `include` brought in, in the order they were merged,
+    # and which file defined each connection, pipeline and company (dotted key → file).
+    included: tuple[FilePath, ...] = Field(default=(), exclude=True)
+    origins: dict[str, FilePath] = Field(default={}, exclude=True)
 
     @model_validator(mode="after")
     def _references(self) -> Config:
@@ -506,6 +595,29 @@ class Config(Model):
                     f"pipelines.{name}.connection: expected a {pipeline.type} connection, "
                     f"got {pipeline.connection!r} of type {connection.type}"
                 )
+            elif (
+                isinstance(pipeline, Sage100Pipeline)
+                and isinstance(connection, Sage100Connection)
+                and connection.company is None
+                and pipeline.companies is None
+                and not pipeline.company
+            ):
+                problems.append(
+                    f"pipelines.{name}.companies: required key is missing (connection "
+                    f"{pipeline.connection!r} names no company): list the company codes, "
+                    'e.g. companies = ["ABC"], or "*" for every company the agent serves'
+                )
+            elif (
+                isinstance(pipeline, IntacctPipeline)
+                and isinstance(connection, IntacctConnection)
+                and pipeline.summarise == "all"
+            ):
+                problems.extend(
+                    f"pipelines.{name}.company.{code}: summarise = 'all' reads only the top "
+                    f"level; per-entity settings need summarise = 'per_entity'"
+                    for code in pipeline.company
+                    if code != connection.company_id
+                )
             if pipeline.workspace not in self.slack.workspaces:
                 problems.append(
                     f"pipelines.{name}.workspace: expected one of the [slack.workspaces] "
@@ -515,6 +627,15 @@ class Config(Model):
         if problems:
             raise ValueError("\n".join(problems))
         return self
+
+    def file_of(self, dotted: str) -> Path | None:
+        """The file that defined the longest known prefix of ``dotted`` (a problem's key)."""
+        parts = dotted.split(":", 1)[0].split(".")
+        for size in range(len(parts), 0, -1):
+            found = self.origins.get(".".join(parts[:size]))
+            if found is not None:
+                return found
+        return self.source
 
     @property
     def base_dir(self) -> Path:
@@ -582,13 +703,28 @@ def load_config(path: Path | str | None = None) -> Config:
 
 
 def parse_config(data: dict[str, Any], file: Path) -> Config:
+    """Validate a config's data; ``include`` pulls in its tenant files first (each problem
+    names the file that defined the key)."""
+    from ml_connector.config_include import apply_includes
+
+    included = apply_includes(data, file)
     try:
-        config = Config.model_validate(data)
+        config = Config.model_validate(included.data)
     except ValidationError as exc:
-        problems = [f"{file}: {line}" for line in describe_errors(exc, data)]
+        problems = [
+            f"{included.file_of(line, file)}: {line}"
+            for line in describe_errors(exc, included.data)
+        ]
         message = problems[0] if len(problems) == 1 else "\n".join(problems)
         raise ConfigError(message, problems) from None
-    return config.model_copy(update={"source": file.resolve()})
+    origins = {".".join(k): v.resolve() for k, v in included.origins.items()}
+    return config.model_copy(
+        update={
+            "source": file.resolve(),
+            "included": tuple(f.resolve() for f in included.files),
+            "origins": origins if included.files else {},
+        }
+    )
 
 
 _TAGS = {"intacct", "sage100"}
@@ -609,7 +745,22 @@ _EXPECTED = {
 def describe_errors(exc: ValidationError, data: dict[str, Any]) -> list[str]:
     """One ``dotted.key: expected …, got …`` line per problem pydantic found."""
     lines: list[str] = []
-    for error in exc.errors():
+    errors = exc.errors()
+    # `companies = [...] | "*"`: one line saying both forms, or the list's own problems.
+    either = {
+        tuple(_clean_loc(e["loc"]))
+        for e in errors
+        if any(str(p).startswith("literal[") for p in e["loc"]) and not isinstance(e["input"], list)
+    }
+    for error in errors:
+        if any(str(p).startswith("literal[") for p in error["loc"]):
+            if isinstance(error["input"], list):
+                continue
+            key = ".".join(str(part) for part in _clean_loc(error["loc"]))
+            lines.append(f'{key}: expected a list like ["ABC"] or "*", got {_got(error)}')
+            continue
+        if tuple(_clean_loc(error["loc"])) in either:
+            continue
         loc = _clean_loc(error["loc"])
         key = ".".join(str(part) for part in loc)
         kind = error["type"]
@@ -660,7 +811,10 @@ def _clean_loc(loc: tuple[int | str, ...]) -> list[int | str]:
     return [
         p
         for p in parts
-        if not (isinstance(p, str) and (p.startswith("function-after") or p == "[key]"))
+        if not (
+            isinstance(p, str)
+            and (p.startswith(("function-after", "list[", "literal[")) or p == "[key]")
+        )
     ]
 
 

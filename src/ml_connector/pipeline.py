@@ -17,6 +17,7 @@ from typing import Any, Literal, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ml_connector.companies import Company
 from ml_connector.config import Config
 from ml_connector.vault import Vault
 
@@ -34,6 +35,9 @@ class RunContext:
     trigger: Trigger
     # One Sage 100 stream, or None for all of the pipeline's streams.
     stream: str | None = None
+    # One company (Sage 100 company, Intacct entity), or None for every company of the
+    # pipeline that is not paused (ml_connector.companies).
+    company: Company | None = None
     # Explicit window from `run --since/--until`; None means "from the cursor to now".
     since: datetime | None = None
     until: datetime | None = None

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ml_connector import clock
+from ml_connector.companies import Company, pipeline_of
 from ml_connector.config import Config
 from ml_connector.delivery.audit import AuditEntry, list_entries
 from ml_connector.delivery.outbox import Status, queue_depth
@@ -28,6 +29,8 @@ from ml_connector.schedule.cron import describe_cron
 from ml_connector.schedule.planner import next_fire_times
 from ml_connector.schedule.spec import ScheduleSpec
 from ml_connector.slack.tokens import InstallationStatus, installation_status
+from ml_connector.store.retention import OUTBOX, Mark, all_marks
+from ml_connector.store.size import DatabaseSize, database_size
 from ml_connector.store.tables import outbox, runs
 
 RUNNING = "running"
@@ -59,6 +62,7 @@ class ScheduleStatus:
     timezone: str
     next_run: float | None
     next_reason: str | None
+    company: Company | None = None
 
 
 @dataclass(frozen=True)
@@ -85,6 +89,27 @@ class ChannelQueue:
 
 
 @dataclass(frozen=True)
+class StorageStatus:
+    """The database's size and what retention keeps and has pruned."""
+
+    size: DatabaseSize
+    retention_days: int
+    marks: tuple[Mark, ...]
+
+    @property
+    def last_pruned(self) -> Mark | None:
+        return next((m for m in self.marks if m.name == OUTBOX), None)
+
+    def describe_retention(self) -> str:
+        """``kept 90 days; 1,204 delivered messages pruned so far, delivered before …``."""
+        kept = f"delivered messages kept {self.retention_days} days"
+        mark = self.last_pruned
+        if mark is None:
+            return f"{kept}; none pruned yet"
+        return f"{kept}; {mark.pruned_rows:,} pruned so far (delivered before {mark.cutoff_date})"
+
+
+@dataclass(frozen=True)
 class ServiceStatus:
     generated_at: float
     pipelines: tuple[PipelineStatus, ...]
@@ -92,6 +117,7 @@ class ServiceStatus:
     dead_letters: int
     installations: tuple[InstallationStatus, ...]
     recent: tuple[AuditEntry, ...]
+    storage: StorageStatus | None = None
     #: the Sage 100 agents' CA, client and server certificates (expiry warnings)
     certificates: tuple[CertificateStatus, ...] = ()
 
@@ -111,6 +137,7 @@ async def gather_status(
     *,
     now: float | None = None,
     recent_limit: int = 20,
+    served: dict[str, list[str]] | None = None,
 ) -> ServiceStatus:
     """Read everything the views show. One short database connection, then installations.
 
@@ -124,12 +151,17 @@ async def gather_status(
         dead = await _dead_letters_by_pipeline(conn)
         depth = await queue_depth(conn)
         recent = await list_entries(conn, limit=recent_limit) if recent_limit > 0 else []
+        storage = StorageStatus(
+            size=await database_size(conn),
+            retention_days=config.retention.days,
+            marks=tuple((await all_marks(conn)).values()),
+        )
         certificates = await certificate_status(conn, config)
     installations = [
         await installation_status(engine, name, settings)
         for name, settings in config.slack.workspaces.items()
     ]
-    schedules = configured_schedules(config)
+    schedules = configured_schedules(config, served)
     pipelines = tuple(
         PipelineStatus(
             name=name,
@@ -152,6 +184,7 @@ async def gather_status(
         dead_letters=sum(dead.values()),
         installations=tuple(installations),
         recent=tuple(_safe_entry(entry) for entry in recent),
+        storage=storage,
         certificates=certificates,
     )
 
@@ -166,6 +199,7 @@ def schedule_status(schedule: ConfiguredSchedule, now: float) -> ScheduleStatus:
         timezone=spec.zone.key,
         next_run=fires[0].epoch if fires else None,
         next_reason=fires[0].reason if fires else None,
+        company=schedule.company,
     )
 
 
@@ -197,10 +231,11 @@ async def _latest_runs(conn: AsyncConnection, *, running: bool) -> dict[str, Run
 
 
 def _by_pipeline(latest: dict[str, RunSummary], config: Config) -> dict[str, RunSummary]:
-    """Fold stream runs (``sage100.ap_invoices``) into their pipeline, newest first."""
+    """Fold company and stream runs (``sage100@XYZ.ap_invoices``) into their pipeline, newest
+    first."""
     folded: dict[str, RunSummary] = {}
     for key, summary in latest.items():
-        name = key if key in config.pipelines else key.split(".", 1)[0]
+        name = key if key in config.pipelines else pipeline_of(key)
         current = folded.get(name)
         if current is None or summary.started_at > current.started_at:
             folded[name] = summary

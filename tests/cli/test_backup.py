@@ -5,69 +5,20 @@ Each refusal must name the problem and what to do, and leave the database as it 
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
-import logging
 import shutil
 import sqlite3
 import tarfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import structlog
-from typer.testing import CliRunner
 
 from ml_connector.cli.init import example_config
-from ml_connector.cli.main import app
+from ml_connector.store import head_revision
 from ml_connector.vault import key_fingerprint, load_keyring
 
-SECRET = "xoxb-1-2-planted-secret"
-
-
-class Site:
-    """A folder set up by `init`, with the commands run in-process against it."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.config = root / "ml-connector.toml"
-        self.key = root / "data" / "master.key"
-        self.db = root / "data" / "ml-connector.db"
-
-    def __call__(self, *args: str, stdin: str | None = None) -> tuple[int, str]:
-        root = logging.getLogger()
-        handlers, level = list(root.handlers), root.level
-        try:
-            result = CliRunner().invoke(
-                app,
-                [*args, *(["--config", str(self.config)] if args[0] != "init" else [])],
-                input=stdin,
-                env={"MLC_CONFIG": None, "MLC_MASTER_KEY": None},
-            )
-        finally:
-            structlog.reset_defaults()
-            root.handlers, root.level = handlers, level
-        return result.exit_code, result.stdout + result.stderr
-
-    def db_digest(self) -> str:
-        return hashlib.sha256(self.db.read_bytes()).hexdigest()
-
-
-@pytest.fixture
-def site(tmp_path: Path) -> Iterator[Site]:
-    here = Site(tmp_path / "site")
-    here.root.mkdir()
-    here.config.write_text(example_config())
-    code, out = here("init", "--dir", str(here.root))
-    assert code == 0, out
-    code, out = here("secrets", "set", "slack.bot_token", stdin=SECRET + "\n")
-    assert code == 0, out
-    yield here
-
-
-def one_line(text: str) -> str:
-    return " ".join(text.split())
+from .conftest import SECRET, Site, one_line
 
 
 def test_backup_then_restore_brings_the_secrets_back_and_keeps_the_replaced_db(
@@ -233,9 +184,17 @@ def test_rotate_key_records_the_new_fingerprint(site: Site, tmp_path: Path) -> N
 
 
 def test_db_commands_report_and_upgrade_an_older_database(site: Site) -> None:
-    with sqlite3.connect(site.db) as conn:
-        conn.execute("DROP TABLE master_keys")
-        conn.execute("UPDATE alembic_version SET version_num = '0003_intacct_triggers'")
+    with sqlite3.connect(site.db) as conn:  # back to 0004: without what 0005 adds
+        conn.execute("DROP TABLE retention_marks")
+        conn.execute("DROP TABLE companies")  # added after 0005_i22_retention (#22)
+        for name in (
+            "ix_outbox_status_delivered_at",
+            "ix_runs_started_at",
+            "ix_schedule_slots_fire_time",
+            "ix_slack_events_received_at",
+        ):
+            conn.execute(f"DROP INDEX {name}")
+        conn.execute("UPDATE alembic_version SET version_num = '0004'")
     code, out = site("db", "check")
     assert code == 1 and "ml-connector db upgrade" in out
     code, out = site("secrets", "list")
@@ -243,9 +202,9 @@ def test_db_commands_report_and_upgrade_an_older_database(site: Site) -> None:
     code, out = site("serve")
     assert code == 1 and "--migrate" in one_line(out)
     code, out = site("db", "history")
-    assert code == 0 and "0004" in out
+    assert code == 0 and "0005_i22_retention" in out
     code, out = site("db", "upgrade")
-    assert code == 0 and "from 0003_intacct_triggers to 0004" in out
+    assert code == 0 and f"from 0004 to {head_revision()}" in out
     code, out = site("db", "current")
     assert code == 0 and "current" in out
     code, out = site("secrets", "list")

@@ -136,7 +136,10 @@ async def test_lost_answer_is_reconciled_not_reposted(
         outcomes = list(await conn.scalars(sa.select(delivery_attempts.c.outcome)))
     assert outcomes.count("reconciled_found") == 2
     assert outcomes.count("reconciled_missing") == 1
-    assert slack.calls["conversations.history"] == 3
+    # One answered history read per reconciliation. Under load the simulator's own history
+    # limit (as Slack's) may answer 429 first, which the worker waits out and asks again.
+    answered = slack.calls["conversations.history"] - slack.rate_limited["conversations.history"]
+    assert answered == 3
 
 
 async def test_permanent_errors_dead_letter_at_once(

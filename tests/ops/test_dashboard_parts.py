@@ -74,3 +74,81 @@ def test_charts_are_svg_with_escaped_labels() -> None:
     listed = bar_list("Posts per channel", [("#gl", 4.0), ("<x>", 1.0)])
     assert "&lt;x&gt;" in listed and listed.count("<rect") == 2
     assert "none yet" in bar_list("Posts per channel", [])
+
+
+async def test_the_status_page_has_a_row_per_company_and_stream(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    """Two Sage 100 companies × two streams and two Intacct entities: one row each, with the
+    company's own channel and its own last run (runs are recorded per company)."""
+    from ml_connector.schedule.runs import finish_run, try_start_run
+    from ml_connector.store import companies
+
+    config = parse_config(
+        {
+            "slack": {"workspaces": {"default": {"bot_token": "slack.bot_token"}}},
+            "connections": {
+                "agent": {
+                    "type": "sage100",
+                    "agent_url": "https://agent.example:8443",
+                    "auth": "api_key",
+                    "api_key": "sage100.api_key",
+                },
+                "ia": {
+                    "type": "intacct",
+                    "sender_id": "s",
+                    "sender_password": "ia.s",
+                    "company_id": "acme",
+                    "user_id": "u",
+                    "user_password": "ia.u",
+                    "entities": ["E1", "E2"],
+                },
+            },
+            "pipelines": {
+                "s100": {
+                    "type": "sage100",
+                    "connection": "agent",
+                    "companies": ["ABC", "XYZ"],
+                    "streams": {
+                        "ap_invoices": {"channel": "C0AP000001"},
+                        "gl_postings": {"channel": "C0GL000001"},
+                    },
+                    "company": {"XYZ": {"streams": {"ap_invoices": {"channel": "C0XYZAP001"}}}},
+                },
+                "ia": {
+                    "type": "intacct",
+                    "connection": "ia",
+                    "channels": {
+                        "gl": "C0IAGL0001",
+                        "payments": "C0IAPY0001",
+                        "alerts": "C0IAAL01",
+                    },
+                },
+            },
+        },
+        tmp_path / "ml-connector.toml",
+    )
+    run_id = await try_start_run(engine, "s100@XYZ.ap_invoices", "manual", "t")
+    assert run_id is not None
+    await finish_run(engine, run_id, "failed", 3, 0, "agent said no")
+    async with engine.begin() as conn:
+        await companies.pause(conn, "ia", "E2", reason="failing")
+    status = await gather_status(config, engine, recent_limit=0)
+    data = await gather_dashboard(config, engine, status)
+    rows = {(r.pipeline, r.company, r.stream): r for r in data.rows}
+    assert set(rows) == {
+        ("s100", "ABC", "ap_invoices"),
+        ("s100", "ABC", "gl_postings"),
+        ("s100", "XYZ", "ap_invoices"),
+        ("s100", "XYZ", "gl_postings"),
+        ("ia", "acme · entity E1", None),
+        ("ia", "acme · entity E2", None),
+    }
+    xyz = rows[("s100", "XYZ", "ap_invoices")]
+    assert xyz.channels == ("C0XYZAP001",) and xyz.last_status == "failed"
+    assert xyz.records_read == 3 and xyz.failures_24h == 1
+    assert rows[("s100", "ABC", "ap_invoices")].last_status is None
+    assert rows[("ia", "acme · entity E2", None)].paused == "paused after failures"
+    assert rows[("ia", "acme · entity E1", None)].paused is None
+    (last,) = [p for p in status.pipelines if p.name == "s100"]
+    assert last.last_run is not None and last.last_run.status == "failed"

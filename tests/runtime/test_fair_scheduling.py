@@ -211,7 +211,7 @@ async def test_polls_start_at_their_own_offset_into_the_slot(engine: Any) -> Non
     for company in codes(4):
         expected = jitter_seconds(f"s_{company}", company, "ap_invoices", 1.5)
         # the answer comes two requests (health, page) after the start
-        assert expected <= agent.answered[company] - started < expected + 0.5, company
+        assert expected <= agent.answered[company] - started < expected + 1.0, company
 
 
 # -- limits and connections -----------------------------------------------------------------
@@ -258,7 +258,7 @@ async def test_a_dead_company_does_not_delay_the_others(engine: Any) -> None:
     names = codes(7)
     dead = names[0]
     async with serving(FakeAgent(delay=0.02, hang={dead})) as agent:
-        cfg = config(agent.url, names, max_concurrent=2, poll_timeout=1.5)
+        cfg = config(agent.url, names, max_concurrent=2, poll_timeout=3.0)
         async with scheduler_for(engine, cfg) as scheduler:
             started = time.monotonic()
             await scheduler.tick(SLOT)
@@ -268,8 +268,9 @@ async def test_a_dead_company_does_not_delay_the_others(engine: Any) -> None:
             await scheduler.tick(SLOT + 15 * 60)
             await scheduler.drain()
     live = [agent.answered[c] - started for c in names[1:]]
-    assert max(live) < 1.0, live  # all served while the dead one still hung
-    assert 1.5 <= took < 3.0
+    # all served while the dead one still hung (each takes ~0.1 s; the margin is for load)
+    assert max(live) < 2.5, live
+    assert 3.0 <= took < 6.0
     async with engine.connect() as conn:
         rows = (
             await conn.execute(
@@ -284,7 +285,7 @@ async def test_a_dead_company_does_not_delay_the_others(engine: Any) -> None:
         )
     dead_runs = [r for r in rows if r.pipeline == f"s_{dead}.ap_invoices"]
     assert len(dead_runs) == 1 and dead_runs[0].status == "failed"
-    assert "timed out after 1.5 s" in dead_runs[0].error
+    assert "timed out after 3 s" in dead_runs[0].error
     assert sum(1 for r in rows if r.status == "succeeded") == 12  # 6 live × 2 slots
     assert slot is not None and slot.startswith("not run, backing off after 1 failures")
 

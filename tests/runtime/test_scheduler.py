@@ -103,3 +103,48 @@ async def test_downtime_gives_one_catch_up_run(database: Any) -> None:
     await scheduler.drain()
     assert [c.coalesced for c in claims] == [10]
     assert runs == Counter({"intacct:schedule": 1, "intacct:catchup": 1})
+
+
+async def test_a_paused_company_claims_nothing_then_catches_up_once(database: Any) -> None:
+    """Per-company schedules: a paused entity's slots are not claimed (its cursor stays);
+    once resumed, the slots it missed come back as one catch-up run."""
+    from ml_connector.schedule.configured import configured_schedules
+    from ml_connector.store import companies
+
+    runs: Counter[str] = Counter()
+
+    class PerCompany(CountingPipeline):
+        async def run(self, ctx: RunContext) -> RunOutcome:
+            assert ctx.company is not None
+            self.runs[f"{ctx.company.code}:{ctx.trigger}"] += 1
+            return RunOutcome("succeeded")
+
+    data = config().model_dump(mode="json", exclude={"source", "included"})
+    data["connections"]["ia"]["entities"] = ["E1", "E2"]
+    data["pipelines"]["intacct"]["schedule"] = {"cron": "*/5 * * * *"}
+    entities = Config.model_validate(data)
+    engine = database.engine()
+    runner = PipelineRunner(
+        engine, Vault.ephemeral(engine), entities, {"intacct": PerCompany(runs, "p")}, owner="p"
+    )
+    schedules = configured_schedules(entities)
+    assert [s.name for s in schedules] == ["intacct@E1", "intacct@E2"]
+    scheduler = Scheduler(engine, runner, schedules, owner="p")
+    start = datetime(2026, 11, 25, 14, 0, 30, tzinfo=UTC).timestamp()
+    await scheduler.tick(start)
+    await scheduler.drain()
+    async with engine.begin() as conn:
+        await companies.pause(conn, "intacct", "E2", reason="failing", note="5 failures")
+    for minute in range(5, 30, 5):
+        await scheduler.tick(start + minute * 60)
+        await scheduler.drain()
+    assert runs == Counter({"E1:schedule": 6, "E2:schedule": 1})
+    async with engine.begin() as conn:
+        await companies.resume(conn, "intacct", "E2")
+    claims = await scheduler.tick(start + 30 * 60)
+    await scheduler.drain()
+    assert runs == Counter({"E1:schedule": 7, "E2:schedule": 1, "E2:catchup": 1})
+    assert sorted((c.schedule, c.coalesced) for c in claims) == [
+        ("intacct@E1", 0),
+        ("intacct@E2", 5),
+    ]

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import base64
+import re
 import time
 
+import aiohttp
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ml_connector.delivery.outbox import OutboxMessage, enqueue
 from ml_connector.schedule.runs import finish_run, try_start_run
 from ml_connector.slack.installations import save_installation
+from ml_connector.store.engine import is_sqlite
 from ml_connector.vault import Vault
 
 from .conftest import (
@@ -128,3 +131,25 @@ async def test_the_page_shows_the_service_and_no_secret(
     assert "<script" not in text
     for secret in (BOT_TOKEN, SIGNING_SECRET, STATUS_TOKEN, STATUS_PASSWORD):
         assert secret not in text
+
+
+async def test_the_page_and_the_dashboard_show_the_database_size(
+    page_server: Server, engine: AsyncEngine, vault: Vault
+) -> None:
+    await seed(engine, vault)
+    status, text, _ = await page_server.get("/", {"Authorization": f"Bearer {STATUS_TOKEN}"})
+    assert status == 200
+    backend = "SQLite file + write-ahead log" if is_sqlite(engine) else "pg_total_relation_size"
+    size = re.search(r'id="database-size">([\d.]+) (B|KiB|MiB) \(', text)
+    assert size and float(size.group(1)) > 0, text
+    assert backend in text
+    assert "delivered messages kept 90 days; none pruned yet" in text
+
+    login = aiohttp.FormData({"user": "finance", "password": STATUS_PASSWORD})
+    async with page_server.client.post(
+        page_server.url + "/login", data=login, allow_redirects=False
+    ) as answer:
+        assert answer.status == 303
+        cookie = answer.headers["Set-Cookie"].split(";", 1)[0]
+    status, text, _ = await page_server.get("/", {"Cookie": cookie})
+    assert status == 200 and 'id="database-size">Database: ' in text and backend in text

@@ -20,6 +20,7 @@ from ml_connector.cli.context import (
 )
 from ml_connector.delivery import audit as audit_store
 from ml_connector.delivery.audit import Attempt, AuditEntry
+from ml_connector.store.retention import OUTBOX, Mark, get_mark, why_missing
 
 app = typer.Typer(help="Inspect the delivery audit trail.", no_args_is_help=True)
 
@@ -61,13 +62,14 @@ def list_entries(
     config = load(config_path)
     since_at = parse_since(since)
 
-    async def fetch() -> list[AuditEntry]:
+    async def fetch() -> tuple[list[AuditEntry], Mark | None]:
         async with open_store(config) as store, store.engine.connect() as conn:
-            return await audit_store.list_entries(
+            found = await audit_store.list_entries(
                 conn, pipeline=pipeline, status=status, since=since_at, run_id=run_id, limit=limit
             )
+            return found, await get_mark(conn, OUTBOX)
 
-    entries = run(fetch())
+    entries, pruned = run(fetch())
     table = Table(
         "id", "created", "pipeline", "run", "kind", "channel", "status", "tries", "ts / error"
     )
@@ -84,6 +86,16 @@ def list_entries(
             e.slack_ts or (e.last_error or e.held_reason or "")[:60],
         )
     console.print(table if entries else "No messages match.")
+    if (
+        pruned is not None
+        and len(entries) < limit
+        and (since_at is None or since_at < pruned.cutoff)
+    ):
+        console.print(
+            f"Delivered messages from before {pruned.cutoff_date} were pruned by retention "
+            f"after {pruned.days} days ([retention] days).",
+            highlight=False,
+        )
 
 
 @app.command("show")
@@ -92,16 +104,18 @@ def show(outbox_id: int, config_path: ConfigOption = None) -> None:
     """Show one message: its source records, the rendered text and every attempt."""
     config = load(config_path)
 
-    async def fetch() -> tuple[AuditEntry | None, list[Attempt]]:
+    async def fetch() -> tuple[AuditEntry | None, list[Attempt], str]:
         async with open_store(config) as store, store.engine.connect() as conn:
+            entry = await audit_store.get_entry(conn, outbox_id)
             return (
-                await audit_store.get_entry(conn, outbox_id),
+                entry,
                 await audit_store.attempts(conn, outbox_id),
+                "" if entry is not None else await why_missing(conn, outbox_id),
             )
 
-    entry, attempts = run(fetch())
+    entry, attempts, missing = run(fetch())
     if entry is None:
-        raise fail(f"no message with id {outbox_id}")
+        raise fail(missing)
     console.print(f"[bold]Message {entry.id}[/bold] — {entry.status}", highlight=False)
     fields = {
         "pipeline": entry.pipeline,

@@ -15,6 +15,7 @@ from ml_connector.cli.context import (
 )
 from ml_connector.config import Config
 from ml_connector.config_warnings import config_warnings
+from ml_connector.errors import ConfigError
 from ml_connector.wording import plural
 
 app = typer.Typer(help="Check the configuration.", no_args_is_help=True)
@@ -45,7 +46,23 @@ def secret_references(config: Config) -> list[tuple[str, str]]:
 def validate(config_path: ConfigOption = None) -> None:
     """Validate the config file; report unstored secrets it refers to."""
     config = load(config_path)
+    from ml_connector.companies import pipeline_problems
+
+    # Routes and record links, the pipelines' and each company's, against their streams.
+    problems = [
+        f"{config.source}: {p}"
+        for name in config.pipelines
+        for p in pipeline_problems(config, name)
+    ]
+    if problems:
+        raise ConfigError("\n".join(problems), problems)
     console.print(f"[green]✓[/green] {config.source}: valid", highlight=False)
+    if config.included:
+        console.print(
+            f"  with {plural(len(config.included), 'included file')}: "
+            + ", ".join(str(f) for f in config.included),
+            highlight=False,
+        )
     console.print(
         f"  {plural(len(config.pipelines), 'pipeline')}, "
         f"{plural(len(config.connections), 'connection')}, "

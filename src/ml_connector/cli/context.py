@@ -166,8 +166,18 @@ def load(path: Path | None) -> Config:
     return config
 
 
+async def with_stored_companies(config: Config, engine: AsyncEngine) -> Config:
+    """The config with the companies added by `ml-connector companies add`."""
+    from ml_connector.companies import with_stored
+    from ml_connector.store.companies import stored_settings
+
+    async with engine.connect() as conn:
+        return with_stored(config, await stored_settings(conn))
+
+
 @dataclass
 class Store:
+    # The file's config with the companies stored in the database merged in.
     config: Config
     engine: AsyncEngine
     vault: Vault
@@ -200,6 +210,6 @@ async def open_store(
         if check_key:
             await vault.ensure_canary()
             await vault.register_all()
-        yield Store(config, engine, vault)
+        yield Store(await with_stored_companies(config, engine), engine, vault)
     finally:
         await engine.dispose()

@@ -13,7 +13,18 @@ import typer
 
 from ml_connector import __version__
 from ml_connector import logging as mlc_logging
-from ml_connector.cli import audit, config, context, db, intacct, schedule, secrets, sim, slack
+from ml_connector.cli import (
+    audit,
+    companies,
+    config,
+    context,
+    db,
+    intacct,
+    schedule,
+    secrets,
+    sim,
+    slack,
+)
 from ml_connector.cli.backup import backup, restore
 from ml_connector.cli.check import check
 from ml_connector.cli.demo import demo
@@ -71,6 +82,7 @@ app.command()(status)
 app.command()(backup)
 app.command()(restore)
 app.add_typer(audit.app, name="audit")
+app.add_typer(companies.app, name="companies")
 app.add_typer(config.app, name="config")
 app.add_typer(db.app, name="db")
 app.add_typer(schedule.app, name="schedule")

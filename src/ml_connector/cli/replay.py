@@ -22,6 +22,7 @@ from ml_connector.delivery.replay import (
     replay_run,
 )
 from ml_connector.slack.links import is_channel_id, permalinks
+from ml_connector.store.retention import why_run_empty
 
 
 @handle_errors
@@ -50,19 +51,24 @@ def replay(
     config = load(config_path)
     link = permalinks(config)
 
-    async def go() -> list[ReplayResult]:
+    async def go() -> tuple[list[ReplayResult], str | None]:
         async with open_store(config) as store, store.engine.begin() as conn:
             if outbox_id is not None:
-                return [
-                    await replay_one(conn, outbox_id, force=force, channel=channel, permalink=link)
-                ]
+                one = await replay_one(
+                    conn, outbox_id, force=force, channel=channel, permalink=link
+                )
+                return [one], None
             if run_id is not None:
-                return await replay_run(conn, run_id, force=force, channel=channel, permalink=link)
-            return await replay_dead_letters(
+                found = await replay_run(conn, run_id, force=force, channel=channel, permalink=link)
+                return found, None if found else await why_run_empty(conn, run_id)
+            dead = await replay_dead_letters(
                 conn, pipeline=pipeline, channel=channel, permalink=link
             )
+            return dead, None
 
-    results = run(go())
+    results, empty_run = run(go())
+    if empty_run is not None:
+        raise fail(empty_run)
     queued = [r for r in results if r.replay is not None]
     for r in results:
         if r.replay is not None:

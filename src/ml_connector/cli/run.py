@@ -46,6 +46,10 @@ def run_pipeline(
     stream: Annotated[
         str | None, typer.Option(help="Sage 100: one stream (ap_invoices, purchase_orders …).")
     ] = None,
+    company: Annotated[
+        str | None,
+        typer.Option(help="One company of the pipeline (Sage 100 code, Intacct entity)."),
+    ] = None,
     since: Annotated[
         str | None, typer.Option(help="Start of the window (ISO; pipeline's time zone).")
     ] = None,
@@ -75,7 +79,9 @@ def run_pipeline(
 
     async def go() -> tuple[RunOutcome, bool, list[MessageOutcome]]:
         async with open_runtime(config) as rt:
-            outcome = await rt.runner.run(pipeline, "manual", stream=stream, since=start, until=end)
+            outcome = await rt.runner.run(
+                pipeline, "manual", stream=stream, company=company, since=start, until=end
+            )
             async with rt.engine.connect() as conn:
                 messages = await run_messages(conn, run_ids(outcome))
             if not wait or not messages:

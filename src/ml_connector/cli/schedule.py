@@ -41,13 +41,23 @@ def preview(
         schedules = [item for item in schedules if item.stream == stream]
         if not schedules:
             raise fail(f"pipeline {pipeline!r} has no enabled stream {stream!r}", code=2)
+    # Companies of one pipeline usually share their streams' schedules: one table for each.
+    groups: dict[tuple[str | None, str], list[str]] = {}
+    firsts = []
     for item in schedules:
+        names = groups.setdefault((item.stream, item.spec.model_dump_json()), [])
+        if not names:
+            firsts.append(item)
+        names.append(item.name)
+    for item in firsts:
+        names = groups[(item.stream, item.spec.model_dump_json())]
+        shown = item.name if len(names) == 1 else f"{item.name} and {len(names) - 1} more"
         zone = item.spec.zone
         after = datetime.now(zone) if start is None else _parse_start(start)
         if after.tzinfo is None:
             after = after.replace(tzinfo=zone)
         fires = next_fire_times(item.spec, after, count)
-        title = f"{item.name} — next {count} fire times ({zone.key}, {item.spec.catch_up} catch-up)"
+        title = f"{shown} — next {count} fire times ({zone.key}, {item.spec.catch_up} catch-up)"
         console.print(preview_table(title, fires, after))
         if len(fires) < count:
             years = DEFAULT_HORIZON.days // 365

@@ -18,6 +18,7 @@ from ml_connector.cli.context import (
     run,
 )
 from ml_connector.status import ServiceStatus, gather_status
+from ml_connector.store.companies import Pause, paused
 
 
 def when(epoch: float | None, zone: str | None = None) -> str:
@@ -33,11 +34,13 @@ def status(config_path: ConfigOption = None) -> None:
     """Show pipelines, last and next runs, queue depth per channel, dead letters, Slack health."""
     config = load(config_path)
 
-    async def fetch() -> ServiceStatus:
+    async def fetch() -> tuple[ServiceStatus, dict[tuple[str, str], Pause]]:
         async with open_store(config) as store:
-            return await gather_status(config, store.engine, recent_limit=0)
+            async with store.engine.connect() as conn:
+                stopped = await paused(conn)
+            return await gather_status(store.config, store.engine, recent_limit=0), stopped
 
-    found = run(fetch())
+    found, stopped = run(fetch())
     pipelines = Table(
         "pipeline",
         "last run",
@@ -73,6 +76,14 @@ def status(config_path: ConfigOption = None) -> None:
             f"[red]{p.dead_letters}[/red]" if p.dead_letters else "0",
         )
     print_whole(pipelines)
+    for (pipeline, company), pause in sorted(stopped.items()):
+        who = "by an operator" if pause.reason == "operator" else "after repeated failures"
+        note = f": {pause.note}" if pause.note else ""
+        console.print(
+            f"[yellow]paused[/yellow] {pipeline} {company} {who} since {when(pause.at)}{note} "
+            f"— `ml-connector companies resume {pipeline} {company}`",
+            highlight=False,
+        )
     queues = Table("workspace", "channel", "waiting", title="Delivery queue", title_justify="left")
     for q in found.queues:
         queues.add_row(q.workspace, q.channel, str(q.depth))
@@ -107,6 +118,10 @@ def status(config_path: ConfigOption = None) -> None:
                 c.connection, f"{c.what} {c.where}", f"[{colour}]{state}[/{colour}]", c.note(now)
             )
         print_whole(certs)
+    if found.storage is not None:
+        size = found.storage.size
+        console.print(f"Database: {size.describe()} — {size.basis}", highlight=False)
+        console.print(f"Retention: {found.storage.describe_retention()}", highlight=False)
     console.print(
         f"Dead letters: {found.dead_letters}"
         + (" — `ml-connector replay --dead-letters` posts them again" if found.dead_letters else "")

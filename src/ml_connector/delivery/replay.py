@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ml_connector import clock
 from ml_connector.delivery.outbox import Status, enqueue
+from ml_connector.store.retention import why_missing
 from ml_connector.store.tables import outbox
 
 REPLAY_BLOCK_ID = "mlc_replay_note"
@@ -76,7 +77,7 @@ async def replay_one(
 ) -> ReplayResult:
     row = (await conn.execute(sa.select(outbox).where(outbox.c.id == outbox_id))).first()
     if row is None:
-        return ReplayResult(outbox_id, None, "no such message")
+        return ReplayResult(outbox_id, None, await why_missing(conn, outbox_id))
     if row.status == Status.DELIVERED and not force:
         return ReplayResult(outbox_id, None, "already delivered (use --force to post it again)")
     if row.status in (Status.PENDING, Status.IN_FLIGHT, Status.UNKNOWN, Status.HELD):

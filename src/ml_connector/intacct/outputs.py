@@ -86,10 +86,22 @@ def plan(
     channels: Channels,
     style: Style,
     post_empty: bool,
+    entity: str | None = None,
+    records_pipeline: str | None = None,
 ) -> list[Outgoing]:
-    """The run's messages: summaries first, then alerts, each alert its own message."""
+    """The run's messages: summaries first, then alerts, each alert its own message.
+
+    ``pipeline`` names the dedupe keys of summaries and run errors: the company's key
+    (``intacct``, or ``intacct@E100`` for an entity). Alerts about one record (an unbalanced
+    batch, a payment to a vendor on hold) are keyed by ``records_pipeline`` (default:
+    ``pipeline``), the pipeline's own name: a RECORDNO is unique in the whole Intacct company,
+    so the entity's run, the top level's and a trigger's targeted read alert it once.
+    """
+    by_record = records_pipeline or pipeline
     out: list[Outgoing] = []
-    base = {"company": company}
+    base: dict[str, object] = {"company": company}
+    if entity is not None:
+        base["entity"] = entity
     gl = findings.gl
     if gl is not None and not gl.empty:
         out.append(
@@ -143,7 +155,7 @@ def plan(
                 channels.alerts,
                 "unbalanced_entry",
                 messages.unbalanced_alert(item, style),
-                dedupe_key(pipeline, "unbalanced", "GLBATCH", item.batch.key),
+                dedupe_key(by_record, "unbalanced", "GLBATCH", item.batch.key),
                 {
                     **base,
                     "GLBATCH": [item.batch.recordno],
@@ -159,7 +171,7 @@ def plan(
                 channels.alerts,
                 "vendor_exception",
                 messages.vendor_alert(exception, style),
-                dedupe_key(pipeline, "vendor-exception", "APPYMT", pay_item.key),
+                dedupe_key(by_record, "vendor-exception", "APPYMT", pay_item.key),
                 {
                     **base,
                     "APPYMT": [pay_item.recordno],

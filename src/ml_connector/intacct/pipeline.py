@@ -8,6 +8,15 @@ so the next run reads its window again; the streams that were read completely ar
 and posted, and their cursors move. The messages and the cursors are committed in one
 transaction: either both are stored or neither is.
 
+Multi-entity companies: with ``entities`` on the connection and ``summarise = "per_entity"``,
+each entity is a company of the pipeline (``ml_connector.companies``), read through a session
+scoped to it (the login's ``<locationid>``), with its own cursors, dedupe keys and channels;
+``top_level = true`` adds the top level, whose session sees every entity: its summaries are
+the consolidated view, and its record alerts leave out the listed entities' records, which
+their own runs alert on. Record alerts are keyed by the pipeline, not the entity (a RECORDNO
+is company-wide), so a trigger's targeted read and the scheduled run never alert one record
+twice. ``summarise = "all"`` reads the top level alone, as before.
+
 Time: Intacct stamps WHENMODIFIED in the company's zone without saying which (research §5).
 The pipeline's time zone (``timezone``, else the global one) must be the company's; it is used
 both to build the window and to show times. ``--since``/``--until`` given without a zone are
@@ -23,6 +32,12 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ml_connector.companies import (
+    Company,
+    intacct_channels,
+    intacct_mention_group,
+    pipeline_companies,
+)
 from ml_connector.config import Config, IntacctConnection
 from ml_connector.config import IntacctPipeline as IntacctPipelineConfig
 from ml_connector.delivery.outbox import enqueue_all
@@ -57,6 +72,7 @@ from ml_connector.intacct.summaries import (
     Vendor,
 )
 from ml_connector.pipeline import RunContext, RunOutcome, RunStatus
+from ml_connector.store.companies import paused
 from ml_connector.vault import Vault
 
 GL, PAYMENTS, ACCOUNTS = "gl", "payments", "accounts"
@@ -145,6 +161,7 @@ class IntacctPipeline:
         if not isinstance(connection, IntacctConnection):
             raise ConfigError(f"pipelines.{name}.connection: expected an intacct connection")
         self.name = name
+        self._config = config
         self._settings = settings
         self._connection = connection
         self._zone: ZoneInfo = config.pipeline_timezone(name)
@@ -186,6 +203,16 @@ class IntacctPipeline:
     def channels(self) -> Channels:
         return self._channels
 
+    def alert_scope(self, entity: str) -> tuple[Channels, Style, str | None]:
+        """Where a trigger's alert about a record of ``entity`` goes: that entity's channels
+        and wording when the pipeline reads it as a company of its own, else the pipeline's
+        (with the entity it names, for the message's source)."""
+        for company in pipeline_companies(self._config, self.name):
+            if company.entity is not None and company.entity == entity:
+                scope = self._scope_in(self._config, company)
+                return scope.channels, scope.style, company.entity
+        return self._channels, self._style, None
+
     def company_now(self) -> datetime:
         return to_company_time(self._now(), self._zone)
 
@@ -201,8 +228,51 @@ class IntacctPipeline:
     # -- the run ---------------------------------------------------------------------------------
 
     async def run(self, ctx: RunContext) -> RunOutcome:
-        client = await self._client(ctx.engine, ctx.vault)
-        run = await self._plan(ctx)
+        if ctx.company is not None:
+            return await self._run_company(ctx, ctx.company)
+        every = pipeline_companies(ctx.config, self.name)
+        async with ctx.engine.connect() as conn:
+            stopped = await paused(conn, self.name)
+        outcomes = [
+            await self._run_company(ctx, company)
+            for company in every
+            if (self.name, company.code) not in stopped
+        ]
+        return _combine(outcomes)
+
+    def _scope(self, ctx: RunContext, company: Company) -> _Scope:
+        return self._scope_in(ctx.config, company)
+
+    def _scope_in(self, config: Config, company: Company) -> _Scope:
+        settings = config.pipelines.get(self.name)
+        if not isinstance(settings, IntacctPipelineConfig):
+            settings = self._settings
+        channels = intacct_channels(settings, company.code)
+        top = self._connection.company_id
+        entity = company.entity
+        label = top if entity is None else f"{top} · entity {entity}"
+        # The top level beside its entities: their records are alerted by their own runs.
+        others = (
+            frozenset(self._connection.entities)
+            if entity is None and self._connection.entities
+            else frozenset()
+        )
+        return _Scope(
+            company=company,
+            channels=Channels(channels.gl, channels.payments, channels.alerts),
+            style=Style(
+                zone=self._zone,
+                company=label,
+                mention_group=intacct_mention_group(settings, company.code),
+                max_alert_lines=settings.thresholds.max_alert_lines,
+            ),
+            alerted_elsewhere=others,
+        )
+
+    async def _run_company(self, ctx: RunContext, company: Company) -> RunOutcome:
+        scope = self._scope(ctx, company)
+        client = await self._client(ctx.engine, ctx.vault, entity=company.entity)
+        run = await self._plan(ctx, scope)
         size = self._settings.thresholds.page_size
         first = reads.FirstRound(
             {
@@ -227,15 +297,26 @@ class IntacctPipeline:
             await self._beat(ctx)
             await self._read_payments(client, first, run)
         run.findings.rejected = list(run.tally.rejected)
+        if scope.alerted_elsewhere:
+            run.findings.unbalanced = [
+                u for u in run.findings.unbalanced if u.batch.entity not in scope.alerted_elsewhere
+            ]
+            run.findings.exceptions = [
+                e
+                for e in run.findings.exceptions
+                if e.payment.entity not in scope.alerted_elsewhere
+            ]
         planned = outputs.plan(
             run.findings,
-            pipeline=self.name,
+            pipeline=company.key,
             company=self._connection.company_id,
-            channels=self._channels,
-            style=self._style,
+            channels=scope.channels,
+            style=scope.style,
             post_empty=self._settings.post_empty,
+            entity=company.entity,
+            records_pipeline=self.name,
         )
-        queued = await self._commit(ctx, planned, run.new_cursors, run.new_titles)
+        queued = await self._commit(ctx, company, planned, run.new_cursors, run.new_titles)
         failures = [failure for failure, _ in run.findings.failures]
         outcome = self._outcome(run.tally.records, planned, queued, failures)
         if run.tally.rejected:
@@ -247,14 +328,14 @@ class IntacctPipeline:
                 outcome.status = "partial"
         return outcome
 
-    async def _plan(self, ctx: RunContext) -> _Run:
+    async def _plan(self, ctx: RunContext, scope: _Scope) -> _Run:
         thresholds = self._settings.thresholds
         overlap = timedelta(minutes=thresholds.overlap_minutes)
         now = to_company_time(self._now(), self._zone)
         since = to_company_time(ctx.since, self._zone) if ctx.since is not None else None
         until = to_company_time(ctx.until, self._zone) if ctx.until is not None else None
         async with ctx.engine.connect() as conn:
-            cursors = await state.load_cursors(conn, self.name)
+            cursors = await state.load_cursors(conn, scope.company.key)
             titles = await state.load_titles(conn, self._connection.company_id)
         windows = {
             stream: plan_window(
@@ -334,7 +415,11 @@ class IntacctPipeline:
 
     # -- parts ---------------------------------------------------------------------------------
 
-    async def _client(self, engine: AsyncEngine, vault: Vault) -> IntacctClient:
+    async def _client(
+        self, engine: AsyncEngine, vault: Vault, *, entity: str | None = None
+    ) -> IntacctClient:
+        """A client whose sessions are scoped to ``entity`` (None: the connection's own
+        ``entity_id``, or the top level); all share the pipeline's transport and slots."""
         conn = self._connection
         credentials = Credentials(
             sender_id=conn.sender_id,
@@ -342,7 +427,7 @@ class IntacctPipeline:
             company_id=conn.company_id,
             user_id=conn.user_id,
             user_password=await vault.get(conn.user_password),
-            entity_id=conn.entity_id,
+            entity_id=entity if entity is not None else conn.entity_id,
         )
         if self._transport is None:
             slots = RequestSlots(engine, limit=conn.max_concurrent)
@@ -365,6 +450,7 @@ class IntacctPipeline:
     async def _commit(
         self,
         ctx: RunContext,
+        company: Company,
         planned: list[Outgoing],
         cursors: dict[str, StreamCursor],
         titles: dict[str, str],
@@ -379,7 +465,7 @@ class IntacctPipeline:
                 run_id=ctx.run_id,
             )
             for stream, cursor in cursors.items():
-                await state.save_cursor(conn, self.name, stream, cursor)
+                await state.save_cursor(conn, company.key, stream, cursor)
             await state.save_titles(conn, self._connection.company_id, titles)
         return queued
 
@@ -407,6 +493,44 @@ class IntacctPipeline:
                 "failed_streams": [f.stream for f in failures],
             },
         )
+
+
+@dataclass(frozen=True)
+class _Scope:
+    """What one company's run posts where, and how it names itself."""
+
+    company: Company
+    channels: Channels
+    style: Style
+    # Entities whose record alerts come from their own runs (the top level beside them).
+    alerted_elsewhere: frozenset[str]
+
+
+def _combine(outcomes: list[RunOutcome]) -> RunOutcome:
+    """Several entities' runs as one outcome (a run of the pipeline without a company)."""
+    if len(outcomes) == 1:
+        return outcomes[0]
+    statuses = {o.status for o in outcomes}
+    status: RunStatus = (
+        "succeeded"
+        if statuses <= {"succeeded"}
+        else ("failed" if statuses == {"failed"} else "partial")
+    )
+    counts: dict[str, int] = {}
+    for o in outcomes:
+        for kind, n in o.details.get("queued", {}).items():
+            counts[kind] = counts.get(kind, 0) + n
+    return RunOutcome(
+        status=status,
+        records_read=sum(o.records_read for o in outcomes),
+        messages_queued=sum(o.messages_queued for o in outcomes),
+        error="; ".join(o.error for o in outcomes if o.error) or None,
+        summary=describe(counts),
+        details={
+            "queued": counts,
+            "already_queued": sum(o.details.get("already_queued", 0) for o in outcomes),
+        },
+    )
 
 
 def _through(cursor: StreamCursor | None) -> datetime | None:

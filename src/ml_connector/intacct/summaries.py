@@ -253,6 +253,8 @@ class Payment:
     url: str = ""
     # PRBATCHKEY, the run's record: two runs may share a name (PRBATCH), never a key.
     run_key: str = ""
+    # MEGAENTITYID: the entity the payment belongs to ("" at the top level).
+    entity: str = ""
 
     @property
     def key(self) -> str:
@@ -292,6 +294,7 @@ def payment(record: Record) -> Payment:
         paid_on=_date(record, "WHENPAID") or _date(record, "WHENCREATED"),
         whenmodified=_stamp(record, "APPYMT"),
         url=_text(record, "RECORD_URL"),
+        entity=_text(record, "MEGAENTITYID"),
     )
 
 

@@ -242,15 +242,27 @@ class TargetedReader:
         if not unbalanced and not exceptions:
             return queued
         by_workspace: dict[str, list[tuple[IntacctPipeline, list[Outgoing]]]] = defaultdict(list)
+        # A record of an entity the pipeline reads on its own goes to that entity's channels;
+        # its dedupe key is the pipeline's either way (outputs.plan), as the scheduled run's.
+        entities = sorted(
+            {u.batch.entity for u in unbalanced} | {e.payment.entity for e in exceptions}
+        )
         for pipeline in self.pipelines:
-            planned = outputs.plan(
-                Findings(unbalanced=unbalanced, exceptions=exceptions),
-                pipeline=pipeline.name,
-                company=pipeline.company,
-                channels=pipeline.channels,
-                style=pipeline.style,
-                post_empty=False,
-            )
+            planned = []
+            for entity in entities:
+                channels, style, scoped = pipeline.alert_scope(entity)
+                planned += outputs.plan(
+                    Findings(
+                        unbalanced=[u for u in unbalanced if u.batch.entity == entity],
+                        exceptions=[e for e in exceptions if e.payment.entity == entity],
+                    ),
+                    pipeline=pipeline.name,
+                    company=pipeline.company,
+                    channels=channels,
+                    style=style,
+                    post_empty=False,
+                    entity=scoped,
+                )
             tagged = [
                 dataclasses.replace(item, source={**item.source, "via": "intacct_trigger"})
                 for item in planned

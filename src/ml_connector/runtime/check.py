@@ -8,6 +8,7 @@ raise: a broken part is a row in the table, not a traceback.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -110,14 +111,14 @@ async def check_intacct(
 ) -> list[CheckResult]:
     from ml_connector.intacct.gateway import Credentials, IntacctClient
 
-    async def check() -> list[CheckResult]:
+    async def check(entity: str | None, target: str) -> list[CheckResult]:
         credentials = Credentials(
             sender_id=connection.sender_id,
             sender_password=await vault.get(connection.sender_password),
             company_id=connection.company_id,
             user_id=connection.user_id,
             user_password=await vault.get(connection.user_password),
-            entity_id=connection.entity_id,
+            entity_id=entity,
         )
         async with IntacctClient(
             credentials,
@@ -132,9 +133,13 @@ async def check_intacct(
             + (f" (entity {info.location_id})" if info.location_id else "")
             + f"; endpoint {info.endpoint}; session timeout {info.session_timeout or 'not given'}"
         )
-        return [CheckResult("intacct", name, True, detail)]
+        return [CheckResult("intacct", target, True, detail)]
 
-    results = await guarded("intacct", name, check)
+    # Each session a pipeline opens: every entity listed signs in with its own <locationid>.
+    results = []
+    for entity in connection.sessions():
+        target = name if not connection.entities else f"{name} {entity or 'top level'}"
+        results += await guarded("intacct", target, functools.partial(check, entity, target))
     return [
         r
         if r.ok or r.hint
@@ -190,21 +195,31 @@ async def check_sage100(
             + (f", Sage 100 {health.sage_version}" if health.sage_version else "")
             + f"), companies {', '.join(health.companies)}, auth {connection.auth}{cert}"
         )
-        if connection.company not in health.companies:
-            return [
-                CheckResult(
-                    "sage100",
-                    name,
-                    False,
-                    detail,
-                    f"the agent does not serve company {connection.company}: add it "
-                    "to the agent's `companies`",
-                )
-            ]
+        missing = [
+            c for c in _wanted_companies(name, connection, config) if c not in health.companies
+        ]
+        if missing:
+            one = len(missing) == 1
+            fix = (
+                f"the agent does not serve {'company' if one else 'companies'} "
+                f"{', '.join(missing)}: add {'it' if one else 'them'} to the agent's `companies`"
+            )
+            return [CheckResult("sage100", name, False, detail, fix)]
         warnings = [w for c in in_use if (w := c.warning(now)) is not None]
         return [CheckResult("sage100", name, True, detail, "; ".join(warnings), bool(warnings))]
 
     return await guarded("sage100", name, check)
+
+
+def _wanted_companies(name: str, connection: Sage100Connection, config: Config) -> list[str]:
+    """The companies the config polls through this agent ("*" asks for none by name)."""
+    from ml_connector.companies import pipeline_companies
+
+    wanted = [connection.company] if connection.company else []
+    for pipeline, settings in config.pipelines.items():
+        if settings.connection == name and settings.type == "sage100":
+            wanted += [c.code for c in pipeline_companies(config, pipeline, [])]
+    return list(dict.fromkeys(wanted))
 
 
 async def check_slack(

@@ -28,6 +28,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ml_connector import backoff, clock
+from ml_connector.companies import sage100_streams
 from ml_connector.config import (
     Config,
     IntacctConnection,
@@ -82,7 +83,7 @@ def company_of(config: Config, pipeline: str) -> str:
     settings = config.pipelines[pipeline]
     connection = config.connections[settings.connection]
     if isinstance(connection, Sage100Connection):
-        return connection.company
+        return connection.company or settings.connection
     assert isinstance(connection, IntacctConnection)
     return connection.entity_id or connection.company_id
 
@@ -93,7 +94,8 @@ def target_of(config: Config, poll: Poll) -> Target:
         what = f"Sage Intacct {poll.company} (pipeline {poll.pipeline})"
         return Target(settings.workspace, settings.channels.alerts, what)
     assert isinstance(settings, Sage100Pipeline)
-    streams = {str(name): stream for name, stream in settings.streams.items()}
+    # the company's own channels (``[pipelines.X.company.CODE]``) where it has them
+    streams = sage100_streams(settings, poll.company)
     stream = poll.stream if poll.stream in streams else next(iter(streams))
     channel = settings.alerts_channel or streams[stream].channel
     what = f"Sage 100 {poll.company} {stream} (pipeline {poll.pipeline})"

@@ -3,7 +3,8 @@
 Every way a run starts — a schedule slot, `ml-connector run`, `/mlc run` — goes through
 :meth:`PipelineRunner.run`, so runs look the same in `status`, the audit trail and metrics.
 A Sage 100 pipeline runs stream by stream, each stream its own run, so a slow GL poll never
-holds up the 15-minute AP invoices.
+holds up the 15-minute AP invoices; a pipeline with several companies (Sage 100 companies,
+Intacct entities) runs each company on its own too, and a paused company not at all.
 """
 
 from __future__ import annotations
@@ -16,11 +17,19 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ml_connector.companies import (
+    Company,
+    find_company,
+    sage100_streams,
+    serves_every_company,
+)
 from ml_connector.config import Config, Sage100Pipeline
 from ml_connector.errors import ConfigError
 from ml_connector.logging import get_logger
 from ml_connector.pipeline import Pipeline, RunContext, RunOutcome, Trigger
+from ml_connector.runtime.company_directory import CompanyDirectory
 from ml_connector.schedule.runs import finish_run, heartbeat_run, try_start_run
+from ml_connector.store.companies import Pause, is_paused, paused
 from ml_connector.vault import Vault
 
 log = get_logger("ml_connector.runtime")
@@ -31,8 +40,18 @@ HEARTBEAT_SECONDS = 3.0
 
 
 def run_key(pipeline: str, stream: str | None) -> str:
-    """The name runs and schedule slots are recorded under."""
+    """The name runs and schedule slots are recorded under; ``pipeline`` is a company's key
+    (``Company.key``: the pipeline's name, or ``pipeline@CODE``)."""
     return pipeline if stream is None else f"{pipeline}.{stream}"
+
+
+def describe_pause(company: Company, pause: Pause) -> str:
+    who = "by an operator" if pause.reason == "operator" else "after repeated failures"
+    note = f" ({pause.note})" if pause.note else ""
+    return (
+        f"company {company.code} of pipeline {company.pipeline} is paused {who}{note}; "
+        f"`ml-connector companies resume {company.pipeline} {company.code}` polls it again"
+    )
 
 
 class PipelineRunner:
@@ -46,16 +65,24 @@ class PipelineRunner:
         owner: str,
         on_queued: Callable[[], None] | None = None,
         heartbeat_seconds: float = HEARTBEAT_SECONDS,
+        directory: CompanyDirectory | None = None,
     ) -> None:
         self.engine = engine
         self.vault = vault
-        self.config = config
+        self.directory = directory or CompanyDirectory(config, engine, vault)
         self.pipelines = dict(pipelines)
         self.owner = owner
         self.on_queued = on_queued
         self.heartbeat_seconds = heartbeat_seconds
 
-    def streams(self, pipeline: str, stream: str | None) -> list[str | None]:
+    @property
+    def config(self) -> Config:
+        """The config with the companies stored in the database (``companies add``)."""
+        return self.directory.config
+
+    def streams(
+        self, pipeline: str, stream: str | None, company: Company | None = None
+    ) -> list[str | None]:
         settings = self.config.pipelines.get(pipeline)
         if settings is None:
             known = ", ".join(sorted(self.config.pipelines)) or "none configured"
@@ -64,7 +91,8 @@ class PipelineRunner:
             if stream is not None:
                 raise ConfigError(f"pipeline {pipeline!r} has no streams")
             return [None]
-        enabled = [name for name, s in settings.streams.items() if s.enabled]
+        streams = sage100_streams(settings, company.code) if company else settings.streams
+        enabled = [name for name, s in streams.items() if s.enabled]
         if stream is None:
             return list(enabled)
         if stream not in enabled:
@@ -74,23 +102,63 @@ class PipelineRunner:
             )
         return [stream]
 
+    async def companies(self, pipeline: str, company: str | None = None) -> list[Company]:
+        """The pipeline's companies (or the one named), the agent asked for ``"*"``."""
+        if pipeline not in self.config.pipelines:
+            self.streams(pipeline, None)  # the one wording for an unknown pipeline
+        every = await self.directory.companies(pipeline)
+        if company is None:
+            return every
+        served = [c.code for c in every]
+        return [find_company(self.config, pipeline, company, served)]
+
     async def run(
         self,
         pipeline: str,
         trigger: Trigger,
         *,
         stream: str | None = None,
+        company: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
         on_started: Callable[[int], Awaitable[None]] | None = None,
     ) -> RunOutcome:
-        """Run a pipeline (every stream of it, or one) and return the combined outcome."""
+        """Run a pipeline (every company and stream of it, or one) and return the combined
+        outcome. Without ``company``, paused companies are left out (and said so)."""
         outcomes: list[RunOutcome] = []
-        for one in self.streams(pipeline, stream):
-            outcome = await self.run_one(
-                pipeline, trigger, stream=one, since=since, until=until, on_started=on_started
-            )
-            outcomes.append(outcome)
+        self.streams(pipeline, stream)
+        targets = await self.companies(pipeline, company)
+        if company is None:
+            async with self.engine.connect() as conn:
+                stopped = await paused(conn, pipeline)
+            skipped = [c for c in targets if (pipeline, c.code) in stopped]
+            targets = [c for c in targets if (pipeline, c.code) not in stopped]
+            if skipped:
+                names = ", ".join(c.code for c in skipped)
+                outcomes.append(RunOutcome("succeeded", summary=f"paused, not polled: {names}"))
+        if not targets and not outcomes:
+            error = f"pipeline {pipeline!r} has no companies to poll"
+            if serves_every_company(self.config, pipeline):
+                error += " (the agent's list of companies could not be read)"
+            return RunOutcome("failed", error=error, summary=error)
+        for target in targets:
+            try:
+                streams = self.streams(pipeline, stream, target)
+            except ConfigError:
+                if company is not None:
+                    raise
+                continue  # this company has the stream disabled: the others run it
+            for one in streams:
+                outcome = await self.run_one(
+                    pipeline,
+                    trigger,
+                    stream=one,
+                    company=target,
+                    since=since,
+                    until=until,
+                    on_started=on_started,
+                )
+                outcomes.append(outcome)
         return combine(outcomes)
 
     async def run_one(
@@ -99,16 +167,25 @@ class PipelineRunner:
         trigger: Trigger,
         *,
         stream: str | None = None,
+        company: Company | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
         on_started: Callable[[int], Awaitable[None]] | None = None,
         timeout: float | None = None,
         slot: tuple[str, float] | None = None,
     ) -> RunOutcome:
-        """``timeout``: seconds the run may take before it is cut off and recorded failed
-        (what it committed in parts stays; the next run reads on from there). ``slot``: the
-        schedule slot the run serves, recorded as the run starts."""
-        key = run_key(pipeline, stream)
+        """One run of one stream (Sage 100) of one company; a paused company is not run.
+
+        ``timeout``: seconds the run may take before it is cut off and recorded failed (what
+        it committed in parts stays; the next run reads on from there). ``slot``: the schedule
+        slot the run serves, recorded as the run starts."""
+        if company is not None:
+            async with self.engine.connect() as conn:
+                pause = await is_paused(conn, pipeline, company.code)
+            if pause is not None:
+                error = describe_pause(company, pause)
+                return RunOutcome("failed", error=error, summary="paused")
+        key = run_key(company.key if company is not None else pipeline, stream)
         run_id = await try_start_run(self.engine, key, trigger, self.owner, slot=slot)
         if run_id is None:
             return RunOutcome("failed", error=f"{key} is already running", summary="skipped")
@@ -134,6 +211,7 @@ class PipelineRunner:
             run_id=run_id,
             trigger=trigger,
             stream=stream,
+            company=company,
             since=since,
             until=until,
             heartbeat=heartbeat,

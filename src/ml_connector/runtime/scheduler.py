@@ -3,7 +3,9 @@
 Claims go through ``schedule.fire_slots.claim_due_many``, whose unique (schedule, fire time)
 key makes a slot run once however many processes are up; missed slots after downtime come
 back as one coalesced catch-up claim. Runs of one schedule never overlap: a slot won while
-the previous run is still going is absorbed (``try_start_run`` refuses it).
+the previous run is still going is absorbed (``try_start_run`` refuses it). A paused
+company's schedules claim nothing; once resumed, the slots it missed come back as one
+catch-up run, which reads from the company's cursor (nothing is missed, nothing posted twice).
 
 Many companies on the same cron (issue #22) are kept fair and bounded:
 
@@ -103,12 +105,12 @@ class Scheduler:
         found = self._polls.get(schedule.name)
         if found is None:
             config = self.runner.config
-            poll = Poll(
-                schedule.name,
-                schedule.pipeline,
-                company_of(config, schedule.pipeline),
-                schedule.stream,
+            code = (
+                schedule.company.code
+                if schedule.company is not None
+                else company_of(config, schedule.pipeline)
             )
+            poll = Poll(schedule.name, schedule.pipeline, code, schedule.stream)
             found = self._polls[schedule.name] = (poll, source_of(config, schedule.pipeline))
         return found
 
@@ -123,6 +125,9 @@ class Scheduler:
         if not due:
             return []
         await self.health.refresh()
+        # A paused company's schedules claim nothing (and stay due: resumed, they catch up).
+        stopped = self.health.paused
+        due = [s for s in due if s.company is None or (s.pipeline, s.company.code) not in stopped]
         won = await claim_due_many(
             self.engine,
             [(s.name, s.spec) for s in due],
@@ -178,6 +183,7 @@ class Scheduler:
                     schedule.pipeline,
                     claim.trigger,
                     stream=schedule.stream,
+                    company=schedule.company,
                     slot=(claim.schedule, claim.fire_time),
                     timeout=self.settings.poll_timeout,
                 )

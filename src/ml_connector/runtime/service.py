@@ -28,7 +28,9 @@ from ml_connector.delivery.worker import default_owner
 from ml_connector.logging import get_logger
 from ml_connector.pipeline import Pipeline, RunOutcome
 from ml_connector.runtime import instance, systemd
+from ml_connector.runtime.company_directory import CompanyDirectory
 from ml_connector.runtime.pipelines import build_pipelines
+from ml_connector.runtime.retention import RetentionTask
 from ml_connector.runtime.runner import PipelineRunner
 from ml_connector.runtime.scheduler import MAX_SLEEP, Scheduler
 from ml_connector.runtime.trigger_reads import TriggerReadWorker
@@ -43,6 +45,8 @@ log = get_logger("ml_connector.service")
 
 ORPHAN_AFTER = DEFAULT_STALE_AFTER
 INSTANCE_HEARTBEAT = 15.0
+# How often `serve` picks up companies added, removed or found ("*") while it runs.
+COMPANIES_REFRESH = 60.0
 
 
 @dataclass
@@ -86,8 +90,12 @@ async def open_runtime(
         worker = DeliveryWorker(
             engine, gateway, delivery or DeliverySettings.from_config(config.delivery), owner=me
         )
+        directory = CompanyDirectory(config, engine, vault)
+        config = await directory.load_stored()
         built = dict(pipelines) if pipelines is not None else build_pipelines(config, engine, vault)
-        runner = PipelineRunner(engine, vault, config, built, owner=me, on_queued=worker.wake)
+        runner = PipelineRunner(
+            engine, vault, config, built, owner=me, on_queued=worker.wake, directory=directory
+        )
         try:
             yield Runtime(config, engine, vault, gateway, worker, runner, me)
         finally:
@@ -155,7 +163,7 @@ async def _serve(
     scheduler = Scheduler(
         rt.engine,
         rt.runner,
-        configured_schedules(rt.config),
+        configured_schedules(rt.config, rt.runner.directory.served_lists()),
         owner=rt.owner,
         max_sleep=max_sleep if max_sleep is not None else MAX_SLEEP,
     )
@@ -170,6 +178,10 @@ async def _serve(
             asyncio.create_task(rt.worker.run(stop), name="delivery"),
             asyncio.create_task(scheduler.run(stop), name="scheduler"),
             asyncio.create_task(_heartbeat(rt, stop), name="instance heartbeat"),
+            asyncio.create_task(
+                RetentionTask(rt.engine, rt.config.retention).run(stop), name="retention"
+            ),
+            asyncio.create_task(_follow_companies(rt, scheduler, stop), name="companies"),
         ]
         if triggers is not None:
             tasks.append(asyncio.create_task(triggers.run(stop), name="intacct trigger reads"))
@@ -216,6 +228,29 @@ async def _heartbeat(rt: Runtime, stop: asyncio.Event) -> None:
         await instance.heartbeat(rt.engine, rt.owner)
 
 
+async def refresh_companies(rt: Runtime, scheduler: Scheduler) -> None:
+    """Re-read the companies (database, and the agent for ``"*"``) and reschedule."""
+    directory = rt.runner.directory
+    config = await directory.load_stored()
+    for name in config.pipelines:
+        await directory.companies(name)  # asks the agent of a "*" pipeline when stale
+    schedules = configured_schedules(config, directory.served_lists())
+    if [s.name for s in schedules] != [s.name for s in scheduler.schedules]:
+        log.info("companies changed; rescheduled", schedules=len(schedules))
+    scheduler.schedules = schedules
+
+
+async def _follow_companies(rt: Runtime, scheduler: Scheduler, stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        try:
+            await refresh_companies(rt, scheduler)
+        except Exception:
+            # The schedules in use stay; the next refresh tries again.
+            log.warning("could not refresh the companies", exc_info=True)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=COMPANIES_REFRESH)
+
+
 def trigger_worker(rt: Runtime) -> TriggerReadWorker | None:
     """The targeted-read worker, if any Intacct connection takes triggers."""
     if not any(
@@ -245,6 +280,7 @@ async def start_web(rt: Runtime, *, on_trigger: Callable[[], None] | None = None
         vault=rt.vault,
         run_pipeline=run_pipeline,
         on_trigger=on_trigger,
+        companies=rt.runner.directory,
     )
     site_runner = app_runner(app, rt.config)
     await site_runner.setup()

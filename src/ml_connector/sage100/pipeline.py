@@ -39,6 +39,14 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from ml_connector.companies import (
+    Company,
+    pipeline_companies,
+    pipeline_problems,
+    sage100_currency,
+    sage100_streams,
+    serves_every_company,
+)
 from ml_connector.config import Config, Sage100Connection, Sage100Stream
 from ml_connector.config import Sage100Pipeline as Sage100Settings
 from ml_connector.delivery.outbox import enqueue_all
@@ -64,10 +72,9 @@ from ml_connector.sage100.route.dispatch import (
     source_data_outgoing,
     split_bad_records,
 )
-from ml_connector.sage100.route.routing import rule_problems
 from ml_connector.sage100.state import load_cursor, load_states, save_cursor, save_states
 from ml_connector.sage100.write.messages import Style
-from ml_connector.sage100.write.record_links import template_problems
+from ml_connector.store.companies import paused
 from ml_connector.vault import Vault
 from ml_connector.wording import plural
 
@@ -87,6 +94,8 @@ WINDOW_RECORDS = 5_000
 @dataclass
 class StreamResult:
     stream: str
+    # Named in the run's lines only when one run polls several companies.
+    company: str | None = None
     read: int = 0
     events: int = 0
     queued: int = 0
@@ -97,14 +106,18 @@ class StreamResult:
     # Records left out for bad source data (an amount outside the bound), one line each.
     rejected: list[str] = field(default_factory=list)
 
+    @property
+    def label(self) -> str:
+        return self.stream if self.company is None else f"{self.company} {self.stream}"
+
     def line(self) -> str:
         if self.error:
-            return f"{self.stream} failed: {self.error}"
+            return f"{self.label} failed: {self.error}"
         if not self.events:
-            return f"{self.stream}: nothing new ({plural(self.read, 'record')} read)"
+            return f"{self.label}: nothing new ({plural(self.read, 'record')} read)"
         digests = f", {self.digests} as digests" if self.digests else ""
         return (
-            f"{self.stream}: {plural(self.queued, 'message')} queued for "
+            f"{self.label}: {plural(self.queued, 'message')} queued for "
             f"{plural(self.events, 'change')} ({plural(self.read, 'record')} read{digests})"
         )
 
@@ -118,6 +131,28 @@ class StreamResult:
             "cursor": self.cursor,
             "error": self.error,
         }
+
+
+@dataclass(frozen=True)
+class _CompanySettings:
+    """A company's streams and currency: the pipeline's, with the company's own on top."""
+
+    streams: dict[str, Sage100Stream]
+    currency: str
+
+
+@dataclass(frozen=True)
+class _Target:
+    """One stream of one company, as one poll reads it."""
+
+    company: Company
+    currency: str
+    spec: StreamSpec
+    stream: Sage100Stream
+
+    @property
+    def key(self) -> str:
+        return self.company.key
 
 
 @dataclass
@@ -159,13 +194,7 @@ class Sage100Pipeline:
                 f"pipelines.{name}.connection: expected a sage100 connection, "
                 f"got {settings.connection!r}"
             )
-        problems: list[str] = []
-        for stream_name, stream in settings.streams.items():
-            where = f"pipelines.{name}.streams.{stream_name}"
-            spec = STREAMS[stream_name]
-            problems += rule_problems(stream.routes, spec, where)
-            if stream.record_link:
-                problems += template_problems(stream.record_link, spec, f"{where}.record_link")
+        problems = pipeline_problems(config, name)
         if problems:
             raise ConfigError("\n".join(problems), problems)
         self.name = name
@@ -184,7 +213,7 @@ class Sage100Pipeline:
         self._certificate_noted: tuple[float, tuple[str, datetime]] | None = None
 
     def __repr__(self) -> str:
-        return f"Sage100Pipeline({self.name!r}, company={self._connection.company!r})"
+        return f"Sage100Pipeline({self.name!r}, connection={self._settings.connection!r})"
 
     async def aclose(self) -> None:
         if self._agents is not None:
@@ -200,31 +229,62 @@ class Sage100Pipeline:
 
     async def run(self, ctx: RunContext) -> RunOutcome:
         try:
-            streams = self._selected(ctx.stream)
-        except ConfigError as exc:
-            return RunOutcome(status="failed", error=str(exc), summary=str(exc))
-        try:
             client = await self._agent(ctx.vault)
         except (ExternalError, VaultError) as exc:
             error = f"cannot set up the Sage 100 agent client: {exc}"
             return RunOutcome(status="failed", error=error, summary=error)
         await self._note_certificate(ctx, client)
+        try:
+            companies = await self._companies(ctx, client)
+        except ExternalError as exc:
+            error = f"cannot list the companies the Sage 100 agent serves: {exc}"
+            return RunOutcome(status="failed", error=error, summary=error)
+        many = len(companies) > 1
         results = []
-        for stream_name, stream in streams:
-            result = StreamResult(stream_name)
+        for company in companies:
+            settings = self._company_settings(ctx, company)
             try:
-                await self._poll(ctx, client, STREAMS[stream_name], stream, result)
-            except ExternalError as exc:
-                result.error = str(exc)
-                log.warning(
-                    "sage100 poll failed",
-                    pipeline=self.name,
-                    stream=stream_name,
-                    error=str(exc),
-                    transient=exc.transient,
-                )
-            results.append(result)
+                streams = self._selected(ctx.stream, settings.streams)
+            except ConfigError as exc:
+                return RunOutcome(status="failed", error=str(exc), summary=str(exc))
+            for stream_name, stream in streams:
+                result = StreamResult(stream_name, company.code if many else None)
+                try:
+                    target = _Target(company, settings.currency, STREAMS[stream_name], stream)
+                    await self._poll(ctx, client, target, result)
+                except ExternalError as exc:
+                    result.error = str(exc)
+                    log.warning(
+                        "sage100 poll failed",
+                        pipeline=self.name,
+                        company=company.code,
+                        stream=stream_name,
+                        error=str(exc),
+                        transient=exc.transient,
+                    )
+                results.append(result)
         return self._outcome(results)
+
+    async def _companies(self, ctx: RunContext, client: Sage100Client) -> list[Company]:
+        """The run's company, or every company of the pipeline that is not paused."""
+        if ctx.company is not None:
+            return [ctx.company]
+        served = None
+        if serves_every_company(ctx.config, self.name):
+            served = (await client.health()).companies
+        every = pipeline_companies(ctx.config, self.name, served)
+        async with ctx.engine.connect() as conn:
+            stopped = await paused(conn, self.name)
+        return [c for c in every if (self.name, c.code) not in stopped]
+
+    def _company_settings(self, ctx: RunContext, company: Company) -> _CompanySettings:
+        settings = ctx.config.pipelines.get(self.name)
+        if not isinstance(settings, Sage100Settings):
+            settings = self._settings
+        return _CompanySettings(
+            streams=sage100_streams(settings, company.code),
+            currency=sage100_currency(settings, company.code),
+        )
 
     async def _note_certificate(self, ctx: RunContext, client: Sage100Client) -> None:
         """Record the agent's certificate for the status views' 30-day warning. Best effort
@@ -253,8 +313,9 @@ class Sage100Pipeline:
             return
         self._certificate_noted = (time.monotonic(), seen)
 
-    def _selected(self, wanted: str | None) -> list[tuple[str, Sage100Stream]]:
-        streams = self._settings.streams
+    def _selected(
+        self, wanted: str | None, streams: dict[str, Sage100Stream]
+    ) -> list[tuple[str, Sage100Stream]]:
         if wanted is None:
             return [(n, s) for n, s in streams.items() if s.enabled]
         if wanted not in streams:
@@ -284,7 +345,7 @@ class Sage100Pipeline:
         rejected = [line for r in results for line in r.rejected]
         if rejected and status == "succeeded":
             status = "partial"
-        errors = [f"{r.stream}: {r.error}" for r in failed]
+        errors = [f"{r.label}: {r.error}" for r in failed]
         if rejected:
             errors.append("source data error, left out: " + "; ".join(rejected))
         summary = "; ".join(r.line() for r in results) or "no enabled streams"
@@ -294,7 +355,7 @@ class Sage100Pipeline:
             messages_queued=sum(r.queued for r in results),
             error="; ".join(errors) or None,
             summary=summary,
-            details={"streams": {r.stream: r.as_dict() for r in results}},
+            details={"streams": {r.label: r.as_dict() for r in results}},
         )
 
     async def _agent(self, vault: Vault) -> Sage100Client:
@@ -309,24 +370,20 @@ class Sage100Pipeline:
     # -- one stream -------------------------------------------------------------------------
 
     async def _poll(
-        self,
-        ctx: RunContext,
-        client: Sage100Client,
-        spec: StreamSpec,
-        stream: Sage100Stream,
-        result: StreamResult,
+        self, ctx: RunContext, client: Sage100Client, target: _Target, result: StreamResult
     ) -> None:
-        window = await self._window(ctx, client, spec, stream)
-        async for page in self._read(ctx, client, spec, window):
+        window = await self._window(ctx, client, target)
+        async for page in self._read(ctx, client, target, window):
             window.records.extend(page)
             if len(window.records) >= self._window_records:
-                await self._commit(ctx, spec, stream, window, result)
+                await self._commit(ctx, target, window, result)
                 window.records = []
-        await self._commit(ctx, spec, stream, window, result)
+        await self._commit(ctx, target, window, result)
         log.info(
             "sage100 poll",
             pipeline=self.name,
-            stream=spec.name,
+            company=target.company.code,
+            stream=target.spec.name,
             since=window.start,
             read=result.read,
             events=result.events,
@@ -336,29 +393,25 @@ class Sage100Pipeline:
         )
 
     async def _commit(
-        self,
-        ctx: RunContext,
-        spec: StreamSpec,
-        stream: Sage100Stream,
-        window: _Window,
-        result: StreamResult,
+        self, ctx: RunContext, target: _Target, window: _Window, result: StreamResult
     ) -> None:
         """Plan the records read so far and commit their messages, states and cursor."""
+        spec, stream, key = target.spec, target.stream, target.key
         async with ctx.engine.begin() as conn:
-            cursor = await load_cursor(conn, self.name, spec.name, for_update=True)
+            cursor = await load_cursor(conn, key, spec.name, for_update=True)
             if cursor is None:
                 cursor = StreamCursor.starting_at(window.start)
             good, bad = split_bad_records(window.records)
-            plan = await self._plan(conn, spec, stream, window, cursor, good)
+            plan = await self._plan(conn, target, window, cursor, good)
             style = Style(
-                company=self._connection.company,
-                currency=self._settings.currency,
+                company=target.company.code,
+                currency=target.currency,
                 zone=self._zone,
                 record_link=stream.record_link,
             )
-            outgoing = plan_outgoing(self.name, spec, stream, plan.events, style)
+            outgoing = plan_outgoing(key, spec, stream, plan.events, style)
             if bad:
-                outgoing.append(source_data_outgoing(self.name, spec, stream, bad, style))
+                outgoing.append(source_data_outgoing(key, spec, stream, bad, style))
             queued = await enqueue_all(
                 conn,
                 outgoing,
@@ -366,9 +419,9 @@ class Sage100Pipeline:
                 pipeline=self.name,
                 run_id=ctx.run_id,
             )
-            await save_states(conn, self.name, spec.name, plan.states)
+            await save_states(conn, key, spec.name, plan.states)
             assert plan.cursor is not None
-            await save_cursor(conn, self.name, spec.name, plan.cursor)
+            await save_cursor(conn, key, spec.name, plan.cursor)
         result.rejected.extend(line for _, problems in bad for line in problems)
         result.read += len(window.records)
         result.queued += len(queued)
@@ -377,29 +430,28 @@ class Sage100Pipeline:
         result.parts += 1
         result.cursor = plan.cursor.position.stamp
 
-    async def _window(
-        self, ctx: RunContext, client: Sage100Client, spec: StreamSpec, stream: Sage100Stream
-    ) -> _Window:
+    async def _window(self, ctx: RunContext, client: Sage100Client, target: _Target) -> _Window:
         until = _local(ctx.until, self._zone) if ctx.until else None
         if ctx.since is not None:
             return _Window(_local(ctx.since, self._zone), until)
         async with ctx.engine.connect() as conn:
-            cursor = await load_cursor(conn, self.name, spec.name)
+            cursor = await load_cursor(conn, target.key, target.spec.name)
+        overlap = target.stream.overlap_minutes
         if cursor is not None:
-            return _Window(cursor.window_start(stream.overlap_minutes), until)
+            return _Window(cursor.window_start(overlap), until)
         # First run: begin at the agent's own clock, the clock its stamps come from.
         health = await client.health(peer_certificate=False)
         now = health.server_time or format_stamp(datetime.now(self._zone).replace(tzinfo=None))
-        start = shift(format_stamp(parse_stamp(now)), -stream.overlap_minutes)
+        start = shift(format_stamp(parse_stamp(now)), -overlap)
         return _Window(start, until)
 
     async def _read(
-        self, ctx: RunContext, client: Sage100Client, spec: StreamSpec, window: _Window
+        self, ctx: RunContext, client: Sage100Client, target: _Target, window: _Window
     ) -> AsyncIterator[Sequence[Record]]:
         """The window's records page by page, in ``(stamp, record_key)`` order, to ``until``."""
         async for page in client.pages(
-            self._connection.company,
-            spec.resource,
+            target.company.code,
+            target.spec.resource,
             changed_since=window.start,
             limit=self._page_size,
         ):
@@ -416,23 +468,22 @@ class Sage100Pipeline:
     async def _plan(
         self,
         conn: AsyncConnection,
-        spec: StreamSpec,
-        stream: Sage100Stream,
+        target: _Target,
         window: _Window,
         cursor: StreamCursor,
         records: list[Record],
     ) -> Plan:
+        spec, overlap = target.spec, target.stream.overlap_minutes
         if spec.name == "gl_postings":
-            registers = await load_states(conn, self.name, spec.name, register_keys(records))
-            return plan_gl_postings(
-                spec, records, registers, cursor, overlap_minutes=stream.overlap_minutes
-            )
-        states = await load_states(conn, self.name, spec.name, (record_key(r) for r in records))
+            registers = await load_states(conn, target.key, spec.name, register_keys(records))
+            return plan_gl_postings(spec, records, registers, cursor, overlap_minutes=overlap)
+        keys = (record_key(r) for r in records)
+        states = await load_states(conn, target.key, spec.name, keys)
         return plan_records(
             spec,
             records,
             states,
             cursor,
             window_start=window.start,
-            overlap_minutes=stream.overlap_minutes,
+            overlap_minutes=overlap,
         )

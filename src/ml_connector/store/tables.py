@@ -114,6 +114,7 @@ runs = sa.Table(
     sa.Column("heartbeat_at", Time),
     sa.Column("details", RedactedJSON),
     sa.Index("ix_runs_pipeline_started", "pipeline", "started_at"),
+    sa.Index("ix_runs_started_at", "started_at"),  # retention's range scan
 )
 
 # One row per (schedule, fire time): the unique key is what makes a slot run once.
@@ -127,6 +128,7 @@ schedule_slots = sa.Table(
     sa.Column("claimed_at", Time, nullable=False),
     sa.Column("coalesced", sa.Integer, nullable=False, server_default="0"),
     sa.Column("run_id", sa.BigInteger),
+    sa.Index("ix_schedule_slots_fire_time", "fire_time"),  # retention's range scan
 )
 
 outbox = sa.Table(
@@ -157,6 +159,7 @@ outbox = sa.Table(
     sa.Index("ix_outbox_channel_status_id", "channel", "status", "id"),
     sa.Index("ix_outbox_status", "status"),
     sa.Index("ix_outbox_run_id", "run_id"),
+    sa.Index("ix_outbox_status_delivered_at", "status", "delivered_at"),  # retention batches
 )
 
 delivery_attempts = sa.Table(
@@ -259,6 +262,7 @@ slack_events = sa.Table(
     sa.Column("event_type", sa.String(100)),
     sa.Column("received_at", Time, nullable=False),
     sa.Column("handled_at", Time),
+    sa.Index("ix_slack_events_received_at", "received_at"),  # retention's range scan
 )
 
 # Signed Slack requests (slash commands) already accepted, by signature, until the
@@ -326,6 +330,20 @@ master_keys = sa.Table(
     sa.Column("fingerprint", sa.String(64), primary_key=True),
     sa.Column("recorded_at", Time, nullable=False),
     sa.Column("retired_at", Time),
+)
+
+# What retention has pruned from each table (``name``), so that `audit` and `replay` can tell
+# an id that aged out (at most ``through_id``) from one that never existed: the highest id
+# pruned, the latest cutoff applied (rows older than it are gone), the ``days`` then in force.
+retention_marks = sa.Table(
+    "retention_marks",
+    metadata,
+    sa.Column("name", sa.String(60), primary_key=True),
+    sa.Column("through_id", sa.BigInteger),
+    sa.Column("cutoff", Time, nullable=False),
+    sa.Column("days", sa.Integer, nullable=False),
+    sa.Column("pruned_rows", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("pruned_at", Time, nullable=False),
 )
 
 # One row per (pipeline, company) that the database knows something about: the company's

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ml_connector import clock
 from ml_connector.config import Config
 from ml_connector.logging import get_logger
+from ml_connector.runtime.company_directory import CompanyDirectory
 from ml_connector.slack.manifest import COMMANDS_PATH, EVENTS_PATH, OAUTH_REDIRECT_PATH
 from ml_connector.slack.oauth import Installer
 from ml_connector.vault import Vault
@@ -56,6 +57,7 @@ def create_app(
     shutdown_grace: float = SHUTDOWN_GRACE,
     freeze_gc: bool = True,
     on_trigger: Callable[[], None] | None = None,
+    companies: CompanyDirectory | None = None,
 ) -> web.Application:
     """The application; ``now`` is the wall clock used for signature timestamps.
 
@@ -72,6 +74,7 @@ def create_app(
         engine=engine,
         vault=vault,
         run_pipeline=run_pipeline,
+        companies=companies,
         keys=SigningKeys(config, vault),
         ledger=EventLedger(engine),
         installer=installer or Installer(config, engine, vault),

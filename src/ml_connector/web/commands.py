@@ -177,7 +177,10 @@ def _ignore_outcome(task: asyncio.Future[bool]) -> None:
 
 async def status_reply(ctx: WebContext, command: SlashCommand) -> replies.Message:
     zone = ZoneInfo(ctx.config.timezone)
-    gathering = asyncio.ensure_future(gather_status(ctx.config, ctx.engine, recent_limit=0))
+    config, served = ctx.status_view()
+    gathering = asyncio.ensure_future(
+        gather_status(config, ctx.engine, recent_limit=0, served=served)
+    )
     done, _pending = await asyncio.wait({gathering}, timeout=STATUS_DEADLINE)
     if done:
         return replies.status_message(gathering.result(), zone)

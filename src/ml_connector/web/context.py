@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ml_connector.config import Config
 from ml_connector.pipeline import RunOutcome
+from ml_connector.runtime.company_directory import CompanyDirectory
 from ml_connector.slack.oauth import Installer
 from ml_connector.vault import Vault
 from ml_connector.web.background import BackgroundTasks
@@ -35,6 +36,15 @@ class WebContext:
     clock: Callable[[], float]
     tasks: BackgroundTasks = field(default_factory=BackgroundTasks)
     http: aiohttp.ClientSession | None = None
+    # The service's live view of the companies (added from the CLI, found by "*").
+    companies: CompanyDirectory | None = None
+
+    def status_view(self) -> tuple[Config, dict[str, list[str]]]:
+        """The config the status views show (companies as the service knows them now) and
+        the agent's companies of each ``"*"`` pipeline."""
+        if self.companies is None:
+            return self.config, {}
+        return self.companies.config, self.companies.served_lists()
 
     def client(self) -> aiohttp.ClientSession:
         if self.http is None:

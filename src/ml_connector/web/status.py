@@ -65,7 +65,10 @@ async def status_page_handler(request: web.Request) -> web.Response:
         log.info("status page refused", remote=request.remote)
         return unauthorized(decision)
     zone = ZoneInfo(ctx.config.timezone)
-    status = await gather_status(ctx.config, ctx.engine, now=ctx.clock(), recent_limit=RECENT)
+    config, served = ctx.status_view()
+    status = await gather_status(
+        config, ctx.engine, now=ctx.clock(), recent_limit=RECENT, served=served
+    )
 
     def when(epoch: float | None) -> str:
         return "—" if epoch is None else format_datetime(epoch, zone)

@@ -186,6 +186,16 @@ class World:
             )
         return dict(value) if value is not None else None
 
+    async def cursor_of(self, key: str, stream: str = "ap_invoices") -> dict[str, Any] | None:
+        """The cursor of one company (its key: ``sage100`` or ``sage100@XYZ``) and stream."""
+        async with self.engine.connect() as conn:
+            value = await conn.scalar(
+                sa.select(cursors.c.value).where(
+                    cursors.c.pipeline == key, cursors.c.stream == stream
+                )
+            )
+        return dict(value) if value is not None else None
+
     async def outbox_count(self) -> int:
         async with self.engine.connect() as conn:
             return int(await conn.scalar(sa.select(sa.func.count()).select_from(outbox)) or 0)

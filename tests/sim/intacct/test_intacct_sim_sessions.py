@@ -99,3 +99,36 @@ async def test_expire_sessions_invalidates_every_session_now(
     fresh = await caller.session()
     answer = await caller.call(READ, auth=caller.session_auth(fresh))
     assert answer.text("operation/authentication/status") == "success"
+
+
+async def test_an_entity_session_sees_no_top_level_transactions_but_shared_vendors(
+    caller: Caller, sim: IntacctSimulator
+) -> None:
+    """As strict as Intacct's multi-entity companies: a session scoped to entity 200 sees
+    entity 200's batches only — not another entity's, not one entered at the top level — while
+    the top level's vendors (shared dimensions) stay visible; the top level sees everything."""
+    template = sim.data.records("GLBATCH")[0]
+    top = sim.data.insert("GLBATCH", {**template, "MEGAENTITYID": "", "MEGAENTITYKEY": None})
+    vendor = sim.data.records("VENDOR")[0]
+    shared = sim.data.insert("VENDOR", {**vendor, "VENDORID": "V-TOP", "MEGAENTITYID": ""})
+    answer = await caller.call(
+        '<function controlid="s"><getAPISession><locationid>200</locationid>'
+        "</getAPISession></function>"
+    )
+    entity = caller.session_auth(answer.text("operation/result/data/api/sessionid"))
+
+    def query(obj: str, field: str) -> str:
+        return (
+            f'<function controlid="q"><query><object>{obj}</object><select><field>RECORDNO'
+            f"</field><field>{field}</field></select><pagesize>2000</pagesize></query></function>"
+        )
+
+    batches = await caller.call(query("GLBATCH", "MEGAENTITYID"), auth=entity)
+    seen = {e.text for e in batches.root.iter("MEGAENTITYID")}
+    numbers = {e.text for e in batches.root.iter("RECORDNO")}
+    assert seen == {"200"} and str(top["RECORDNO"]) not in numbers
+    vendors = await caller.call(query("VENDOR", "VENDORID"), auth=entity)
+    assert "V-TOP" in {e.text for e in vendors.root.iter("VENDORID")}
+    assert shared["VENDORID"] == "V-TOP"
+    everything = await caller.call(query("GLBATCH", "MEGAENTITYID"))
+    assert str(top["RECORDNO"]) in {e.text for e in everything.root.iter("RECORDNO")}

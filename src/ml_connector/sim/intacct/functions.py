@@ -157,13 +157,17 @@ def _pagesize(parts: dict[str, etree._Element], maximum: int) -> int:
 
 
 def _visible(schema: ObjectSchema, ctx: CallContext) -> list[Record]:
-    """Records the caller may see: an entity session sees its entity and top-level records."""
+    """Records the caller may see: an entity session sees its entity's records, and the top
+    level's only for objects shared from the top (``ObjectSchema.shared_from_top``)."""
     records = ctx.source.records(schema.name)
     location = ctx.principal.locationid
     if not location or schema.entity_field is None:
         return list(records)
     field_name = schema.entity_field
-    return [r for r in records if r.get(field_name) in (None, "", location)]
+    allowed: tuple[str | None, ...] = (
+        (None, "", location) if schema.shared_from_top else (location,)
+    )
+    return [r for r in records if r.get(field_name) in allowed]
 
 
 def _field_list(text: str, schema: ObjectSchema) -> tuple[str, ...]:

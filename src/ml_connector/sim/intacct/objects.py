@@ -120,13 +120,18 @@ def parse_literal(ftype: FieldType, text: str) -> Value:
 class ObjectSchema:
     """One object: its fields in the order Intacct returns them for ``*``.
 
-    ``entity_field`` names the field that ties a record to an entity (LOCATION); records whose
-    value is empty are top-level and visible in every entity session.
+    ``entity_field`` names the field that ties a record to an entity (LOCATION). An entity
+    session (the login's ``<locationid>``) sees only that entity's records, as Intacct's
+    multi-entity companies do; records whose value is empty belong to the top level and are
+    visible from every entity only for objects that are ``shared_from_top`` (the chart of
+    accounts, vendors: dimensions kept at the top level). A transaction entered at the top
+    level is not an entity's. The top-level session sees everything.
     """
 
     name: str
     fields: Mapping[str, FieldType]
     entity_field: str | None = None
+    shared_from_top: bool = False
     key: str = "RECORDNO"
     field_names: tuple[str, ...] = field(init=False)
 
@@ -191,6 +196,7 @@ GLACCOUNT = ObjectSchema(
         "RECORD_URL": _TEXT,
     },
     entity_field="MEGAENTITYID",
+    shared_from_top=True,
 )
 
 GLBATCH = ObjectSchema(
@@ -451,6 +457,7 @@ VENDOR = ObjectSchema(
         "RECORD_URL": _TEXT,
     },
     entity_field="MEGAENTITYID",
+    shared_from_top=True,
 )
 
 # The report object of posted GL lines; its rows are derived from GLENTRY and GLBATCH

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -17,6 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ml_connector.companies import Company, intacct_channels, pipeline_of, sage100_streams
 from ml_connector.config import Config, IntacctConnection, Sage100Connection, Sage100Pipeline
 from ml_connector.delivery.outbox import Status
 from ml_connector.redact import redact_text
@@ -25,6 +26,7 @@ from ml_connector.sage100.certificates import CertificateStatus
 from ml_connector.slack.scopes import missing_scopes
 from ml_connector.slack.tokens import installation_status
 from ml_connector.status import ServiceStatus
+from ml_connector.store.companies import Pause, paused
 from ml_connector.store.tables import delivery_attempts, intacct_sessions, outbox, runs
 
 DAY = 86400.0
@@ -45,6 +47,8 @@ class StreamRow:
     next_run: float | None
     posted_24h: int
     failures_24h: int
+    # "paused by an operator" / "paused after repeated failures" (store.companies), else None.
+    paused: str | None = None
 
 
 @dataclass(frozen=True)
@@ -146,8 +150,9 @@ async def gather_dashboard(
             )
         ).all()
         sessions = (await conn.execute(sa.select(intacct_sessions))).all()
+        stopped = await paused(conn)
     run_of = {r.id: r.pipeline for r in run_rows}
-    rows = _rows(config, status, latest, run_rows, posted, run_of, moment)
+    rows = _rows(config, status, latest, run_rows, posted, run_of, moment, stopped)
     series = {
         width: _series(
             moment, width, count, run_rows, posted, queued, [a[0] for a in failed_attempts]
@@ -183,6 +188,7 @@ def _rows(
     posted: Sequence[Any],
     run_of: dict[int, str],
     now: float,
+    stopped: Mapping[tuple[str, str], Pause] | None = None,
 ) -> list[StreamRow]:
     day_ago = now - DAY
     posts = Counter(run_of.get(p.run_id) for p in posted if p.delivered_at >= day_ago)
@@ -195,41 +201,60 @@ def _rows(
     for p in status.pipelines:
         settings = config.pipelines[p.name]
         connection = config.connections[settings.connection]
-        company = (
-            connection.company
-            if isinstance(connection, Sage100Connection)
-            else connection.company_id
-        )
-        if isinstance(settings, Sage100Pipeline):
-            streams: list[tuple[str | None, tuple[str, ...]]] = [
-                (name, (s.channel, *(r.channel for r in s.routes)))
-                for name, s in settings.streams.items()
-                if s.enabled
-            ]
-        else:
-            ch = settings.channels
-            streams = [(None, tuple(dict.fromkeys((ch.gl, ch.payments, ch.alerts))))]
-        for stream, channels in streams:
-            key = run_key(p.name, stream)
-            last = latest.get(key)
-            nexts = [s.next_run for s in p.schedules if s.stream == stream and s.next_run]
-            out.append(
-                StreamRow(
-                    pipeline=p.name,
-                    company=company,
-                    stream=stream,
-                    channels=tuple(dict.fromkeys(channels)),
-                    workspace=p.workspace,
-                    last_started=last.started_at if last else None,
-                    last_status=last.status if last else None,
-                    last_error=redact_text(last.error) if last and last.error else None,
-                    records_read=last.records_read if last else None,
-                    next_run=min(nexts) if nexts else None,
-                    posted_24h=posts.get(key, 0),
-                    failures_24h=failures.get(key, 0),
+        companies: list[Company | None] = list(
+            dict.fromkeys(s.company for s in p.schedules if s.company)
+        ) or [None]
+        for company in companies:
+            code = company.code if company is not None else None
+            if isinstance(settings, Sage100Pipeline):
+                own = sage100_streams(settings, code) if code else dict(settings.streams)
+                streams: list[tuple[str | None, tuple[str, ...]]] = [
+                    (name, (s.channel, *(r.channel for r in s.routes)))
+                    for name, s in own.items()
+                    if s.enabled
+                ]
+                shown = (
+                    code
+                    or (connection.company if isinstance(connection, Sage100Connection) else None)
+                    or "—"
                 )
-            )
+            else:
+                ch = intacct_channels(settings, code) if code else settings.channels
+                streams = [(None, tuple(dict.fromkeys((ch.gl, ch.payments, ch.alerts))))]
+                top = connection.company_id if isinstance(connection, IntacctConnection) else ""
+                shown = top if code in (None, top) else f"{top} · entity {code}"
+            for stream, channels in streams:
+                key = run_key(company.key if company is not None else p.name, stream)
+                last = latest.get(key)
+                nexts = [
+                    s.next_run
+                    for s in p.schedules
+                    if s.stream == stream and s.company == company and s.next_run
+                ]
+                out.append(
+                    StreamRow(
+                        pipeline=p.name,
+                        company=shown,
+                        stream=stream,
+                        channels=tuple(dict.fromkeys(channels)),
+                        workspace=p.workspace,
+                        last_started=last.started_at if last else None,
+                        last_status=last.status if last else None,
+                        last_error=redact_text(last.error) if last and last.error else None,
+                        records_read=last.records_read if last else None,
+                        next_run=min(nexts) if nexts else None,
+                        posted_24h=posts.get(key, 0),
+                        failures_24h=failures.get(key, 0),
+                        paused=_pause_text((stopped or {}).get((p.name, code or ""))),
+                    )
+                )
     return out
+
+
+def _pause_text(pause: Pause | None) -> str | None:
+    if pause is None:
+        return None
+    return "paused by an operator" if pause.reason == "operator" else "paused after failures"
 
 
 def _series(
@@ -307,7 +332,7 @@ def _sources(
         succeeded = [
             r.finished_at
             for key, r in latest.items()
-            if key.split(".")[0] in users and r.status == "succeeded"
+            if pipeline_of(key) in users and r.status == "succeeded"
         ]
         last = max(succeeded, default=None)
         if isinstance(connection, IntacctConnection):
@@ -331,7 +356,8 @@ def _cert_detail(
     """The connection's certificates in one line (the status page's words) and whether any
     needs doing: expired, unreadable, or within 30 days of expiry."""
     if not certificates:
-        return f"API key auth, company {connection.company}", False
+        company = f", company {connection.company}" if connection.company else ""
+        return f"API key auth{company}", False
     moment = datetime.fromtimestamp(now, tz=UTC)
     parts = [f"{c.what} {c.state(moment)}: {c.note(moment)}" for c in certificates]
     return "; ".join(parts), any(c.attention(moment) for c in certificates)

@@ -139,9 +139,9 @@ async def dashboard_page(request: web.Request) -> web.StreamResponse:
     if session is None:
         raise web.HTTPSeeOther("/login")
     ctx = context(request)
-    config = ctx.config
+    config, served = ctx.status_view()
     zone = ZoneInfo(config.timezone)
-    status = await gather_status(config, ctx.engine, now=ctx.clock(), recent_limit=0)
+    status = await gather_status(config, ctx.engine, now=ctx.clock(), recent_limit=0, served=served)
     data = await gather_dashboard(config, ctx.engine, status, now=ctx.clock())
     wanted = {(r.workspace, c) for r in data.rows for c in r.channels}
     wanted |= {(d.workspace, d.channel) for d in data.dead_letters}

@@ -1,7 +1,7 @@
 """companies: per-company settings added from the command line, and pauses (issue #22)
 
-Revision ID: 0005_i22_companies
-Revises: 0004
+Revision ID: 0006_i22_companies
+Revises: 0005_i22_retention
 Create Date: 2026-12-06 00:45:00
 
 """
@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0005_i22_companies"
-down_revision: str | None = "0004"
+revision: str = "0006_i22_companies"
+down_revision: str | None = "0005_i22_retention"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

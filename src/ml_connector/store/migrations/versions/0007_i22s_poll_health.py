@@ -1,7 +1,7 @@
 """poll_health: failing polls, their backoff, alert and auto-pause (issue #22 item 3)
 
-Revision ID: 0006_i22s_poll_health
-Revises: 0005_i22_companies
+Revision ID: 0007_i22s_poll_health
+Revises: 0006_i22_companies
 Create Date: 2026-12-06 01:00:00
 
 """
@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0006_i22s_poll_health"
-down_revision: str | None = "0005_i22_companies"
+revision: str = "0007_i22s_poll_health"
+down_revision: str | None = "0006_i22_companies"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
