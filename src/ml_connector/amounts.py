@@ -8,6 +8,10 @@ and left out, and the rest of the run goes on.
 
 The bound: finite; at most 40 characters of text; at most 24 significant digits; less than
 10^16 in magnitude; at most 12 decimal places (trailing zeros do not count).
+
+The agent keeps a copy on purpose (agent/src/ml_connector_agent/amounts.py): it is another
+distribution, installed alone on the Sage 100 server, and the two share no dependency. Change
+both together; tests/sage100/pipeline/test_amount_bounds.py holds them to the same answers.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from ml_connector.cli.sim_config import intacct_lines, slack_lines
+from ml_connector.sim.config_lines import intacct_lines, slack_lines
 from ml_connector.sim.intacct import IntacctSimulator
 from ml_connector.sim.slack import SlackSimulator
 from ml_connector.store import make_engine, migrate

@@ -8,7 +8,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ml_connector.web.json_body import nesting_depth
+from ml_connector.json_depth import nesting_depth
 
 from .conftest import ServerFactory, make_config
 

@@ -12,13 +12,13 @@ from typing import Annotated
 import typer
 
 from ml_connector.cli.context import console, handle_errors, load, open_store, run
-from ml_connector.cli.sim_config import (
+from ml_connector.config import DEFAULT_FILE
+from ml_connector.sim.config_lines import (
     INTACCT_SIM_PORT,
     SLACK_SIM_PORT,
     demo_channel_ids,
     demo_config,
 )
-from ml_connector.config import DEFAULT_FILE
 from ml_connector.vault import create_key_file
 
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 import typer
 
-from ml_connector.cli.sim_config import intacct_lines, secret_command, slack_lines
+from ml_connector.sim.config_lines import intacct_lines, secret_command, slack_lines
 
 if TYPE_CHECKING:
     from ml_connector.sim.http import LocalServer

@@ -10,9 +10,9 @@ since older HTTP POST triggers and Smart Events send XML. A JSON array of such o
 delivery naming several records.
 
 Limits come before parsing: the size is the caller's, the nesting depth is checked on the raw
-bytes (a deeply nested JSON document would otherwise exhaust the parser's recursion), XML is
-parsed with DTDs, entities and network access off. ``json_depth`` is a small stand-in for the
-web layer's shared JSON limits (issue #15); swap it for theirs when both have landed.
+bytes (``ml_connector.json_depth``, as for Slack's bodies: a deeply nested JSON document
+would otherwise exhaust the parser's recursion), XML is parsed with DTDs, entities and network
+access off.
 
 Pure functions: bytes in, references out, ``BadEvent`` naming the problem otherwise.
 """
@@ -25,6 +25,8 @@ from io import BytesIO
 from typing import Any
 
 from lxml import etree
+
+from ml_connector.json_depth import depth_exceeds
 
 # Trigger object → the object the targeted read is about (GLENTRY events name their batch).
 # APPAYMENTREQUEST is the legacy face of AP payments (DOC ap-payments: "legacy, kept for
@@ -50,29 +52,6 @@ class RecordRef:
 
     object: str
     key: str
-
-
-def json_depth_exceeds(body: bytes, limit: int) -> bool:
-    """Whether JSON ``body`` nests arrays/objects deeper than ``limit`` (strings skipped)."""
-    depth = 0
-    in_string = escaped = False
-    for byte in body:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif byte == 0x5C:  # backslash
-                escaped = True
-            elif byte == 0x22:  # quote
-                in_string = False
-        elif byte == 0x22:
-            in_string = True
-        elif byte in (0x7B, 0x5B):  # { [
-            depth += 1
-            if depth > limit:
-                return True
-        elif byte in (0x7D, 0x5D):
-            depth -= 1
-    return False
 
 
 def parse_event(body: bytes, content_type: str, *, max_depth: int) -> list[RecordRef]:
@@ -101,7 +80,7 @@ def _kind(body: bytes, content_type: str) -> str:
 
 
 def _json_items(body: bytes, max_depth: int) -> list[dict[str, Any]]:
-    if json_depth_exceeds(body, max_depth):
+    if depth_exceeds(body, max_depth):
         raise BadEvent(f"the JSON body nests deeper than {max_depth} levels")
     try:
         data = json.loads(body)

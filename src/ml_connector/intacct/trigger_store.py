@@ -18,7 +18,6 @@ at a time, and a crashed worker's claim expires.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -27,10 +26,10 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from ml_connector.errors import StoreError
 from ml_connector.intacct.trigger_auth import Verified
 from ml_connector.intacct.trigger_events import RecordRef
 from ml_connector.schedule.fire_slots import insert_if_absent
+from ml_connector.store.group_commit import GroupCommit, Waiting
 from ml_connector.store.tables import intacct_trigger_events, intacct_trigger_reads
 
 # Keys are kept at least this long: Intacct's retries span 10 + 30 + 90 s.
@@ -95,18 +94,17 @@ async def _accept(
     return "accepted"
 
 
-@dataclass
-class _Pending:
+@dataclass(frozen=True)
+class _Offered:
     delivery: Delivery
     refs: Sequence[RecordRef]
     now: float
     coalesce: float
-    answer: asyncio.Future[Accepted]
 
 
 class AcceptQueue:
-    """Accepts deliveries group-committed: one writer takes every delivery that arrived while
-    the previous transaction ran and accepts them all in one.
+    """Accepts deliveries group-committed (``store.group_commit``): one writer takes every
+    delivery that arrived while the previous transaction ran and accepts them all in one.
 
     On SQLite every write takes the one database lock, so a burst of deliveries (a posted
     batch sends one per line, concurrently) would otherwise queue transaction behind
@@ -117,63 +115,36 @@ class AcceptQueue:
 
     def __init__(self, engine: AsyncEngine, *, max_batch: int = 200) -> None:
         self._engine = engine
-        self._max_batch = max_batch
-        self._pending: list[_Pending] = []
-        self._wake = asyncio.Event()
-        self._writer: asyncio.Task[None] | None = None
-        self._closing = False
+        self._commits: GroupCommit[_Offered, Accepted] = GroupCommit(
+            self._write,
+            max_batch=max_batch,
+            task_name="intacct-trigger-accepts",
+            stopped="the trigger intake is not running",
+            failed="cannot record trigger deliveries",
+        )
 
     def start(self) -> None:
-        if self._writer is None:
-            self._writer = asyncio.create_task(self._run(), name="intacct-trigger-accepts")
+        self._commits.start()
 
     async def close(self) -> None:
-        self._closing = True
-        self._wake.set()
-        if self._writer is not None:
-            await self._writer
-            self._writer = None
+        await self._commits.close()
 
     async def accept(
         self, delivery: Delivery, refs: Sequence[RecordRef], *, now: float, coalesce: float
     ) -> Accepted:
-        if self._writer is None or self._closing:
-            raise StoreError("the trigger intake is not running")
-        answer: asyncio.Future[Accepted] = asyncio.get_running_loop().create_future()
-        self._pending.append(_Pending(delivery, refs, now, coalesce, answer))
-        self._wake.set()
-        return await answer
+        return await self._commits.submit(_Offered(delivery, refs, now, coalesce))
 
-    async def _run(self) -> None:
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            while self._pending:
-                batch = self._pending[: self._max_batch]
-                self._pending = self._pending[self._max_batch :]
-                await self._write(batch)
-            if self._closing:
-                return
-
-    async def _write(self, batch: list[_Pending]) -> None:
+    async def _write(self, batch: Sequence[Waiting[_Offered, Accepted]]) -> list[Accepted]:
         results: list[Accepted] = []
-        try:
-            async with self._engine.begin() as conn:
-                for item in batch:
-                    results.append(
-                        await _accept(
-                            conn, item.delivery, item.refs, now=item.now, coalesce=item.coalesce
-                        )
+        async with self._engine.begin() as conn:
+            for waiting in batch:
+                item = waiting.item
+                results.append(
+                    await _accept(
+                        conn, item.delivery, item.refs, now=item.now, coalesce=item.coalesce
                     )
-        except Exception as exc:  # every waiting request must hear of any database failure
-            failure = StoreError(f"cannot record trigger deliveries: {type(exc).__name__}")
-            for item in batch:
-                if not item.answer.done():
-                    item.answer.set_exception(failure)
-            return
-        for item, result in zip(batch, results, strict=True):
-            if not item.answer.done():
-                item.answer.set_result(result)
+                )
+        return results
 
 
 async def _seen_before(conn: AsyncConnection, delivery: Delivery) -> Accepted:

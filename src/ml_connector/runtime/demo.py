@@ -29,12 +29,12 @@ import sqlalchemy as sa
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from ml_connector.cli.sim_config import intacct_lines, slack_lines
 from ml_connector.config import Config, load_config
 from ml_connector.delivery import DeliverySettings
 from ml_connector.errors import ConfigError
 from ml_connector.runtime.service import open_runtime, serve
 from ml_connector.runtime.terminal import render_message
+from ml_connector.sim.config_lines import intacct_lines, slack_lines
 from ml_connector.sim.intacct import IntacctSimulator
 from ml_connector.sim.slack import SlackSimulator
 from ml_connector.store.tables import outbox

@@ -28,7 +28,7 @@ from ml_connector.errors import ConfigError
 from ml_connector.logging import get_logger
 from ml_connector.pipeline import Pipeline, RunContext, RunOutcome, Trigger
 from ml_connector.runtime.company_directory import CompanyDirectory
-from ml_connector.schedule.runs import finish_run, heartbeat_run, try_start_run
+from ml_connector.schedule.runs import finish_run, heartbeat_run, run_key, try_start_run
 from ml_connector.store.companies import Pause, is_paused, paused
 from ml_connector.vault import Vault
 
@@ -37,12 +37,6 @@ log = get_logger("ml_connector.runtime")
 # Every few seconds, so a run whose process died (killed, disk full at its last write) is
 # recognised as dead within seconds (schedule.runs.DEFAULT_STALE_AFTER), not minutes.
 HEARTBEAT_SECONDS = 3.0
-
-
-def run_key(pipeline: str, stream: str | None) -> str:
-    """The name runs and schedule slots are recorded under; ``pipeline`` is a company's key
-    (``Company.key``: the pipeline's name, or ``pipeline@CODE``)."""
-    return pipeline if stream is None else f"{pipeline}.{stream}"
 
 
 def describe_pause(company: Company, pause: Pause) -> str:

@@ -28,7 +28,7 @@ DEFAULT_INTACCT_SCHEDULE = ScheduleSpec(
 @dataclass(frozen=True, slots=True)
 class ConfiguredSchedule:
     """``name`` keys the schedule's slots and runs: the company's key (the pipeline, or
-    ``pipeline@CODE``), then ``.stream`` for Sage 100 (``runtime.runner.run_key``)."""
+    ``pipeline@CODE``), then ``.stream`` for Sage 100 (``schedule.runs.run_key``)."""
 
     name: str
     pipeline: str

@@ -27,6 +27,13 @@ FinalStatus = Literal["succeeded", "partial", "failed"]
 DEFAULT_STALE_AFTER = 15.0
 
 
+def run_key(pipeline: str, stream: str | None) -> str:
+    """The name runs and schedule slots are recorded under: ``pipeline`` is a company's key
+    (``Company.key``: the pipeline's name, or ``pipeline@CODE``), then ``.stream`` for a Sage
+    100 stream (each stream runs on its own)."""
+    return pipeline if stream is None else f"{pipeline}.{stream}"
+
+
 async def try_start_run(
     engine: AsyncEngine,
     pipeline: str,

@@ -4,23 +4,23 @@ Slack retries an event it thinks was lost with the same ``event_id``; rememberin
 the database (insert-or-ignore, so two processes agree on who saw it first) is what keeps a
 retry from being handled twice. On SQLite every write takes the one database lock, so one
 transaction per webhook would put the acknowledgements of a burst in a queue behind each
-other. Instead requests hand their ids to one writer task, which inserts all ids that
-arrived while the previous batch was being written in a single statement and tells each
-request whether its id was new. An idle ledger writes at once; a busy one amortises the
-commit over the whole burst.
+other. Instead requests hand their ids to one writer task (``store.group_commit``), which
+inserts all ids that arrived while the previous batch was being written in a single statement
+and tells each request whether its id was new. An idle ledger writes at once; a busy one
+amortises the commit over the whole burst.
 """
 
 from __future__ import annotations
 
-import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ml_connector import clock
-from ml_connector.errors import StoreError
 from ml_connector.logging import get_logger
+from ml_connector.store.group_commit import GroupCommit, Waiting
 from ml_connector.store.tables import slack_events
 
 log = get_logger("ml_connector.web")
@@ -38,80 +38,57 @@ class SeenEvent:
 class EventLedger:
     def __init__(self, engine: AsyncEngine, *, max_batch: int = MAX_BATCH) -> None:
         self._engine = engine
-        self._max_batch = max_batch
-        self._seen: list[tuple[SeenEvent, asyncio.Future[bool]]] = []
         self._handled: list[str] = []
-        self._wake = asyncio.Event()
-        self._writer: asyncio.Task[None] | None = None
-        self._closing = False
+        self._commits: GroupCommit[SeenEvent, bool] = GroupCommit(
+            self._write,
+            max_batch=max_batch,
+            task_name="slack-event-ledger",
+            stopped="the event ledger is not running",
+            failed="cannot record slack events",
+            on_failure=_log_failure,
+            more=lambda: bool(self._handled),
+        )
 
     def start(self) -> None:
-        if self._writer is None:
-            self._writer = asyncio.create_task(self._run(), name="slack-event-ledger")
+        self._commits.start()
 
     async def close(self) -> None:
         """Write what is queued, then stop."""
-        self._closing = True
-        self._wake.set()
-        if self._writer is not None:
-            await self._writer
-            self._writer = None
+        await self._commits.close()
 
     @property
     def backlog(self) -> int:
         """Ids waiting to be written."""
-        return len(self._seen)
+        return self._commits.backlog
 
     async def remember(self, event: SeenEvent) -> bool:
         """``True`` the first time this event id is seen anywhere, ``False`` for a retry.
 
         Raises :class:`StoreError` if the database could not be written.
         """
-        if self._writer is None or self._closing:
-            raise StoreError("the event ledger is not running")
-        answer: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._seen.append((event, answer))
-        self._wake.set()
-        return await answer
+        return await self._commits.submit(event)
 
     def mark_handled(self, event_id: str) -> None:
         """Record when handling finished (written with the next batch; best effort)."""
         self._handled.append(event_id)
-        self._wake.set()
+        self._commits.wake()
 
-    async def _run(self) -> None:
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            while self._seen or self._handled:
-                await self._write_batch()
-            if self._closing:
-                return
-
-    async def _write_batch(self) -> None:
-        batch, self._seen = self._seen[: self._max_batch], self._seen[self._max_batch :]
+    async def _write(self, batch: Sequence[Waiting[SeenEvent, bool]]) -> list[bool]:
         handled, self._handled = self._handled, []
-        try:
-            new_ids = await self._write(batch, handled)
-        except Exception as exc:  # any database failure must reach every waiting request
-            log.error("cannot record slack event ids", error=exc, events=len(batch))
-            failure = StoreError(f"cannot record slack events: {type(exc).__name__}")
-            for _event, answer in batch:
-                if not answer.done():
-                    answer.set_exception(failure)
-            return
-        for event, answer in batch:
-            if answer.done():
-                continue  # the request went away (client disconnected)
-            first = event.event_id in new_ids
-            new_ids.discard(event.event_id)  # the same id twice in one batch: the first wins
-            answer.set_result(first)
+        new_ids = await self._insert([waiting.item for waiting in batch], handled)
+        firsts = []
+        for waiting in batch:
+            if waiting.gone:
+                firsts.append(False)  # the request went away (client disconnected)
+                continue
+            event_id = waiting.item.event_id
+            firsts.append(event_id in new_ids)
+            new_ids.discard(event_id)  # the same id twice in one batch: the first wins
+        return firsts
 
-    async def _write(
-        self, batch: list[tuple[SeenEvent, asyncio.Future[bool]]], handled: list[str]
-    ) -> set[str]:
+    async def _insert(self, batch: list[SeenEvent], handled: list[str]) -> set[str]:
         now = clock.now()
-        unique = {event.event_id: event for event, _answer in batch}
+        unique = {event.event_id: event for event in batch}
         async with self._engine.begin() as conn:
             new_ids: set[str] = set()
             if unique:
@@ -141,3 +118,7 @@ class EventLedger:
                     .values(handled_at=now)
                 )
         return new_ids
+
+
+def _log_failure(exc: Exception, events: int) -> None:
+    log.error("cannot record slack event ids", error=exc, events=events)

@@ -9,12 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ml_connector.intacct.trigger_events import (
-    BadEvent,
-    RecordRef,
-    json_depth_exceeds,
-    parse_event,
-)
+from ml_connector.intacct.trigger_events import BadEvent, RecordRef, parse_event
+from ml_connector.json_depth import depth_exceeds as json_depth_exceeds
 
 
 def test_the_printed_templates_filled_in() -> None:

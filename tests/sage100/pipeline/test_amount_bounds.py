@@ -10,6 +10,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ml_connector import amounts as connector_amounts
 from ml_connector.sage100.collect.records import Sage100RecordError, amount_problems, money
@@ -46,6 +48,38 @@ def test_agent_and_connector_hold_the_same_bound(text: str) -> None:
     assert outcome(agent_amounts) == outcome(connector_amounts)
     if text in HOSTILE:
         assert outcome(connector_amounts).startswith("refused")
+
+
+amount_texts = st.one_of(
+    st.decimals(allow_nan=True, allow_infinity=True).map(str),
+    st.builds(
+        lambda digits, exponent: f"{digits}E{exponent}",
+        st.integers(-(10**30), 10**30),
+        st.integers(-40, 40),
+    ),
+    st.text(alphabet="0123456789.-+eE naNiIfty,", max_size=48),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(amount_texts)
+def test_the_two_copies_give_the_same_answers(text: str) -> None:
+    """The copies (one per distribution, on purpose) parse and bound any text alike."""
+
+    def outcome(parse: object) -> str:
+        try:
+            return repr(parse(text))  # type: ignore[operator]
+        except ValueError as exc:
+            return f"refused: {type(exc).__name__}: {exc}"
+
+    assert outcome(agent_amounts.parse_amount) == outcome(connector_amounts.parse_amount)
+    try:
+        value = Decimal(text)
+    except ArithmeticError:
+        return
+    assert outcome(lambda _t: agent_amounts.check_amount(value)) == outcome(
+        lambda _t: connector_amounts.check_amount(value)
+    )
 
 
 def _ap_row(amount: object) -> dict[str, object]:

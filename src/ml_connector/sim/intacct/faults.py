@@ -25,15 +25,15 @@ Kinds and what the client sees:
     other functions of the request succeed.
 
 A fault fires on every eligible request, or ``count`` times, or with ``probability`` per
-request (drawn from the simulator's seeded generator).
+request (drawn from the simulator's seeded generator: ``sim/fault_schedule.py``).
 """
 
 from __future__ import annotations
 
-import random
-from collections import Counter
 from dataclasses import dataclass
 from typing import Literal, get_args
+
+from ml_connector.sim.fault_schedule import FaultSchedule, ScheduledFault
 
 FaultKind = Literal[
     "http_500", "offline", "rate_limit_200", "gw_0010", "slow", "truncated", "function_error"
@@ -49,24 +49,14 @@ REQUEST_FAULTS: tuple[FaultKind, ...] = (
 
 
 @dataclass
-class Fault:
+class Fault(ScheduledFault):
     kind: FaultKind
-    count: int | None = None
-    probability: float | None = None
     object: str | None = None
     seconds: float = 1.0
 
-    def exhausted(self) -> bool:
-        return self.count is not None and self.count <= 0
 
-
-class Faults:
+class Faults(FaultSchedule[Fault]):
     """The active faults and a tally of those injected (``injected[kind]``)."""
-
-    def __init__(self, rng: random.Random) -> None:
-        self._rng = rng
-        self._faults: list[Fault] = []
-        self.injected: Counter[str] = Counter()
 
     def add(
         self,
@@ -76,38 +66,20 @@ class Faults:
         object: str | None = None,
         seconds: float = 1.0,
     ) -> Fault:
-        if kind not in FAULT_KINDS:
-            raise ValueError(f"unknown fault kind {kind!r}; choose from {sorted(FAULT_KINDS)}")
-        if count is not None and count < 1:
-            raise ValueError("count must be at least 1")
+        self._check(kind, FAULT_KINDS, count)
         if probability is not None and not 0.0 < probability <= 1.0:
             raise ValueError("probability must be in (0, 1]")
         if object is not None and kind != "function_error":
             raise ValueError("object applies only to function_error")
-        fault = Fault(kind, count, probability, object, seconds)
-        self._faults.append(fault)
-        return fault
+        return self._schedule(Fault(kind, count, probability, object, seconds))
 
     def clear(self, kind: FaultKind | None = None) -> None:
         self._faults = [f for f in self._faults if kind is not None and f.kind != kind]
 
-    def active(self) -> list[Fault]:
-        return list(self._faults)
-
-    def _fire(self, fault: Fault) -> bool:
-        if fault.probability is not None and self._rng.random() >= fault.probability:
-            return False
-        if fault.count is not None:
-            fault.count -= 1
-        self.injected[fault.kind] += 1
-        if fault.exhausted():
-            self._faults.remove(fault)
-        return True
-
     def draw_request(self) -> FaultKind | None:
         """The one request-level fault (other than ``slow``) this request suffers, if any."""
         for fault in list(self._faults):
-            if fault.kind in REQUEST_FAULTS and self._fire(fault):
+            if fault.kind in REQUEST_FAULTS and self._fires(fault):
                 return fault.kind
         return None
 
@@ -115,7 +87,7 @@ class Faults:
         """Seconds to hold this request back (``slow`` faults add up)."""
         delay = 0.0
         for fault in list(self._faults):
-            if fault.kind == "slow" and self._fire(fault):
+            if fault.kind == "slow" and self._fires(fault):
                 delay += fault.seconds
         return delay
 
@@ -126,6 +98,6 @@ class Faults:
                 continue
             if fault.object is not None and fault.object != object_name:
                 continue
-            if self._fire(fault):
+            if self._fires(fault):
                 return True
         return False

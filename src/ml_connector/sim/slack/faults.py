@@ -6,10 +6,10 @@ next ``count`` calls, or at random with ``probability`` (seeded, so runs repeat)
 
 from __future__ import annotations
 
-import random
-from collections import Counter
 from dataclasses import dataclass
 from typing import Literal, get_args
+
+from ml_connector.sim.fault_schedule import FaultSchedule, ScheduledFault
 
 FaultKind = Literal[
     "http_500",
@@ -34,7 +34,7 @@ AFTER_HANDLING: frozenset[str] = frozenset({"slow", "lost_answer"})
 
 
 @dataclass
-class Fault:
+class Fault(ScheduledFault):
     """One scheduled fault.
 
     ``delay`` is the extra latency of ``slow``; ``retry_after`` the header of ``ratelimited``;
@@ -42,28 +42,17 @@ class Fault:
     """
 
     kind: FaultKind
-    method: str | None
-    remaining: int | None
-    probability: float | None
-    delay: float
-    retry_after: int
-    error: str
+    method: str | None = None
+    delay: float = 1.0
+    retry_after: int = 1
+    error: str = "internal_error"
 
     def matches(self, method: str) -> bool:
         return self.method is None or self.method == method
 
-    @property
-    def exhausted(self) -> bool:
-        return self.remaining is not None and self.remaining <= 0
 
-
-class Faults:
+class Faults(FaultSchedule[Fault]):
     """The fault schedule of one simulator and a count of what was actually injected."""
-
-    def __init__(self, rng: random.Random) -> None:
-        self._rng = rng
-        self._faults: list[Fault] = []
-        self.injected: Counter[str] = Counter()
 
     def add(
         self,
@@ -77,17 +66,12 @@ class Faults:
         error: str = "internal_error",
     ) -> Fault:
         """Schedule a fault; ``method=None`` applies it to every Web API method."""
-        if kind not in FAULT_KINDS:
-            raise ValueError(f"unknown fault kind {kind!r}; expected one of {sorted(FAULT_KINDS)}")
-        if count is not None and count < 1:
-            raise ValueError("count must be at least 1")
+        self._check(kind, FAULT_KINDS, count)
         if probability is not None and not 0.0 <= probability <= 1.0:
             raise ValueError("probability must be between 0 and 1")
         if retry_after < 0 or delay < 0:
             raise ValueError("delay and retry_after must not be negative")
-        fault = Fault(kind, method, count, probability, delay, retry_after, error)
-        self._faults.append(fault)
-        return fault
+        return self._schedule(Fault(kind, count, probability, method, delay, retry_after, error))
 
     def clear(self) -> None:
         """Remove every scheduled fault; ``injected`` keeps its history."""
@@ -95,17 +79,7 @@ class Faults:
 
     def pick(self, method: str) -> Fault | None:
         """The first scheduled fault that fires for this call, spending one of its uses."""
-        for fault in self._faults:
-            if not fault.matches(method) or fault.exhausted:
-                continue
-            if fault.probability is not None and self._rng.random() >= fault.probability:
-                continue
-            if fault.remaining is not None:
-                fault.remaining -= 1
-            self.injected[fault.kind] += 1
-            self._faults = [f for f in self._faults if not f.exhausted]
-            return fault
+        for fault in list(self._faults):
+            if fault.matches(method) and self._fires(fault):
+                return fault
         return None
-
-    def __len__(self) -> int:
-        return len(self._faults)

@@ -21,8 +21,8 @@ from ml_connector.companies import Company, intacct_channels, pipeline_of, sage1
 from ml_connector.config import Config, IntacctConnection, Sage100Connection, Sage100Pipeline
 from ml_connector.delivery.outbox import Status
 from ml_connector.redact import redact_text
-from ml_connector.runtime.runner import run_key
 from ml_connector.sage100.certificates import CertificateStatus
+from ml_connector.schedule.runs import run_key
 from ml_connector.slack.scopes import missing_scopes
 from ml_connector.slack.tokens import installation_status
 from ml_connector.status import ServiceStatus
