@@ -186,6 +186,38 @@ class DatabaseConfig(Model):
     auto_migrate: bool = False
 
 
+class SchedulingConfig(Model):
+    """How scheduled polls share the process and their sources (issue #22).
+
+    Polls of one slot start spread over ``jitter_seconds`` (each at its own fixed offset), at
+    most ``max_concurrent_polls`` at once in the process and at most the connection's
+    ``max_concurrent`` per Sage 100 agent or Intacct company. A poll that fails backs off on
+    its own (exponential, with jitter, from ``backoff_base`` up to ``backoff_max``); after
+    ``alert_after`` failures in a row one alert is posted, and after ``pause_after`` the
+    company is paused (``companies resume`` lifts it) — the others never wait for it.
+    """
+
+    max_concurrent_polls: int = Field(64, ge=1, le=10_000)
+    jitter_seconds: float = Field(30.0, ge=0, le=60)
+    poll_timeout: float = Field(600.0, gt=0)
+    alert_after: int = Field(3, ge=1)
+    # None: never pause a failing company on its own.
+    pause_after: int | None = Field(20, ge=1)
+    backoff_base: float = Field(60.0, gt=0)
+    backoff_max: float = Field(3600.0, gt=0)
+
+    @model_validator(mode="after")
+    def _order(self) -> SchedulingConfig:
+        if self.pause_after is not None and self.pause_after < self.alert_after:
+            raise ValueError(
+                f"pause_after ({self.pause_after}) must be at least alert_after "
+                f"({self.alert_after}): the alert comes before the pause"
+            )
+        if self.backoff_max < self.backoff_base:
+            raise ValueError("backoff_max must be at least backoff_base")
+        return self
+
+
 class DeliveryConfig(Model):
     post_interval: float = Field(1.0, gt=0, description="seconds between posts to one channel")
     max_attempts: int = Field(8, ge=1)
@@ -350,6 +382,9 @@ class Sage100Connection(Model):
     client_key: SecretRef | None = None
     api_key: SecretRef | None = None
     timeout: float = Field(30.0, gt=0)
+    # Polls (and connections) to this agent at once, across all its companies and streams;
+    # connections naming the same agent_url share the smallest of their limits.
+    max_concurrent: int = Field(4, ge=1, le=32)
 
     @model_validator(mode="before")
     @classmethod
@@ -507,6 +542,8 @@ class Sage100Pipeline(Model):
     companies: list[CompanyCode] | Literal["*"] | None = None
     # Per-company settings, keyed by company code; a company listed here is polled too.
     company: dict[CompanyCode, Sage100CompanySettings] = {}
+    # Where "polls keep failing" alerts go; unset: the failing stream's own channel.
+    alerts_channel: ChannelId | None = None
 
     @model_validator(mode="after")
     def _companies_once(self) -> Sage100Pipeline:
@@ -529,6 +566,7 @@ class Config(Model):
     server: ServerConfig = ServerConfig()
     database: DatabaseConfig = DatabaseConfig()
     delivery: DeliveryConfig = DeliveryConfig()
+    scheduling: SchedulingConfig = SchedulingConfig()
     retention: RetentionConfig = RetentionConfig()
     slack: SlackConfig = SlackConfig()
     connections: dict[str, Connection] = {}

@@ -187,6 +187,7 @@ def test_db_commands_report_and_upgrade_an_older_database(site: Site) -> None:
     with sqlite3.connect(site.db) as conn:  # back to 0004: without what 0005 adds
         conn.execute("DROP TABLE retention_marks")
         conn.execute("DROP TABLE companies")  # added after 0005_i22_retention (#22)
+        conn.execute("DROP TABLE poll_health")  # added after 0006_i22_companies (#22 item 3)
         for name in (
             "ix_outbox_status_delivered_at",
             "ix_runs_started_at",

@@ -165,8 +165,14 @@ class PipelineRunner:
         since: datetime | None = None,
         until: datetime | None = None,
         on_started: Callable[[int], Awaitable[None]] | None = None,
+        timeout: float | None = None,
+        slot: tuple[str, float] | None = None,
     ) -> RunOutcome:
-        """One run of one stream (Sage 100) of one company; a paused company is not run."""
+        """One run of one stream (Sage 100) of one company; a paused company is not run.
+
+        ``timeout``: seconds the run may take before it is cut off and recorded failed (what
+        it committed in parts stays; the next run reads on from there). ``slot``: the schedule
+        slot the run serves, recorded as the run starts."""
         if company is not None:
             async with self.engine.connect() as conn:
                 pause = await is_paused(conn, pipeline, company.code)
@@ -174,15 +180,22 @@ class PipelineRunner:
                 error = describe_pause(company, pause)
                 return RunOutcome("failed", error=error, summary="paused")
         key = run_key(company.key if company is not None else pipeline, stream)
-        run_id = await try_start_run(self.engine, key, trigger, self.owner)
+        run_id = await try_start_run(self.engine, key, trigger, self.owner, slot=slot)
         if run_id is None:
             return RunOutcome("failed", error=f"{key} is already running", summary="skipped")
         if on_started is not None:
             await on_started(run_id)
         started = time.monotonic()
 
+        last_beat = time.monotonic()
+
         async def heartbeat() -> None:
-            await heartbeat_run(self.engine, run_id)
+            # Pipelines beat after every page; the background beat already keeps the run
+            # alive, so a page-by-page beat writes only when the last one is getting old.
+            nonlocal last_beat
+            if time.monotonic() - last_beat >= self.heartbeat_seconds / 2:
+                last_beat = time.monotonic()
+                await heartbeat_run(self.engine, run_id)
 
         ctx = RunContext(
             engine=self.engine,
@@ -198,8 +211,21 @@ class PipelineRunner:
             heartbeat=heartbeat,
         )
         beating = asyncio.create_task(self._beat(run_id))
+        deadline = asyncio.timeout(timeout)
         try:
-            outcome = await self.pipelines[pipeline].run(ctx)
+            async with deadline:
+                outcome = await self.pipelines[pipeline].run(ctx)
+        except TimeoutError as exc:
+            if not deadline.expired():
+                log.exception("pipeline run crashed", pipeline=key, run_id=run_id)
+                outcome = RunOutcome("failed", error=f"{type(exc).__name__}: {exc}")
+            else:
+                log.warning("pipeline run timed out", pipeline=key, run_id=run_id)
+                outcome = RunOutcome(
+                    "failed",
+                    error=f"timed out after {timeout:g} s (scheduling.poll_timeout)",
+                    summary="timed out",
+                )
         except asyncio.CancelledError:
             # Nothing of the run was committed unless the pipeline committed it whole.
             await finish_run(

@@ -1,17 +1,33 @@
 """The scheduler loop: claims due slots of every configured schedule and starts their runs.
 
-Claims go through ``schedule.slots.claim_due``, whose unique (schedule, fire time) key makes
-a slot run once however many processes are up; missed slots after downtime come back as one
-coalesced catch-up claim. Runs of one schedule never overlap: a slot won while the previous
-run is still going is absorbed (``try_start_run`` refuses it). A paused company's schedules
-claim nothing; once resumed, the slots it missed come back as one catch-up run, which reads
-from the company's cursor (nothing is missed, nothing posted twice).
+Claims go through ``schedule.fire_slots.claim_due_many``, whose unique (schedule, fire time)
+key makes a slot run once however many processes are up; missed slots after downtime come
+back as one coalesced catch-up claim. Runs of one schedule never overlap: a slot won while
+the previous run is still going is absorbed (``try_start_run`` refuses it). A paused
+company's schedules claim nothing; once resumed, the slots it missed come back as one
+catch-up run, which reads from the company's cursor (nothing is missed, nothing posted twice).
+
+Many companies on the same cron (issue #22) are kept fair and bounded:
+
+* each poll starts at its own fixed offset into the slot (``schedule.jitter``, at most
+  ``scheduling.jitter_seconds``, capped at 60 s), so a thousand companies do not start in
+  the same second;
+* it then takes a place at its source and in the process (``runtime.gates``): at most the
+  connection's ``max_concurrent`` polls per Sage 100 agent or Intacct company, and
+  ``scheduling.max_concurrent_polls`` in all;
+* it runs under ``scheduling.poll_timeout``; a failure backs that poll off on its own,
+  alerts once after ``alert_after`` failures in a row and pauses the company after
+  ``pause_after`` (``runtime.poll_health``), while every other poll goes on.
+
+Only schedules whose next fire time has come are claimed on a tick (the next fire time of
+each is kept in memory), so a tick over thousands of schedules costs nothing when none is due.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import math
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
@@ -19,11 +35,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ml_connector import clock
 from ml_connector.logging import get_logger
+from ml_connector.runtime.gates import PollGates, Source, source_of
+from ml_connector.runtime.poll_health import Poll, PollHealth, company_of
 from ml_connector.runtime.runner import PipelineRunner
 from ml_connector.schedule.configured import ConfiguredSchedule
-from ml_connector.schedule.fire_slots import Claim, attach_run, claim_due
+from ml_connector.schedule.fire_slots import Claim, claim_due_many, note_slot
+from ml_connector.schedule.jitter import jitter_seconds
 from ml_connector.schedule.planner import next_fire_times
-from ml_connector.store.companies import paused
 
 log = get_logger("ml_connector.scheduler")
 
@@ -43,6 +61,8 @@ class Scheduler:
         owner: str,
         lookback: float = LOOKBACK_SECONDS,
         max_sleep: float = MAX_SLEEP,
+        health: PollHealth | None = None,
+        gates: PollGates | None = None,
     ) -> None:
         self.engine = engine
         self.runner = runner
@@ -50,41 +70,76 @@ class Scheduler:
         self.owner = owner
         self.lookback = lookback
         self.max_sleep = max_sleep
+        self.settings = runner.config.scheduling
+        self.health = health or PollHealth(engine, runner.config)
+        self.gates = gates or PollGates(self.settings.max_concurrent_polls)
         self._running: dict[str, asyncio.Task[None]] = {}
+        self._next_due: dict[str, float] = {}
+        self._spec_keys: dict[str, str] = {}
+        self._polls: dict[str, tuple[Poll, Source]] = {}
+        self._stop = asyncio.Event()
+        self._wake = asyncio.Event()
 
     async def run(self, stop: asyncio.Event) -> None:
+        watcher = asyncio.create_task(self._watch(stop))
         try:
             while not stop.is_set():
+                self._wake.clear()
                 try:
                     await self.tick(clock.now())
                 except (sa.exc.OperationalError, sa.exc.InterfaceError, OSError):
                     # A database blip skips this tick; slots are claimed on the next one.
                     log.exception("scheduler: database unavailable; retrying")
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=self.sleep_seconds(clock.now()))
+                await clock.wait(self._wake, self.sleep_seconds(clock.now()))
         finally:
+            watcher.cancel()
+            self._stop.set()
             await self.drain()
+
+    async def _watch(self, stop: asyncio.Event) -> None:
+        await stop.wait()
+        self._stop.set()
+        self._wake.set()
+
+    def poll_of(self, schedule: ConfiguredSchedule) -> tuple[Poll, Source]:
+        found = self._polls.get(schedule.name)
+        if found is None:
+            config = self.runner.config
+            code = (
+                schedule.company.code
+                if schedule.company is not None
+                else company_of(config, schedule.pipeline)
+            )
+            poll = Poll(schedule.name, schedule.pipeline, code, schedule.stream)
+            found = self._polls[schedule.name] = (poll, source_of(config, schedule.pipeline))
+        return found
 
     async def tick(self, now: float) -> list[Claim]:
         """Claim and start whatever is due now; return the claims this process won."""
+        due = [
+            s
+            for s in self.schedules
+            if self._next_due.get(s.name, -math.inf) <= now
+            and not ((task := self._running.get(s.name)) is not None and not task.done())
+        ]
+        if not due:
+            return []
+        await self.health.refresh()
+        # A paused company's schedules claim nothing (and stay due: resumed, they catch up).
+        stopped = self.health.paused
+        due = [s for s in due if s.company is None or (s.pipeline, s.company.code) not in stopped]
+        won = await claim_due_many(
+            self.engine,
+            [(s.name, s.spec) for s in due],
+            now,
+            self.owner,
+            last_fire_lookback=self.lookback,
+        )
         claims: list[Claim] = []
-        async with self.engine.connect() as conn:
-            stopped = await paused(conn)
-        for schedule in self.schedules:
-            task = self._running.get(schedule.name)
-            if task is not None and not task.done():
-                continue
-            company = schedule.company
-            if company is not None and (schedule.pipeline, company.code) in stopped:
-                continue
-            claim = await claim_due(
-                self.engine,
-                schedule.name,
-                schedule.spec,
-                now,
-                self.owner,
-                last_fire_lookback=self.lookback,
-            )
+        upcoming = self._upcoming(due, now)
+        for schedule in due:
+            self._next_due[schedule.name] = upcoming[schedule.name]
+            claim = won.get(schedule.name)
             if claim is None:
                 continue
             claims.append(claim)
@@ -95,33 +150,84 @@ class Scheduler:
                 trigger=claim.trigger,
                 coalesced=claim.coalesced,
             )
+            poll, _ = self.poll_of(schedule)
+            offset = jitter_seconds(
+                poll.pipeline, poll.company, poll.stream, self.settings.jitter_seconds
+            )
+            delay = max(0.0, claim.fire_time + offset - now)
             self._running[schedule.name] = asyncio.create_task(
-                self._run(schedule, claim), name=f"run {schedule.name}"
+                self._run(schedule, claim, delay, clock.hold()), name=f"run {schedule.name}"
             )
         return claims
 
-    async def _run(self, schedule: ConfiguredSchedule, claim: Claim) -> None:
-        async def started(run_id: int) -> None:
-            await attach_run(self.engine, claim, run_id)
-
+    async def _run(
+        self,
+        schedule: ConfiguredSchedule,
+        claim: Claim,
+        delay: float,
+        release: Callable[[], None],
+    ) -> None:
+        """``release``: the :func:`clock.hold` taken when the run was planned."""
+        poll, source = self.poll_of(schedule)
         try:
-            await self.runner.run_one(
-                schedule.pipeline,
-                claim.trigger,
-                stream=schedule.stream,
-                company=schedule.company,
-                on_started=started,
-            )
+            if delay and await clock.wait(self._stop, delay):
+                await note_slot(self.engine, claim, "the service stopped")
+                return
+            skip = self.health.skip_reason(poll, clock.now())
+            if skip is not None:
+                log.info("scheduled poll skipped", schedule=schedule.name, reason=skip)
+                await note_slot(self.engine, claim, skip)
+                return
+            async with self.gates.hold(source):
+                outcome = await self.runner.run_one(
+                    schedule.pipeline,
+                    claim.trigger,
+                    stream=schedule.stream,
+                    company=schedule.company,
+                    slot=(claim.schedule, claim.fire_time),
+                    timeout=self.settings.poll_timeout,
+                )
+            if "run_id" not in outcome.details:
+                return  # not started: the previous run is still going
+            if outcome.status == "failed":
+                failing = await self.health.failed(poll, outcome.error or "failed")
+                log.warning(
+                    "scheduled poll failed",
+                    schedule=schedule.name,
+                    failures=failing.failures,
+                    retry_at=clock.to_datetime(failing.retry_at).isoformat(),
+                )
+            else:
+                await self.health.succeeded(poll)
         except Exception:
             log.exception("scheduled run failed to start", schedule=schedule.name)
+        finally:
+            release()
+            # A slot that came while this run was going can be claimed now, not a whole
+            # sleep later.
+            self._wake.set()
+
+    def _upcoming(self, schedules: list[ConfiguredSchedule], now: float) -> dict[str, float]:
+        """Each schedule's next fire time after ``now``, worked out once per distinct spec
+        (a thousand companies on one cron share it)."""
+        after = datetime.fromtimestamp(now, tz=UTC)
+        by_spec: dict[str, float] = {}
+        found: dict[str, float] = {}
+        for schedule in schedules:
+            key = self._spec_keys.get(schedule.name)
+            if key is None:
+                key = self._spec_keys[schedule.name] = schedule.spec.model_dump_json()
+            if key not in by_spec:
+                fires = next_fire_times(schedule.spec, after, 1)
+                by_spec[key] = fires[0].epoch if fires else math.inf
+            found[schedule.name] = by_spec[key]
+        return found
 
     def sleep_seconds(self, now: float) -> float:
-        after = datetime.fromtimestamp(now, tz=UTC)
-        upcoming = [
-            fires[0].epoch
-            for schedule in self.schedules
-            if (fires := next_fire_times(schedule.spec, after, 1))
-        ]
+        upcoming = [t for t in self._next_due.values() if t > now]
+        unknown = [s for s in self.schedules if s.name not in self._next_due]
+        if unknown:
+            upcoming += [t for t in self._upcoming(unknown, now).values() if t > now]
         if not upcoming:
             return self.max_sleep
         return min(max(min(upcoming) - now, 0.05), self.max_sleep)

@@ -32,7 +32,7 @@ from ml_connector.runtime import instance, systemd
 from ml_connector.runtime.pipelines import build_pipelines
 from ml_connector.runtime.retention import RetentionTask
 from ml_connector.runtime.runner import PipelineRunner
-from ml_connector.runtime.scheduler import Scheduler
+from ml_connector.runtime.scheduler import MAX_SLEEP, Scheduler
 from ml_connector.runtime.trigger_reads import TriggerReadWorker
 from ml_connector.schedule.configured import configured_schedules
 from ml_connector.schedule.runs import DEFAULT_STALE_AFTER, fail_orphaned_runs
@@ -165,7 +165,7 @@ async def _serve(
         rt.runner,
         configured_schedules(rt.config, rt.runner.directory.served_lists()),
         owner=rt.owner,
-        **({"max_sleep": max_sleep} if max_sleep is not None else {}),
+        max_sleep=max_sleep if max_sleep is not None else MAX_SLEEP,
     )
     triggers = trigger_worker(rt)
     site_runner: web.AppRunner | None = None

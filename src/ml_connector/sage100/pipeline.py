@@ -29,6 +29,7 @@ and converts an aware ``--since``/``--until`` (a naive one is already server-loc
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -51,6 +52,7 @@ from ml_connector.delivery.outbox import enqueue_all
 from ml_connector.errors import ConfigError, ExternalError, VaultError
 from ml_connector.logging import get_logger
 from ml_connector.pipeline import RunContext, RunOutcome, RunStatus
+from ml_connector.sage100.agent_client.agents import AgentClients
 from ml_connector.sage100.agent_client.client import RetryPolicy, Sage100Client
 from ml_connector.sage100.agent_client.credentials import agent_client
 from ml_connector.sage100.certificates import record_agent_certificate
@@ -80,6 +82,9 @@ log = get_logger("ml_connector.sage100.pipeline")
 
 #: Seconds for the one handshake per run that reads the agent's certificate.
 CERTIFICATE_TIMEOUT = 5.0
+#: The agent's certificate is read (one handshake) and recorded at most this often per
+#: pipeline; its warning is about expiry in 30 days.
+CERTIFICATE_EVERY = 3600.0
 
 PAGE_SIZE = 500
 # Records held in memory and committed together; a larger read is committed in parts.
@@ -176,7 +181,10 @@ class Sage100Pipeline:
         retry: RetryPolicy | None = None,
         page_size: int = PAGE_SIZE,
         window_records: int = WINDOW_RECORDS,
+        agents: AgentClients | None = None,
     ) -> None:
+        """``agents``: the runtime's shared clients, one per agent
+        (``sage100.agent_client.agents``); without it the pipeline makes a client of its own."""
         settings = config.pipelines.get(name)
         if not isinstance(settings, Sage100Settings):
             raise ConfigError(f"pipelines.{name}: expected a pipeline of type 'sage100'")
@@ -199,11 +207,20 @@ class Sage100Pipeline:
         self._retry = retry or RetryPolicy()
         self._page_size = page_size
         self._window_records = window_records
+        self._agents = agents
+        if agents is not None:
+            agents.users += 1
+        self._certificate_noted: tuple[float, tuple[str, datetime]] | None = None
 
     def __repr__(self) -> str:
         return f"Sage100Pipeline({self.name!r}, connection={self._settings.connection!r})"
 
     async def aclose(self) -> None:
+        if self._agents is not None:
+            agents, self._agents = self._agents, None
+            self._client = None
+            await agents.release()
+            return
         if self._client is not None and self._owns_client:
             await self._client.close()
             self._client = None
@@ -274,16 +291,27 @@ class Sage100Pipeline:
         and short (an unreachable agent fails the reads below with the real message, after
         their own retries, and this must not add a whole timeout to that)."""
         try:
-            seen = await asyncio.wait_for(client.certificate(), CERTIFICATE_TIMEOUT)
+            seen = await asyncio.wait_for(
+                client.certificate(max_age=CERTIFICATE_EVERY), CERTIFICATE_TIMEOUT
+            )
         except (ExternalError, TimeoutError) as exc:
             log.info("agent certificate not read", pipeline=self.name, error=str(exc))
             return
         if seen is None:
             return
+        noted = self._certificate_noted
+        if (
+            noted is not None
+            and noted[1] == seen
+            and time.monotonic() - noted[0] < CERTIFICATE_EVERY
+        ):
+            return
         try:
             await record_agent_certificate(ctx.engine, self._settings.connection, *seen)
         except SQLAlchemyError as exc:  # the commits below report a database that is down
             log.warning("agent certificate not recorded", pipeline=self.name, error=str(exc))
+            return
+        self._certificate_noted = (time.monotonic(), seen)
 
     def _selected(
         self, wanted: str | None, streams: dict[str, Sage100Stream]
@@ -331,6 +359,8 @@ class Sage100Pipeline:
         )
 
     async def _agent(self, vault: Vault) -> Sage100Client:
+        if self._client is None and self._agents is not None:
+            return await self._agents.client(self._connection, vault)
         if self._client is None:
             self._client, _ = await agent_client(
                 self._connection, self._config, vault, retry=self._retry
@@ -410,7 +440,7 @@ class Sage100Pipeline:
         if cursor is not None:
             return _Window(cursor.window_start(overlap), until)
         # First run: begin at the agent's own clock, the clock its stamps come from.
-        health = await client.health()
+        health = await client.health(peer_certificate=False)
         now = health.server_time or format_stamp(datetime.now(self._zone).replace(tzinfo=None))
         start = shift(format_stamp(parse_stamp(now)), -overlap)
         return _Window(start, until)

@@ -13,6 +13,7 @@ other process runs it, and the schedule waits for its next regular slot).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Literal
@@ -71,7 +72,79 @@ async def claim_due(
     ``on_time_within`` seconds after its fire time; a later one is a catch-up (or skipped).
     A schedule that has never fired starts with its next on-time slot.
     """
-    last = await latest_slot(engine, schedule_name)
+    claims = await claim_due_many(
+        engine,
+        [(schedule_name, spec)],
+        now,
+        owner,
+        last_fire_lookback=last_fire_lookback,
+        on_time_within=on_time_within,
+    )
+    return claims.get(schedule_name)
+
+
+async def claim_due_many(
+    engine: AsyncEngine,
+    schedules: Sequence[tuple[str, ScheduleSpec]],
+    now: float,
+    owner: str,
+    *,
+    last_fire_lookback: float,
+    on_time_within: float = DEFAULT_ON_TIME_WITHIN,
+) -> dict[str, Claim]:
+    """:func:`claim_due` for many schedules at once: the claims this process won, by name.
+
+    One query reads the latest slots (per batch of names) and one transaction inserts the
+    new ones, so a tick over thousands of due schedules costs a few statements and one commit
+    each, not two round trips per schedule.
+    """
+    names = [name for name, _ in schedules]
+    last = await latest_slots(engine, names)
+    planned: list[tuple[Claim | None, dict[str, object]]] = []
+    # Many schedules share a spec (a thousand companies on "*/15"): their fire times are
+    # worked out once per spec and window, not once per schedule.
+    keys: dict[int, str] = {}
+    memo: dict[tuple[str, float, float], list[Fire]] = {}
+
+    def due(spec: ScheduleSpec, start: float, end: float) -> list[Fire]:
+        key = keys.get(id(spec))
+        if key is None:
+            key = keys[id(spec)] = spec.model_dump_json()
+        found = memo.get((key, start, end))
+        if found is None:
+            found = memo[(key, start, end)] = fires_between(
+                spec, to_datetime(start), to_datetime(end)
+            )
+        return found
+
+    for name, spec in schedules:
+        plan = _plan(
+            name, spec, last.get(name), now, owner, last_fire_lookback, on_time_within, due
+        )
+        if plan is not None:
+            planned.append(plan)
+    won: dict[str, Claim] = {}
+    if not planned:
+        return won
+    async with engine.begin() as conn:
+        for claim, values in planned:
+            if await insert_if_absent(conn, schedule_slots, values) and claim is not None:
+                won[claim.schedule] = claim
+    return won
+
+
+def _plan(
+    schedule_name: str,
+    spec: ScheduleSpec,
+    last: float | None,
+    now: float,
+    owner: str,
+    last_fire_lookback: float,
+    on_time_within: float,
+    fires: Callable[[ScheduleSpec, float, float], list[Fire]],
+) -> tuple[Claim | None, dict[str, object]] | None:
+    """The slot row to insert for what is due, and the claim it stands for (``None``: the
+    row records a skipped slot). Pure (``fires`` is :func:`fires_between`, memoised)."""
     if last is None:
         # A schedule with no history has missed nothing: only an on-time slot counts.
         start = now - min(last_fire_lookback, on_time_within)
@@ -79,23 +152,16 @@ async def claim_due(
         start = max(last, now - last_fire_lookback)
     if start >= now:
         return None
-    due = fires_between(spec, to_datetime(start), to_datetime(now))
+    due = fires(spec, start, now)
     if not due:
         return None
     latest, earlier = due[-1], len(due) - 1
     late = now - latest.epoch > on_time_within
+    claim: Claim | None
     if spec.catch_up == "skip":
         if late:
-            await _insert_slot(
-                engine,
-                schedule_name,
-                latest,
-                owner,
-                now,
-                reason=f"skipped, {_late_by(now - latest.epoch)} late: {latest.reason}",
-                coalesced=0,
-            )
-            return None
+            reason = f"skipped, {_late_by(now - latest.epoch)} late: {latest.reason}"
+            return None, _slot_values(schedule_name, latest, owner, now, reason, 0)
         claim = Claim(schedule_name, latest, "schedule", skipped=earlier)
         note = f"{earlier} missed slot(s) skipped" if earlier else ""
     else:
@@ -103,10 +169,7 @@ async def claim_due(
         claim = Claim(schedule_name, latest, trigger, coalesced=earlier)
         note = f"catch-up for {earlier + 1} slots" if earlier else ("catch-up" if late else "")
     reason = f"{latest.reason} ({note})" if note else latest.reason
-    won = await _insert_slot(
-        engine, schedule_name, latest, owner, now, reason=reason, coalesced=claim.coalesced
-    )
-    return claim if won else None
+    return claim, _slot_values(schedule_name, latest, owner, now, reason, claim.coalesced)
 
 
 async def latest_slot(engine: AsyncEngine, schedule_name: str) -> float | None:
@@ -117,6 +180,25 @@ async def latest_slot(engine: AsyncEngine, schedule_name: str) -> float | None:
     async with engine.connect() as conn:
         value = (await conn.execute(query)).scalar_one_or_none()
     return None if value is None else float(value)
+
+
+# Names per query: well under SQLite's bound-parameter limit.
+_BATCH = 500
+
+
+async def latest_slots(engine: AsyncEngine, names: Sequence[str]) -> dict[str, float]:
+    """:func:`latest_slot` of many schedules (those with no slot are left out)."""
+    found: dict[str, float] = {}
+    async with engine.connect() as conn:
+        for i in range(0, len(names), _BATCH):
+            query = (
+                sa.select(schedule_slots.c.schedule, sa.func.max(schedule_slots.c.fire_time))
+                .where(schedule_slots.c.schedule.in_(names[i : i + _BATCH]))
+                .group_by(schedule_slots.c.schedule)
+            )
+            for name, fire_time in await conn.execute(query):
+                found[name] = float(fire_time)
+    return found
 
 
 async def attach_run(engine: AsyncEngine, claim: Claim, run_id: int) -> None:
@@ -130,17 +212,22 @@ async def attach_run(engine: AsyncEngine, claim: Claim, run_id: int) -> None:
         )
 
 
-async def _insert_slot(
-    engine: AsyncEngine,
-    schedule_name: str,
-    fire: Fire,
-    owner: str,
-    now: float,
-    *,
-    reason: str,
-    coalesced: int,
-) -> bool:
-    values = {
+async def note_slot(engine: AsyncEngine, claim: Claim, note: str) -> None:
+    """Add to the slot's reason why it did not run (paused, backing off, shutting down)."""
+    reason = f"not run, {note}: {claim.fire.reason}"
+    async with engine.begin() as conn:
+        await conn.execute(
+            schedule_slots.update()
+            .where(schedule_slots.c.schedule == claim.schedule)
+            .where(schedule_slots.c.fire_time == claim.fire_time)
+            .values(reason=_fit(reason))
+        )
+
+
+def _slot_values(
+    schedule_name: str, fire: Fire, owner: str, now: float, reason: str, coalesced: int
+) -> dict[str, object]:
+    return {
         "schedule": schedule_name,
         "fire_time": fire.epoch,
         "reason": _fit(reason),
@@ -148,8 +235,6 @@ async def _insert_slot(
         "claimed_at": now,
         "coalesced": coalesced,
     }
-    async with engine.begin() as conn:
-        return await insert_if_absent(conn, schedule_slots, values)
 
 
 async def insert_if_absent(

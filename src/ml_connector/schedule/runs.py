@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ml_connector import clock
-from ml_connector.store.tables import runs
+from ml_connector.store.tables import runs, schedule_slots
 
 RUNNING = "running"
 FinalStatus = Literal["succeeded", "partial", "failed"]
@@ -43,8 +43,12 @@ async def try_start_run(
     now: float | None = None,
     stale_after: float = DEFAULT_STALE_AFTER,
     details: dict[str, Any] | None = None,
+    slot: tuple[str, float] | None = None,
 ) -> int | None:
-    """Start a run of ``pipeline`` and return its id, or ``None`` if one is still running."""
+    """Start a run of ``pipeline`` and return its id, or ``None`` if one is still running.
+
+    ``slot``: the (schedule, fire time) the run serves, recorded on the slot in the same
+    transaction (one commit fewer per scheduled poll)."""
     moment = clock.now() if now is None else now
     async with engine.begin() as conn:
         await _serialize_starters(conn, pipeline)
@@ -73,6 +77,13 @@ async def try_start_run(
             .returning(runs.c.id)
         )
         run_id = result.scalar_one()
+        if slot is not None:
+            await conn.execute(
+                schedule_slots.update()
+                .where(schedule_slots.c.schedule == slot[0])
+                .where(schedule_slots.c.fire_time == slot[1])
+                .values(run_id=run_id)
+            )
     return int(run_id)
 
 

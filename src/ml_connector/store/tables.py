@@ -363,3 +363,22 @@ companies = sa.Table(
     sa.Column("created_at", Time, nullable=False),
     sa.Column("updated_at", Time, nullable=False),
 )
+
+# Polls that are failing, one row per schedule (pipeline[.company].stream) while they fail:
+# how many times in a row, until when the poll backs off, and whether the one alert and the
+# auto-pause (companies.paused_reason = 'failing') have happened. A success deletes the row.
+poll_health = sa.Table(
+    "poll_health",
+    metadata,
+    sa.Column("key", sa.String(300), primary_key=True),
+    sa.Column("pipeline", sa.String(100), nullable=False),
+    sa.Column("company", sa.String(100), nullable=False),
+    sa.Column("stream", sa.String(100)),
+    sa.Column("failures", sa.Integer, nullable=False),
+    sa.Column("first_failed_at", Time, nullable=False),
+    sa.Column("last_failed_at", Time, nullable=False),
+    sa.Column("retry_at", Time, nullable=False),
+    sa.Column("last_error", RedactedText),
+    sa.Column("alerted_at", Time),
+    sa.Column("paused_at", Time),
+)

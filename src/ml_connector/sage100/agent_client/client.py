@@ -55,6 +55,7 @@ __all__ = [
 ]
 
 Sleep = Callable[[float], Awaitable[None]]
+KEEPALIVE_SECONDS = 60.0  # under the agent's own 75 s (aiohttp's server default)
 
 
 @dataclass(frozen=True)
@@ -133,10 +134,12 @@ class Sage100Client:
         timeout: float = 60.0,
         sleep: Sleep = asyncio.sleep,
         rng: Callable[[], float] = random.random,
+        max_connections: int = 4,
     ) -> None:
         """``ssl_context`` comes from :mod:`ml_connector.sage100.agent_client.credentials` (or, in
         tests, :func:`ml_connector.sage100.agent_client.tls.client_ssl_context`); it is required
-        for https."""
+        for https. ``max_connections``: kept-alive connections to the agent at most (requests
+        beyond wait for one), shared by every company and stream polled through this client."""
         self.base_url = base_url.rstrip("/")
         self._ssl: ssl.SSLContext | bool
         if self.base_url.startswith("https://"):
@@ -151,6 +154,8 @@ class Sage100Client:
         self._sleep = sleep
         self._rng = rng
         self._session: aiohttp.ClientSession | None = None
+        self._max_connections = max_connections
+        self._certificate: tuple[float, tuple[str, datetime] | None] | None = None
 
     def __repr__(self) -> str:
         return f"Sage100Client({self.base_url!r}, api_key={'set' if self._api_key else 'none'})"
@@ -172,7 +177,13 @@ class Sage100Client:
             if self._api_key:
                 headers["Authorization"] = f"Bearer {self._api_key}"
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(ssl=self._ssl, limit=4),
+                connector=aiohttp.TCPConnector(
+                    ssl=self._ssl,
+                    limit=self._max_connections,
+                    # A slot's jitter window (at most 60 s) long, so the polls of one slot
+                    # reuse the connections its first polls opened.
+                    keepalive_timeout=KEEPALIVE_SECONDS,
+                ),
                 headers=headers,
                 timeout=self._timeout,
             )
@@ -180,9 +191,11 @@ class Sage100Client:
 
     # -- public calls -------------------------------------------------------------------
 
-    async def health(self) -> AgentHealth:
+    async def health(self, *, peer_certificate: bool = True) -> AgentHealth:
+        """``peer_certificate=False``: skip the extra handshake that reads the agent's
+        certificate (``check`` shows it; a poll only needs the agent's clock)."""
         body = await self._get("/v1/health", {})
-        peer = await self._peer_certificate()
+        peer = await self._peer_certificate() if peer_certificate else None
         subject, not_after = describe_peer(peer) if peer else (None, None)
         return AgentHealth(
             agent_version=str(body.get("agent_version")),
@@ -253,10 +266,20 @@ class Sage100Client:
             for record in page.records:
                 yield record
 
-    async def certificate(self) -> tuple[str, datetime] | None:
-        """Subject and expiry of the certificate the agent presents (None over plain http)."""
+    async def certificate(self, *, max_age: float = 0.0) -> tuple[str, datetime] | None:
+        """Subject and expiry of the certificate the agent presents (None over plain http).
+
+        ``max_age``: seconds an answer read earlier still serves. Every poll notes the
+        certificate for the 30-day warning; with one client per agent and a thousand
+        companies polled through it, a handshake per poll would be ten thousand an hour
+        (issue #22), one per agent per ``max_age`` is enough for a warning counted in days.
+        """
+        if self._certificate is not None and time.monotonic() - self._certificate[0] < max_age:
+            return self._certificate[1]
         peer = await self._peer_certificate()
-        return describe_peer(peer) if peer else None
+        seen = describe_peer(peer) if peer else None
+        self._certificate = (time.monotonic(), seen)
+        return seen
 
     # -- transport ------------------------------------------------------------------------
 
