@@ -980,7 +980,7 @@ async def test_cli_prints_base_url_and_token_and_stops_on_ctrl_c() -> None:
         assert (await slack.chat_postMessage(channel=channel_id, text="from the CLI test"))["ok"]
     finally:
         process.send_signal(signal.SIGINT)
-        assert await asyncio.wait_for(process.wait(), 10) == 0
+        assert await asyncio.wait_for(process.wait(), 30) == 0
 
 
 async def test_channel_page_shows_what_slack_would_link(sim: SlackSimulator) -> None:
