@@ -414,28 +414,33 @@ def lateness(db: Path) -> dict[str, Any]:
     }
 
 
+def start_simulators(base: Path, *options: str) -> tuple[subprocess.Popen[bytes], Path]:
+    """The simulators' process for one scenario, and the file its accept counts go to."""
+    counts_file = base / "counts.json"
+    world = ["--world", str(base / "world.json"), "--counts", str(counts_file)]
+    return child("sims", *world, *options), counts_file
+
+
+def configure(
+    base: Path, sims: subprocess.Popen[bytes], *, timeout: float
+) -> tuple[dict[str, Any], Path]:
+    """Once the simulators have written their world: the connector's config and secrets."""
+    world_file = base / "world.json"
+    wait_for(world_file, sims, timeout=timeout)
+    world: dict[str, Any] = json.loads(world_file.read_text())
+    config_path = base / "ml-connector.toml"
+    config_path.write_text(config_text(world, base / "data"))
+    asyncio.run(store_secrets(config_path, world))
+    return world, config_path
+
+
 def run_scale(sage: int, hours: int, tmp: Path) -> dict[str, Any]:
     base = tmp / f"scale-{sage}"
     base.mkdir()
-    world_file, counts_file = base / "world.json", base / "counts.json"
     intacct = max(1, sage // 10)
-    sims = child(
-        "sims",
-        "--world",
-        str(world_file),
-        "--counts",
-        str(counts_file),
-        "--sage",
-        str(sage),
-        "--intacct",
-        str(intacct),
-    )
+    sims, counts_file = start_simulators(base, "--sage", str(sage), "--intacct", str(intacct))
     try:
-        wait_for(world_file, sims, timeout=900)
-        world = json.loads(world_file.read_text())
-        config_path = base / "ml-connector.toml"
-        config_path.write_text(config_text(world, base / "data"))
-        asyncio.run(store_secrets(config_path, world))
+        world, config_path = configure(base, sims, timeout=900)
         now = time.time()
         start = (now // 3600 + 1) * 3600 - 60  # a minute before an hour: every stream is due
         result = base / "result.json"
@@ -479,26 +484,11 @@ def run_scale(sage: int, hours: int, tmp: Path) -> dict[str, Any]:
 def run_first_sync(rows: int, tmp: Path) -> dict[str, Any]:
     base = tmp / f"sync-{rows}"
     base.mkdir()
-    world_file, counts_file = base / "world.json", base / "counts.json"
-    sims = child(
-        "sims",
-        "--world",
-        str(world_file),
-        "--counts",
-        str(counts_file),
-        "--sage",
-        "1",
-        "--intacct",
-        "0",
-        "--gl-rows",
-        str(rows),
+    sims, counts_file = start_simulators(
+        base, "--sage", "1", "--intacct", "0", "--gl-rows", str(rows)
     )
     try:
-        wait_for(world_file, sims, timeout=1800)
-        world = json.loads(world_file.read_text())
-        config_path = base / "ml-connector.toml"
-        config_path.write_text(config_text(world, base / "data"))
-        asyncio.run(store_secrets(config_path, world))
+        _, config_path = configure(base, sims, timeout=1800)
         result = base / "result.json"
         proc = child("first-sync", "--config", str(config_path), "--result", str(result))
         if proc.wait() != 0:
