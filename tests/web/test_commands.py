@@ -158,7 +158,9 @@ async def test_run_answers_at_once_and_reports_to_response_url(
     server: Server = await start_server(runner=runner)
     status, answer, elapsed = await command(server, "run intacct", response_url=response_url.url)
     assert status == 200
-    assert elapsed < 1.0, f"answered after {elapsed:.2f} s"
+    # Slack's limit is 3 s; 2.5 leaves room on a loaded CI machine, and the pipeline's
+    # 10 s delay still proves the answer did not wait for the run.
+    assert elapsed < 2.5, f"answered after {elapsed:.2f} s"
     assert "Queued a run of *intacct*" in answer["text"]
     assert runner.calls == [("intacct", "slack")]
     assert not runner.finished.is_set()  # the answer came while the pipeline was still running
