@@ -54,12 +54,14 @@ from ml_connector.errors import (
     RateLimitedError,
 )
 from ml_connector.logging import get_logger
+from ml_connector.store.outage import OutageWatch, describe, outage_reason
 from ml_connector.store.tables import outbox
 
 log = get_logger("ml_connector.delivery")
 
 HISTORY = "conversations.history"
-DB_RETRY_SECONDS = 2.0
+DB_RETRY_SECONDS = 2.0  # the mean first wait after a database failure
+DB_RETRY_CAP = 10.0
 
 
 def default_owner() -> str:
@@ -95,25 +97,27 @@ class DeliveryWorker:
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
         """Run until ``stop`` is set or ``request_stop``; then finish posts, give back leases."""
-        self._ns = await namespace(self.engine)
-        async with self.engine.begin() as conn:
-            self._held = set(await held_workspaces(conn))
         watcher = asyncio.create_task(self._watch(stop)) if stop is not None else None
         last_probe = 0.0
+        # A database outage (disk full, failover, a dropped connection) must not stop
+        # delivery: nothing is lost, the next loop claims again from what is stored. The
+        # start-up reads are inside for the same reason: `serve` may start mid-outage.
+        watch = OutageWatch("delivery", base=DB_RETRY_SECONDS / 2, cap=DB_RETRY_CAP)
+        started = False
         try:
             while not self._stopping.is_set():
-                now = clock.now()
-                try:
+                async with watch.guard(self._stopping):
+                    if not started:
+                        self._ns = await namespace(self.engine)
+                        async with self.engine.begin() as conn:
+                            self._held = set(await held_workspaces(conn))
+                        started = True
+                    now = clock.now()
                     if now - last_probe >= self.settings.probe_interval:
                         await self._probe_held()
                         last_probe = now
                     await self._dispatch(now)
                     await self._idle(now)
-                except (sa.exc.OperationalError, sa.exc.InterfaceError, OSError):
-                    # A database blip (failover, a dropped connection) must not stop delivery:
-                    # nothing is lost, the next loop claims again from what is stored.
-                    log.exception("delivery loop: database unavailable; retrying")
-                    await self._sleep(DB_RETRY_SECONDS)
         finally:
             self._stopping.set()
             if watcher is not None:
@@ -220,18 +224,31 @@ class DeliveryWorker:
                     break
                 if wait > self._prepare_ahead:
                     await self._sleep(wait - self._prepare_ahead)
-        except Exception:
-            log.exception("delivery step failed", workspace=workspace, channel=channel)
+        except Exception as exc:
+            reason = outage_reason(exc)
+            if reason is None:
+                log.exception("delivery step failed", workspace=workspace, channel=channel)
+            else:
+                # The delivery loop says when the outage starts and ends; one line here.
+                log.warning(
+                    "delivery step stopped: database unavailable",
+                    channel=channel,
+                    reason=reason,
+                    error=describe(exc),
+                )
         finally:
             try:
                 async with self.engine.begin() as conn:
                     await claims.release_lease(conn, workspace, channel, self.owner)
-            except Exception:
+            except Exception as exc:
                 # Disk full or a database blip: the lease stays ours, and the next dispatch
                 # claims our own channel again (claims accept a lease held by the claimer),
                 # so the channel waits one retry, not until the lease expires.
-                log.exception(
-                    "could not release a channel lease; claiming it again", channel=channel
+                log.warning(
+                    "could not release a channel lease; claiming it again",
+                    channel=channel,
+                    error=describe(exc),
+                    exc_info=outage_reason(exc) is None,
                 )
             self._wake.set()
 
@@ -255,8 +272,13 @@ class DeliveryWorker:
                     async with self.engine.begin() as conn:
                         until = clock.now() + self.settings.lease_seconds
                         kept = await claims.renew_lease(conn, workspace, channel, self.owner, until)
-                except Exception:
-                    log.exception("could not renew a channel lease", channel=channel)
+                except Exception as exc:
+                    log.warning(
+                        "could not renew a channel lease",
+                        channel=channel,
+                        error=describe(exc),
+                        exc_info=outage_reason(exc) is None,
+                    )
                     continue
                 if not kept:
                     log.warning("lost a channel lease during a slack call", channel=channel)
