@@ -88,6 +88,7 @@ class DeliveryWorker:
         self._ns: str | None = None
         self._held: set[str] = set()
         self._tasks: dict[tuple[str, str], asyncio.Task[None]] = {}
+        self._watches: dict[tuple[str, str], OutageWatch] = {}
         self._stopping = asyncio.Event()
         self._wake = asyncio.Event()
         # Do a post's bookkeeping this long before its slot, so the request leaves on time.
@@ -217,25 +218,28 @@ class DeliveryWorker:
 
     async def _serve_channel(self, workspace: str, channel: str) -> None:
         deadline = clock.now() + self.settings.channel_hold
+        # Kept across the channel's tasks, so an outage that only its writes hit (a full
+        # PostgreSQL disk lets claims through) is said once and backed off, not re-dispatched
+        # at once with a line each time.
+        watch = self._watches.get((workspace, channel))
+        if watch is None:
+            watch = self._watches[(workspace, channel)] = OutageWatch(
+                f"delivery to {channel}", base=DB_RETRY_SECONDS / 2, cap=DB_RETRY_CAP
+            )
         try:
             while not self._stopping.is_set():
                 wait = await self._step(workspace, channel)
+                watch.succeeded()
                 if wait is None or clock.now() + wait > deadline:
                     break
                 if wait > self._prepare_ahead:
                     await self._sleep(wait - self._prepare_ahead)
         except Exception as exc:
-            reason = outage_reason(exc)
-            if reason is None:
+            backoff = watch.failed(exc)
+            if backoff is None:
                 log.exception("delivery step failed", workspace=workspace, channel=channel)
             else:
-                # The delivery loop says when the outage starts and ends; one line here.
-                log.warning(
-                    "delivery step stopped: database unavailable",
-                    channel=channel,
-                    reason=reason,
-                    error=describe(exc),
-                )
+                await self._sleep(backoff)  # holding the lease: no other worker is kept off
         finally:
             try:
                 async with self.engine.begin() as conn:
@@ -244,12 +248,12 @@ class DeliveryWorker:
                 # Disk full or a database blip: the lease stays ours, and the next dispatch
                 # claims our own channel again (claims accept a lease held by the claimer),
                 # so the channel waits one retry, not until the lease expires.
-                log.warning(
-                    "could not release a channel lease; claiming it again",
-                    channel=channel,
-                    error=describe(exc),
-                    exc_info=outage_reason(exc) is None,
-                )
+                if watch.failed(exc) is None:
+                    log.warning(
+                        "could not release a channel lease; claiming it again",
+                        channel=channel,
+                        exc_info=True,
+                    )
             self._wake.set()
 
     async def _sleep(self, seconds: float) -> None:

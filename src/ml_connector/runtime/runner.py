@@ -37,7 +37,7 @@ from ml_connector.schedule.runs import (
     try_start_run,
 )
 from ml_connector.store.companies import Pause, is_paused, paused
-from ml_connector.store.outage import OutageWatch
+from ml_connector.store.outage import OutageWatch, describe, outage_reason
 from ml_connector.vault import Vault
 
 log = get_logger("ml_connector.runtime")
@@ -251,8 +251,16 @@ class PipelineRunner:
             )
             raise
         except Exception as exc:  # the run is recorded as failed, whatever went wrong
-            log.exception("pipeline run crashed", pipeline=key, run_id=run_id)
-            outcome = RunOutcome("failed", error=f"{type(exc).__name__}: {exc}")
+            reason = outage_reason(exc)
+            if reason is None:
+                log.exception("pipeline run crashed", pipeline=key, run_id=run_id)
+                outcome = RunOutcome("failed", error=f"{type(exc).__name__}: {exc}")
+            else:
+                # Nothing was committed; the next run reads the same window. One line, since
+                # the traceback of a full disk says nothing the reason does not.
+                error = f"database unavailable ({reason}): {describe(exc)}"
+                log.warning("pipeline run failed", pipeline=key, run_id=run_id, error=error)
+                outcome = RunOutcome("failed", error=error, summary="database unavailable")
         finally:
             beating.cancel()
             with contextlib.suppress(asyncio.CancelledError):
