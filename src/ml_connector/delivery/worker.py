@@ -239,7 +239,8 @@ class DeliveryWorker:
             if backoff is None:
                 log.exception("delivery step failed", workspace=workspace, channel=channel)
             else:
-                await self._sleep(backoff)  # holding the lease: no other worker is kept off
+                # The task (its lease with it) waits here: the channel is not dispatched at once.
+                await self._sleep(backoff)
         finally:
             try:
                 async with self.engine.begin() as conn:
