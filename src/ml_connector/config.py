@@ -169,6 +169,9 @@ class ServerConfig(Model):
     # for the new one, and if every connection is busy the new one gets 503. Keep it below
     # the process's file-descriptor limit (`ulimit -n`).
     max_connections: int = Field(1000, ge=1, le=100_000)
+    # Seconds between two beats of `serve`'s row in service_instances (what `status` shows as
+    # up). A beat missed while the database is out is tried at the next one.
+    instance_heartbeat: float = Field(15.0, gt=0, le=3600)
 
     @model_validator(mode="after")
     def _auth_pairs(self) -> ServerConfig:

@@ -14,6 +14,8 @@ public function (library exceptions are wrapped with ``raise ... from``)::
     │   ├── SchemaBehindError          the database is older than the code: migrate first
     │   ├── SchemaAheadError           a newer ml-connector upgraded it: run that version
     │   └── BackupError                a backup or restore refused or failed; nothing changed
+    ├── RunSupersededError             permanent: the run was declared dead and another took its
+    │                                  place, so it may commit nothing (its messages, its cursor)
     └── ExternalError                  a call to Slack, Intacct or the Sage 100 agent failed
         ├── TransientError             retry with backoff and jitter
         │   ├── RateLimitedError       retry after ``retry_after`` seconds
@@ -73,6 +75,21 @@ class SchemaAheadError(StoreError):
 
 class BackupError(StoreError):
     """A backup or restore was refused (wrong key, newer archive …) or failed."""
+
+
+class RunSupersededError(MLConnectorError):
+    """A pipeline run tried to commit after it had been declared dead (its heartbeat went
+    missing) and, usually, another run of the same key had started in its place.
+
+    Permanent: retrying the same run cannot help, since its window now belongs to the run that
+    replaced it; committing anyway would post what that run posts a second time. The run is
+    recorded failed ("superseded") with nothing queued and its cursor where it was.
+    """
+
+    def __init__(self, message: str, *, run_id: int, superseded_by: int | None = None) -> None:
+        super().__init__(message)
+        self.run_id = run_id
+        self.superseded_by = superseded_by
 
 
 class ExternalError(MLConnectorError):

@@ -68,6 +68,8 @@ def write_config(directory: Path, slack: SlackSimulator) -> None:
 data_dir = "data"
 [server]
 port = 0
+# Beats every half second: a heartbeat that stopped serve on the full disk shows at once.
+instance_heartbeat = 0.5
 [delivery]
 post_interval = 0.2
 lease_seconds = 30

@@ -1,8 +1,9 @@
 """Adding messages to the outbox, inside the caller's transaction.
 
 A pipeline commits its cursor and its messages in one transaction: ``enqueue`` never opens
-its own. The dedupe key (pipeline, record key, record version) makes re-reading an
-overlapping window harmless: a second enqueue with the same key adds nothing.
+its own, and ``enqueue_all`` fences the run first, so a run declared dead commits neither.
+The dedupe key (pipeline, record key, record version) makes re-reading an overlapping window
+harmless: a second enqueue with the same key adds nothing.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ml_connector import clock
+from ml_connector.schedule.runs import fence_run
 from ml_connector.store.tables import channel_pacing, outbox
 
 
@@ -151,7 +153,14 @@ async def enqueue_all(
     pipeline: str,
     run_id: int | None,
 ) -> list[OutgoingT]:
-    """Enqueue a run's messages in the caller's transaction; return those that were new."""
+    """Enqueue a run's messages in the caller's transaction; return those that were new.
+
+    With a ``run_id``, first fence the run (``schedule.runs.fence_run``): a run declared dead
+    meanwhile raises :class:`~ml_connector.errors.RunSupersededError` and the caller's
+    transaction — these messages and the cursor beside them — rolls back.
+    """
+    if run_id is not None:
+        await fence_run(conn, run_id)
     queued: list[OutgoingT] = []
     for item in items:
         new_id = await enqueue(

@@ -54,12 +54,14 @@ from ml_connector.errors import (
     RateLimitedError,
 )
 from ml_connector.logging import get_logger
+from ml_connector.store.outage import OutageWatch, describe, outage_reason
 from ml_connector.store.tables import outbox
 
 log = get_logger("ml_connector.delivery")
 
 HISTORY = "conversations.history"
-DB_RETRY_SECONDS = 2.0
+DB_RETRY_SECONDS = 2.0  # the mean first wait after a database failure
+DB_RETRY_CAP = 10.0
 
 
 def default_owner() -> str:
@@ -86,6 +88,7 @@ class DeliveryWorker:
         self._ns: str | None = None
         self._held: set[str] = set()
         self._tasks: dict[tuple[str, str], asyncio.Task[None]] = {}
+        self._watches: dict[tuple[str, str], OutageWatch] = {}
         self._stopping = asyncio.Event()
         self._wake = asyncio.Event()
         # Do a post's bookkeeping this long before its slot, so the request leaves on time.
@@ -95,25 +98,27 @@ class DeliveryWorker:
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
         """Run until ``stop`` is set or ``request_stop``; then finish posts, give back leases."""
-        self._ns = await namespace(self.engine)
-        async with self.engine.begin() as conn:
-            self._held = set(await held_workspaces(conn))
         watcher = asyncio.create_task(self._watch(stop)) if stop is not None else None
         last_probe = 0.0
+        # A database outage (disk full, failover, a dropped connection) must not stop
+        # delivery: nothing is lost, the next loop claims again from what is stored. The
+        # start-up reads are inside for the same reason: `serve` may start mid-outage.
+        watch = OutageWatch("delivery", base=DB_RETRY_SECONDS / 2, cap=DB_RETRY_CAP)
+        started = False
         try:
             while not self._stopping.is_set():
-                now = clock.now()
-                try:
+                async with watch.guard(self._stopping):
+                    if not started:
+                        self._ns = await namespace(self.engine)
+                        async with self.engine.begin() as conn:
+                            self._held = set(await held_workspaces(conn))
+                        started = True
+                    now = clock.now()
                     if now - last_probe >= self.settings.probe_interval:
                         await self._probe_held()
                         last_probe = now
                     await self._dispatch(now)
                     await self._idle(now)
-                except (sa.exc.OperationalError, sa.exc.InterfaceError, OSError):
-                    # A database blip (failover, a dropped connection) must not stop delivery:
-                    # nothing is lost, the next loop claims again from what is stored.
-                    log.exception("delivery loop: database unavailable; retrying")
-                    await self._sleep(DB_RETRY_SECONDS)
         finally:
             self._stopping.set()
             if watcher is not None:
@@ -213,26 +218,43 @@ class DeliveryWorker:
 
     async def _serve_channel(self, workspace: str, channel: str) -> None:
         deadline = clock.now() + self.settings.channel_hold
+        # Kept across the channel's tasks, so an outage that only its writes hit (a full
+        # PostgreSQL disk lets claims through) is said once and backed off, not re-dispatched
+        # at once with a line each time.
+        watch = self._watches.get((workspace, channel))
+        if watch is None:
+            watch = self._watches[(workspace, channel)] = OutageWatch(
+                f"delivery to {channel}", base=DB_RETRY_SECONDS / 2, cap=DB_RETRY_CAP
+            )
         try:
             while not self._stopping.is_set():
                 wait = await self._step(workspace, channel)
+                watch.succeeded()
                 if wait is None or clock.now() + wait > deadline:
                     break
                 if wait > self._prepare_ahead:
                     await self._sleep(wait - self._prepare_ahead)
-        except Exception:
-            log.exception("delivery step failed", workspace=workspace, channel=channel)
+        except Exception as exc:
+            backoff = watch.failed(exc)
+            if backoff is None:
+                log.exception("delivery step failed", workspace=workspace, channel=channel)
+            else:
+                # The task (its lease with it) waits here: the channel is not dispatched at once.
+                await self._sleep(backoff)
         finally:
             try:
                 async with self.engine.begin() as conn:
                     await claims.release_lease(conn, workspace, channel, self.owner)
-            except Exception:
+            except Exception as exc:
                 # Disk full or a database blip: the lease stays ours, and the next dispatch
                 # claims our own channel again (claims accept a lease held by the claimer),
                 # so the channel waits one retry, not until the lease expires.
-                log.exception(
-                    "could not release a channel lease; claiming it again", channel=channel
-                )
+                if watch.failed(exc) is None:
+                    log.warning(
+                        "could not release a channel lease; claiming it again",
+                        channel=channel,
+                        exc_info=True,
+                    )
             self._wake.set()
 
     async def _sleep(self, seconds: float) -> None:
@@ -255,8 +277,13 @@ class DeliveryWorker:
                     async with self.engine.begin() as conn:
                         until = clock.now() + self.settings.lease_seconds
                         kept = await claims.renew_lease(conn, workspace, channel, self.owner, until)
-                except Exception:
-                    log.exception("could not renew a channel lease", channel=channel)
+                except Exception as exc:
+                    log.warning(
+                        "could not renew a channel lease",
+                        channel=channel,
+                        error=describe(exc),
+                        exc_info=outage_reason(exc) is None,
+                    )
                     continue
                 if not kept:
                     log.warning("lost a channel lease during a slack call", channel=channel)

@@ -22,6 +22,7 @@ from ml_connector import clock
 from ml_connector.config import RetentionConfig
 from ml_connector.delivery.retention import BATCH_SIZE, CycleReport, prune_all
 from ml_connector.logging import get_logger
+from ml_connector.store.outage import OutageWatch
 
 log = get_logger("ml_connector.retention")
 
@@ -56,6 +57,7 @@ class RetentionTask:
         self.pause = pause
         self.rng = rng or random.Random()
         self.passes = 0
+        self._watch = OutageWatch("retention")
 
     async def run(self, stop: asyncio.Event) -> None:
         wait = jittered(self.first_after, self.rng)
@@ -79,8 +81,10 @@ class RetentionTask:
                 pause=between_batches,
             )
         except Exception as exc:  # housekeeping: log, retry next interval, never stop serving
-            log.error("retention pass failed; trying again later", error=str(exc))
+            if self._watch.failed(exc) is None:  # an outage is said once, when it starts
+                log.error("retention pass failed; trying again later", error=str(exc))
             return None
+        self._watch.succeeded()
         self.passes += 1
         if report.total:
             log.info(

@@ -25,11 +25,19 @@ from ml_connector.companies import (
 )
 from ml_connector.company_directory import CompanyDirectory
 from ml_connector.config import Config, Sage100Pipeline
-from ml_connector.errors import ConfigError
+from ml_connector.errors import ConfigError, RunSupersededError
 from ml_connector.logging import get_logger
 from ml_connector.pipeline import Pipeline, RunContext, RunOutcome, Trigger
-from ml_connector.schedule.runs import finish_run, heartbeat_run, run_key, try_start_run
+from ml_connector.schedule.runs import (
+    fence_run,
+    finish_run,
+    heartbeat_run,
+    record_superseded,
+    run_key,
+    try_start_run,
+)
 from ml_connector.store.companies import Pause, is_paused, paused
+from ml_connector.store.outage import OutageWatch, describe, outage_reason
 from ml_connector.vault import Vault
 
 log = get_logger("ml_connector.runtime")
@@ -192,10 +200,14 @@ class PipelineRunner:
         async def heartbeat() -> None:
             # Pipelines beat after every page; the background beat already keeps the run
             # alive, so a page-by-page beat writes only when the last one is getting old.
+            # A run declared dead stops here, at its next page, rather than read on for a
+            # commit the fence (schedule.runs.fence_run) will refuse anyway.
             nonlocal last_beat
             if time.monotonic() - last_beat >= self.heartbeat_seconds / 2:
                 last_beat = time.monotonic()
-                await heartbeat_run(self.engine, run_id)
+                if not await heartbeat_run(self.engine, run_id):
+                    async with self.engine.connect() as conn:
+                        await fence_run(conn, run_id)
 
         ctx = RunContext(
             engine=self.engine,
@@ -226,6 +238,12 @@ class PipelineRunner:
                     error=f"timed out after {timeout:g} s (scheduling.poll_timeout)",
                     summary="timed out",
                 )
+        except RunSupersededError as exc:
+            # Declared dead while alive (hung, or its beats could not be written): what it
+            # read belongs to the run that replaced it. Nothing was committed; say so.
+            log.warning("pipeline run superseded", pipeline=key, run_id=run_id, error=str(exc))
+            outcome = RunOutcome("failed", error=str(exc), summary="superseded")
+            await record_superseded(self.engine, run_id, str(exc))
         except asyncio.CancelledError:
             # Nothing of the run was committed unless the pipeline committed it whole.
             await finish_run(
@@ -233,8 +251,16 @@ class PipelineRunner:
             )
             raise
         except Exception as exc:  # the run is recorded as failed, whatever went wrong
-            log.exception("pipeline run crashed", pipeline=key, run_id=run_id)
-            outcome = RunOutcome("failed", error=f"{type(exc).__name__}: {exc}")
+            reason = outage_reason(exc)
+            if reason is None:
+                log.exception("pipeline run crashed", pipeline=key, run_id=run_id)
+                outcome = RunOutcome("failed", error=f"{type(exc).__name__}: {exc}")
+            else:
+                # Nothing was committed; the next run reads the same window. One line, since
+                # the traceback of a full disk says nothing the reason does not.
+                error = f"database unavailable ({reason}): {describe(exc)}"
+                log.warning("pipeline run failed", pipeline=key, run_id=run_id, error=error)
+                outcome = RunOutcome("failed", error=error, summary="database unavailable")
         finally:
             beating.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -265,13 +291,25 @@ class PipelineRunner:
         return outcome
 
     async def _beat(self, run_id: int) -> None:
+        watch = OutageWatch(f"run {run_id} heartbeat")
         while True:
             await asyncio.sleep(self.heartbeat_seconds)
             try:
-                await heartbeat_run(self.engine, run_id)
-            except Exception:
+                alive = await heartbeat_run(self.engine, run_id)
+            except Exception as exc:
                 # A missed beat is retried at the next one; the run itself decides its fate.
-                log.warning("could not record a run heartbeat", run_id=run_id, exc_info=True)
+                if watch.failed(exc) is None:
+                    log.warning("could not record a run heartbeat", run_id=run_id, exc_info=True)
+                continue
+            watch.succeeded()
+            if not alive:
+                # Another process declared the run dead (its beats stopped for too long) and
+                # may have started the next one. The commit fence refuses this run's work.
+                log.warning(
+                    "run declared dead by another process; its commit will be refused",
+                    run_id=run_id,
+                )
+                return
 
     async def aclose(self) -> None:
         for pipeline in self.pipelines.values():

@@ -30,7 +30,6 @@ import math
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ml_connector import clock
@@ -42,6 +41,7 @@ from ml_connector.schedule.configured import ConfiguredSchedule
 from ml_connector.schedule.fire_slots import Claim, claim_due_many, note_slot
 from ml_connector.schedule.jitter import jitter_seconds
 from ml_connector.schedule.planner import next_fire_times
+from ml_connector.store.outage import OutageWatch, describe, outage_reason
 
 log = get_logger("ml_connector.scheduler")
 
@@ -82,14 +82,14 @@ class Scheduler:
 
     async def run(self, stop: asyncio.Event) -> None:
         watcher = asyncio.create_task(self._watch(stop))
+        # A database outage skips ticks; the slots it covers are claimed once it is back
+        # (coalesced into one catch-up run by claim_due_many's lookback).
+        watch = OutageWatch("scheduler")
         try:
             while not stop.is_set():
                 self._wake.clear()
-                try:
+                async with watch.guard(stop):
                     await self.tick(clock.now())
-                except (sa.exc.OperationalError, sa.exc.InterfaceError, OSError):
-                    # A database blip skips this tick; slots are claimed on the next one.
-                    log.exception("scheduler: database unavailable; retrying")
                 await clock.wait(self._wake, self.sleep_seconds(clock.now()))
         finally:
             watcher.cancel()
@@ -189,6 +189,8 @@ class Scheduler:
                 )
             if "run_id" not in outcome.details:
                 return  # not started: the previous run is still going
+            if outcome.summary == "superseded":
+                return  # the run that replaced it says how the poll is doing
             if outcome.status == "failed":
                 failing = await self.health.failed(poll, outcome.error or "failed")
                 log.warning(
@@ -199,8 +201,17 @@ class Scheduler:
                 )
             else:
                 await self.health.succeeded(poll)
-        except Exception:
-            log.exception("scheduled run failed to start", schedule=schedule.name)
+        except Exception as exc:
+            reason = outage_reason(exc)
+            if reason is None:
+                log.exception("scheduled run failed to start", schedule=schedule.name)
+            else:
+                log.warning(
+                    "scheduled run failed: database unavailable",
+                    schedule=schedule.name,
+                    reason=reason,
+                    error=describe(exc),
+                )
         finally:
             release()
             # A slot that came while this run was going can be claimed now, not a whole

@@ -4,8 +4,11 @@ Start-up order matters: check the schema (migrating only if allowed), prove the 
 take the single-instance lock (SQLite), fail runs orphaned by a crash, clear dead workers'
 leases — only then claim any work. On
 SIGTERM/SIGINT nothing new is claimed, posts in flight finish, runs in progress get a grace
-period, and leases are given back. If the delivery worker, the scheduler or the heartbeat
-fails, the service stops the same way and exits with that error rather than run without it.
+period, and leases are given back. A database outage (disk full, PostgreSQL restarting, a
+connection cut) is ridden out by every part (``store.outage``: one warning when it starts,
+one info when it ends); if the delivery worker, the scheduler or the heartbeat fails for any
+other reason — a bug — the service stops the same way and exits with that error rather than
+run without it.
 """
 
 from __future__ import annotations
@@ -39,12 +42,12 @@ from ml_connector.schedule.runs import DEFAULT_STALE_AFTER, fail_orphaned_runs
 from ml_connector.store import make_engine
 from ml_connector.store.engine import is_sqlite
 from ml_connector.store.migrate import prepare
+from ml_connector.store.outage import OutageWatch, describe, is_outage
 from ml_connector.vault import Keyring, Vault, load_keyring
 
 log = get_logger("ml_connector.service")
 
 ORPHAN_AFTER = DEFAULT_STALE_AFTER
-INSTANCE_HEARTBEAT = 15.0
 # How often `serve` picks up companies added, removed or found ("*") while it runs.
 COMPANIES_REFRESH = 60.0
 
@@ -193,7 +196,13 @@ async def _serve(
         await asyncio.gather(*tasks, return_exceptions=True)
         if site_runner is not None:
             await site_runner.cleanup()
-        await instance.unregister(rt.engine, rt.owner)
+        try:
+            await instance.unregister(rt.engine, rt.owner)
+        except Exception as exc:
+            if not is_outage(exc):
+                raise
+            # The row ages out of `status` (it shows instances by their heartbeat).
+            log.warning("could not unregister this instance", error=describe(exc))
         log.info("service stopped", instance=rt.owner)
     if crashed is not None:
         raise crashed
@@ -222,10 +231,17 @@ async def _until_stopped(
 
 
 async def _heartbeat(rt: Runtime, stop: asyncio.Event) -> None:
+    """Keep this instance's row fresh; a missed beat (the database out) is tried again at the
+    next one, since a dead heartbeat must not be what stops a service that could wait."""
+    watch = OutageWatch("instance heartbeat")
+    every = rt.config.server.instance_heartbeat
     while not stop.is_set():
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=INSTANCE_HEARTBEAT)
-        await instance.heartbeat(rt.engine, rt.owner)
+            await asyncio.wait_for(stop.wait(), timeout=every)
+        if stop.is_set():
+            break
+        async with watch.guard(stop):
+            await instance.heartbeat(rt.engine, rt.owner)
 
 
 async def refresh_companies(rt: Runtime, scheduler: Scheduler) -> None:
@@ -241,12 +257,15 @@ async def refresh_companies(rt: Runtime, scheduler: Scheduler) -> None:
 
 
 async def _follow_companies(rt: Runtime, scheduler: Scheduler, stop: asyncio.Event) -> None:
+    watch = OutageWatch("companies refresh")
     while not stop.is_set():
         try:
             await refresh_companies(rt, scheduler)
-        except Exception:
+            watch.succeeded()
+        except Exception as exc:
             # The schedules in use stay; the next refresh tries again.
-            log.warning("could not refresh the companies", exc_info=True)
+            if watch.failed(exc) is None:
+                log.warning("could not refresh the companies", exc_info=True)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=COMPANIES_REFRESH)
 

@@ -34,6 +34,7 @@ from ml_connector.intacct.targeted import TargetedReader
 from ml_connector.intacct.trigger_metrics import TRIGGER_LAG, TRIGGER_READS
 from ml_connector.logging import get_logger
 from ml_connector.pipeline import Pipeline
+from ml_connector.store.outage import OutageWatch
 from ml_connector.vault import Vault
 
 log = get_logger("ml_connector.intacct.triggers")
@@ -85,13 +86,16 @@ class TriggerReadWorker:
         self._wake.set()
 
     async def run(self, stop: asyncio.Event) -> None:
+        watch = OutageWatch("intacct trigger reads")
         while not stop.is_set():
+            delay = self.poll
             try:
-                await self.run_once()
-                delay = await self._sleep_for()
+                async with watch.guard(stop):  # an outage: one warning, backoff, retry
+                    await self.run_once()
+                    delay = await self._sleep_for()
             except (sa.exc.SQLAlchemyError, OSError, StoreError):
-                log.exception("trigger reads: database unavailable; retrying")
-                delay = self.poll
+                # Not an outage, yet the queued reads stay queued: try again next poll.
+                log.exception("trigger reads failed; retrying")
             self._wake.clear()
             waits = [asyncio.create_task(stop.wait()), asyncio.create_task(self._wake.wait())]
             with contextlib.suppress(TimeoutError):

@@ -8,6 +8,14 @@ PostgreSQL a transaction-scoped advisory lock per pipeline does the same for its
 only, so the check and the insert cannot interleave under READ COMMITTED. A run whose
 heartbeat stopped (its process was killed) is marked failed with the reason, and no longer
 blocks the next run.
+
+A run declared dead may still be alive (its process hung, or could not write its heartbeat
+while the disk was full). It must then commit nothing, or it would post what the run that
+replaced it posts: :func:`fence_run` runs inside the transaction that commits a run's
+messages and cursor and refuses with :class:`~ml_connector.errors.RunSupersededError` unless
+the run's row is still ``running``. On PostgreSQL it locks the row (``FOR UPDATE``), so a
+starter declaring the run dead waits for that commit, or the commit sees it failed; on
+SQLite the transaction already holds the one write lock (``BEGIN IMMEDIATE``).
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ml_connector import clock
+from ml_connector.errors import RunSupersededError
 from ml_connector.store.tables import runs, schedule_slots
 
 RUNNING = "running"
@@ -97,6 +106,47 @@ async def heartbeat_run(engine: AsyncEngine, run_id: int, *, now: float | None =
             .values(heartbeat_at=clock.now() if now is None else now)
         )
     return bool(result.rowcount)
+
+
+async def fence_run(conn: AsyncConnection, run_id: int) -> None:
+    """Refuse, in the caller's transaction, to commit work for a run no longer ``running``.
+
+    Raises :class:`RunSupersededError` (naming the run that took its place, if one did) when
+    the run was declared dead or already finished; the caller's transaction then rolls back,
+    so nothing it wrote — messages, cursor — is kept. A ``run_id`` with no row at all (a
+    pipeline run outside the runner, e.g. by a test) has nothing to be fenced by.
+    """
+    query = sa.select(runs.c.status, runs.c.pipeline, runs.c.error).where(runs.c.id == run_id)
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    row = (await conn.execute(query)).first()
+    if row is None or row.status == RUNNING:
+        return
+    successor = await conn.scalar(
+        sa.select(runs.c.id)
+        .where(runs.c.pipeline == row.pipeline, runs.c.id > run_id)
+        .order_by(runs.c.id)
+        .limit(1)
+    )
+    by = f"; run {successor} took its place" if successor is not None else ""
+    raise RunSupersededError(
+        f"superseded: run {run_id} of {row.pipeline} was declared {row.status} "
+        f"({row.error or 'no reason recorded'}){by}; nothing of it was queued and its cursor "
+        f"stays where it was",
+        run_id=run_id,
+        superseded_by=None if successor is None else int(successor),
+    )
+
+
+async def record_superseded(engine: AsyncEngine, run_id: int, error: str) -> None:
+    """Say on a run declared dead that it was still alive and was refused its commit."""
+    async with engine.begin() as conn:
+        await conn.execute(
+            runs.update()
+            .where(runs.c.id == run_id)
+            .where(runs.c.status != RUNNING)
+            .values(error=error)
+        )
 
 
 async def finish_run(
