@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -48,12 +49,16 @@ class CompanyDirectory:
         self.vault = vault
         self.ttl = ttl
         self._served: dict[str, _Served] = {}
+        self._stored: dict[str, dict[str, dict[str, Any]]] | None = None
 
     async def load_stored(self) -> Config:
         """The config with the companies stored in the database merged in (and kept)."""
         async with self.engine.connect() as conn:
             stored = await stored_settings(conn)
-        self.config = with_stored(self.base, stored)
+        if stored != self._stored:
+            # unchanged rows keep the config object, so its users can tell nothing changed
+            self.config = with_stored(self.base, stored)
+            self._stored = stored
         return self.config
 
     async def served(self, connection: str, *, fresh: bool = False) -> list[str] | None:

@@ -14,7 +14,7 @@ for a busy agent, so one crowded agent cannot starve the rest.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -33,8 +33,22 @@ def agent_key(connection: Sage100Connection) -> str:
     return f"sage100 agent {str(connection.agent_url).rstrip('/')}"
 
 
-def source_of(config: Config, pipeline: str) -> Source:
-    """The source a pipeline's polls load, and how many of them it takes at once."""
+def agent_limits(config: Config) -> dict[str, int]:
+    """Each agent's limit: several connections may name one agent (one per company, before
+    company lists), and the agent's limit is the smallest any of them sets."""
+    limits: dict[str, int] = {}
+    for c in config.connections.values():
+        if isinstance(c, Sage100Connection):
+            key = agent_key(c)
+            limits[key] = min(limits.get(key, c.max_concurrent), c.max_concurrent)
+    return limits
+
+
+def source_of(config: Config, pipeline: str, limits: Mapping[str, int] | None = None) -> Source:
+    """The source a pipeline's polls load, and how many of them it takes at once.
+
+    ``limits``: :func:`agent_limits` of ``config``, worked out once by a caller that asks for
+    thousands of pipelines (otherwise every call scans every connection)."""
     settings = config.pipelines[pipeline]
     connection = config.connections[settings.connection]
     if isinstance(settings, IntacctPipeline):
@@ -42,14 +56,7 @@ def source_of(config: Config, pipeline: str) -> Source:
         return Source(f"intacct company {connection.company_id}", connection.max_concurrent)
     assert isinstance(connection, Sage100Connection)
     key = agent_key(connection)
-    # Several connections may name one agent (one per company, before company lists): the
-    # agent's limit is the smallest any of them sets.
-    limit = min(
-        c.max_concurrent
-        for c in config.connections.values()
-        if isinstance(c, Sage100Connection) and agent_key(c) == key
-    )
-    return Source(key, limit)
+    return Source(key, (limits if limits is not None else agent_limits(config))[key])
 
 
 class PollGates:

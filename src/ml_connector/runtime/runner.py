@@ -29,14 +29,15 @@ from ml_connector.errors import ConfigError, RunSupersededError
 from ml_connector.logging import get_logger
 from ml_connector.pipeline import Pipeline, RunContext, RunOutcome, Trigger
 from ml_connector.schedule.runs import (
+    RunFinisher,
     fence_run,
     finish_run,
     heartbeat_run,
     record_superseded,
     run_key,
-    try_start_run,
+    start_run,
 )
-from ml_connector.store.companies import Pause, is_paused, paused
+from ml_connector.store.companies import Pause, paused
 from ml_connector.store.outage import OutageWatch, describe, outage_reason
 from ml_connector.vault import Vault
 
@@ -76,6 +77,7 @@ class PipelineRunner:
         self.owner = owner
         self.on_queued = on_queued
         self.heartbeat_seconds = heartbeat_seconds
+        self._finisher = RunFinisher(engine)
 
     @property
     def config(self) -> Config:
@@ -181,19 +183,26 @@ class PipelineRunner:
         ``timeout``: seconds the run may take before it is cut off and recorded failed (what
         it committed in parts stays; the next run reads on from there). ``slot``: the schedule
         slot the run serves, recorded as the run starts."""
-        if company is not None:
-            async with self.engine.connect() as conn:
-                pause = await is_paused(conn, pipeline, company.code)
-            if pause is not None:
-                error = describe_pause(company, pause)
-                return RunOutcome("failed", error=error, summary="paused")
         key = run_key(company.key if company is not None else pipeline, stream)
-        run_id = await try_start_run(self.engine, key, trigger, self.owner, slot=slot)
-        if run_id is None:
+        # the company's pause is read in the transaction that starts the run
+        started = await start_run(
+            self.engine,
+            key,
+            trigger,
+            self.owner,
+            slot=slot,
+            unless_paused=(pipeline, company.code) if company is not None else None,
+        )
+        if isinstance(started, Pause):
+            assert company is not None
+            error = describe_pause(company, started)
+            return RunOutcome("failed", error=error, summary="paused")
+        if started is None:
             return RunOutcome("failed", error=f"{key} is already running", summary="skipped")
+        run_id = started
         if on_started is not None:
             await on_started(run_id)
-        started = time.monotonic()
+        began = time.monotonic()
 
         last_beat = time.monotonic()
 
@@ -265,8 +274,8 @@ class PipelineRunner:
             beating.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await beating
-        await finish_run(
-            self.engine,
+        # with the other runs ending meanwhile, in one transaction
+        await self._finisher.finish(
             run_id,
             outcome.status,
             records_read=outcome.records_read,
@@ -280,7 +289,7 @@ class PipelineRunner:
             pipeline=key,
             run_id=run_id,
             status=outcome.status,
-            seconds=round(time.monotonic() - started, 3),
+            seconds=round(time.monotonic() - began, 3),
             records=outcome.records_read,
             queued=outcome.messages_queued,
             error=outcome.error,
@@ -312,6 +321,7 @@ class PipelineRunner:
                 return
 
     async def aclose(self) -> None:
+        await self._finisher.close()
         for pipeline in self.pipelines.values():
             await pipeline.aclose()
 

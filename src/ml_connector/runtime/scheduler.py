@@ -20,12 +20,16 @@ Many companies on the same cron (issue #22) are kept fair and bounded:
   ``pause_after`` (``runtime.poll_health``), while every other poll goes on.
 
 Only schedules whose next fire time has come are claimed on a tick (the next fire time of
-each is kept in memory), so a tick over thousands of schedules costs nothing when none is due.
+each is kept in memory, in a heap), so a tick costs nothing when none is due. Every run that
+ends wakes the scheduler (a slot that came meanwhile is claimed at once), so in a burst of
+thousands of polls a tick must not look at every schedule: it looks at the heap's top and at
+the few schedules left due (still running, or of a paused company).
 """
 
 from __future__ import annotations
 
 import asyncio
+import heapq
 import math
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -33,8 +37,9 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ml_connector import clock
+from ml_connector.config import Config
 from ml_connector.logging import get_logger
-from ml_connector.runtime.gates import PollGates, Source, source_of
+from ml_connector.runtime.gates import PollGates, Source, agent_limits, source_of
 from ml_connector.runtime.poll_health import Poll, PollHealth, company_of
 from ml_connector.runtime.runner import PipelineRunner
 from ml_connector.schedule.configured import ConfiguredSchedule
@@ -66,7 +71,6 @@ class Scheduler:
     ) -> None:
         self.engine = engine
         self.runner = runner
-        self.schedules = schedules
         self.owner = owner
         self.lookback = lookback
         self.max_sleep = max_sleep
@@ -75,10 +79,52 @@ class Scheduler:
         self.gates = gates or PollGates(self.settings.max_concurrent_polls)
         self._running: dict[str, asyncio.Task[None]] = {}
         self._next_due: dict[str, float] = {}
+        # (next fire time, name), lazily cleaned: an entry counts while it matches _next_due.
+        self._heap: list[tuple[float, str]] = []
+        # Found due but not claimed: still running, or their company paused. Looked at on
+        # every tick until claimed.
+        self._left_due: set[str] = set()
+        self._by_name: dict[str, ConfiguredSchedule] = {}
+        self._order: dict[str, int] = {}
+        self._schedules: list[ConfiguredSchedule] = []
+        self._limits: tuple[Config, dict[str, int]] | None = None
+        self.schedules = schedules
         self._spec_keys: dict[str, str] = {}
         self._polls: dict[str, tuple[Poll, Source]] = {}
         self._stop = asyncio.Event()
         self._wake = asyncio.Event()
+
+    @property
+    def schedules(self) -> list[ConfiguredSchedule]:
+        return self._schedules
+
+    @schedules.setter
+    def schedules(self, schedules: list[ConfiguredSchedule]) -> None:
+        """Replace the schedules (companies added or gone); known ones keep their next fire
+        time, new ones are looked at on the next tick."""
+        self._schedules = list(schedules)
+        self._by_name = {s.name: s for s in self._schedules}
+        self._order = {s.name: i for i, s in enumerate(self._schedules)}
+        for name in self._by_name:
+            if name not in self._next_due:
+                heapq.heappush(self._heap, (-math.inf, name))
+        self._left_due &= self._by_name.keys()
+
+    def _set_next_due(self, name: str, when: float) -> None:
+        self._next_due[name] = when
+        heapq.heappush(self._heap, (when, name))
+
+    def _pop_due(self, now: float) -> list[ConfiguredSchedule]:
+        """The schedules whose fire time has come, and those left due by earlier ticks."""
+        names = set(self._left_due)
+        heap = self._heap
+        while heap and heap[0][0] <= now:
+            when, name = heapq.heappop(heap)
+            if name in self._by_name and self._next_due.get(name, -math.inf) == when:
+                names.add(name)
+        self._left_due = set()
+        # in the order of the file, as before the heap
+        return [self._by_name[n] for n in sorted(names, key=self._order.__getitem__)]
 
     async def run(self, stop: asyncio.Event) -> None:
         watcher = asyncio.create_task(self._watch(stop))
@@ -111,34 +157,49 @@ class Scheduler:
                 else company_of(config, schedule.pipeline)
             )
             poll = Poll(schedule.name, schedule.pipeline, code, schedule.stream)
-            found = self._polls[schedule.name] = (poll, source_of(config, schedule.pipeline))
+            if self._limits is None or self._limits[0] is not config:
+                # once per config, not once per schedule (a thousand connections to scan)
+                self._limits = (config, agent_limits(config))
+            source = source_of(config, schedule.pipeline, self._limits[1])
+            found = self._polls[schedule.name] = (poll, source)
         return found
 
     async def tick(self, now: float) -> list[Claim]:
         """Claim and start whatever is due now; return the claims this process won."""
-        due = [
-            s
-            for s in self.schedules
-            if self._next_due.get(s.name, -math.inf) <= now
-            and not ((task := self._running.get(s.name)) is not None and not task.done())
-        ]
+        due = []
+        for s in self._pop_due(now):
+            task = self._running.get(s.name)
+            if task is not None and not task.done():
+                self._left_due.add(s.name)  # claimed once its run ends
+            else:
+                due.append(s)
         if not due:
             return []
-        await self.health.refresh()
+        try:
+            await self.health.refresh()
+        except BaseException:
+            self._left_due.update(s.name for s in due)  # looked at again on the next tick
+            raise
         # A paused company's schedules claim nothing (and stay due: resumed, they catch up).
         stopped = self.health.paused
+        held = [s for s in due if s.company is not None and (s.pipeline, s.company.code) in stopped]
+        self._left_due.update(s.name for s in held)
         due = [s for s in due if s.company is None or (s.pipeline, s.company.code) not in stopped]
-        won = await claim_due_many(
-            self.engine,
-            [(s.name, s.spec) for s in due],
-            now,
-            self.owner,
-            last_fire_lookback=self.lookback,
-        )
+        try:
+            won = await claim_due_many(
+                self.engine,
+                [(s.name, s.spec) for s in due],
+                now,
+                self.owner,
+                last_fire_lookback=self.lookback,
+            )
+        except BaseException:
+            self._left_due.update(s.name for s in due)
+            raise
         claims: list[Claim] = []
         upcoming = self._upcoming(due, now)
         for schedule in due:
-            self._next_due[schedule.name] = upcoming[schedule.name]
+            self._set_next_due(schedule.name, upcoming[schedule.name])
             claim = won.get(schedule.name)
             if claim is None:
                 continue
@@ -235,13 +296,16 @@ class Scheduler:
         return found
 
     def sleep_seconds(self, now: float) -> float:
-        upcoming = [t for t in self._next_due.values() if t > now]
-        unknown = [s for s in self.schedules if s.name not in self._next_due]
-        if unknown:
-            upcoming += [t for t in self._upcoming(unknown, now).values() if t > now]
-        if not upcoming:
+        """Until the next fire time (schedules left due wake it when their run ends)."""
+        heap = self._heap
+        while heap and (
+            heap[0][1] not in self._by_name
+            or self._next_due.get(heap[0][1], -math.inf) != heap[0][0]
+        ):
+            heapq.heappop(heap)  # stale: rescheduled since, or no longer configured
+        if not heap:
             return self.max_sleep
-        return min(max(min(upcoming) - now, 0.05), self.max_sleep)
+        return min(max(heap[0][0] - now, 0.05), self.max_sleep)
 
     async def drain(self, timeout: float = 30.0) -> None:
         """Let runs in progress finish (their messages are committed or not at all)."""

@@ -244,23 +244,38 @@ async def _heartbeat(rt: Runtime, stop: asyncio.Event) -> None:
             await instance.heartbeat(rt.engine, rt.owner)
 
 
-async def refresh_companies(rt: Runtime, scheduler: Scheduler) -> None:
-    """Re-read the companies (database, and the agent for ``"*"``) and reschedule."""
+# What the schedules were last worked out from: the config object and the agents' lists.
+ScheduleSource = tuple[Config, dict[str, list[str]]]
+
+
+async def refresh_companies(
+    rt: Runtime, scheduler: Scheduler, last: ScheduleSource | None = None
+) -> ScheduleSource:
+    """Re-read the companies (database, and the agent for ``"*"``) and reschedule.
+
+    ``last``: what the previous refresh returned; if nothing changed since, the schedules
+    are kept as they are (working out ten thousand of them again takes a second of the
+    event loop, every minute, for nothing)."""
     directory = rt.runner.directory
     config = await directory.load_stored()
     for name in config.pipelines:
         await directory.companies(name)  # asks the agent of a "*" pipeline when stale
-    schedules = configured_schedules(config, directory.served_lists())
+    served = directory.served_lists()
+    if last is not None and last[0] is config and last[1] == served:
+        return last
+    schedules = configured_schedules(config, served)
     if [s.name for s in schedules] != [s.name for s in scheduler.schedules]:
         log.info("companies changed; rescheduled", schedules=len(schedules))
     scheduler.schedules = schedules
+    return config, served
 
 
 async def _follow_companies(rt: Runtime, scheduler: Scheduler, stop: asyncio.Event) -> None:
     watch = OutageWatch("companies refresh")
+    last: ScheduleSource | None = None
     while not stop.is_set():
         try:
-            await refresh_companies(rt, scheduler)
+            last = await refresh_companies(rt, scheduler, last)
             watch.succeeded()
         except Exception as exc:
             # The schedules in use stay; the next refresh tries again.

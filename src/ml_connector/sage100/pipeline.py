@@ -160,6 +160,8 @@ class _Window:
     start: str
     until: str | None
     records: list[Record] = field(default_factory=list)
+    # the stored cursor the window starts from (None: a first run, or ``--since``)
+    cursor: StreamCursor | None = None
 
 
 def _local(value: datetime, zone: ZoneInfo) -> str:
@@ -396,11 +398,16 @@ class Sage100Pipeline:
         self, ctx: RunContext, target: _Target, window: _Window, result: StreamResult
     ) -> None:
         """Plan the records read so far and commit their messages, states and cursor."""
+        if not window.records and window.cursor is not None and not result.parts:
+            # A poll that read nothing from a stored cursor has nothing to commit: no
+            # message, no state, and the cursor stays where it is (``advance`` of nothing).
+            # Most polls are these; each is a transaction fewer.
+            result.cursor = window.cursor.position.stamp
+            return
         spec, stream, key = target.spec, target.stream, target.key
         async with ctx.engine.begin() as conn:
-            cursor = await load_cursor(conn, key, spec.name, for_update=True)
-            if cursor is None:
-                cursor = StreamCursor.starting_at(window.start)
+            stored = await load_cursor(conn, key, spec.name, for_update=True)
+            cursor = stored or StreamCursor.starting_at(window.start)
             good, bad = split_bad_records(window.records)
             plan = await self._plan(conn, target, window, cursor, good)
             style = Style(
@@ -421,7 +428,8 @@ class Sage100Pipeline:
             )
             await save_states(conn, key, spec.name, plan.states)
             assert plan.cursor is not None
-            await save_cursor(conn, key, spec.name, plan.cursor)
+            if plan.cursor != stored:  # records read again in the overlap move nothing
+                await save_cursor(conn, key, spec.name, plan.cursor)
         result.rejected.extend(line for _, problems in bad for line in problems)
         result.read += len(window.records)
         result.queued += len(queued)
@@ -438,7 +446,7 @@ class Sage100Pipeline:
             cursor = await load_cursor(conn, target.key, target.spec.name)
         overlap = target.stream.overlap_minutes
         if cursor is not None:
-            return _Window(cursor.window_start(overlap), until)
+            return _Window(cursor.window_start(overlap), until, cursor=cursor)
         # First run: begin at the agent's own clock, the clock its stamps come from.
         health = await client.health(peer_certificate=False)
         now = health.server_time or format_stamp(datetime.now(self._zone).replace(tzinfo=None))

@@ -20,6 +20,8 @@ SQLite the transaction already holds the one write lock (``BEGIN IMMEDIATE``).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import sqlalchemy as sa
@@ -27,7 +29,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ml_connector import clock
 from ml_connector.errors import RunSupersededError
-from ml_connector.store.tables import runs, schedule_slots
+from ml_connector.store.companies import Pause, is_paused
+from ml_connector.store.group_commit import GroupCommit, Waiting
+from ml_connector.store.tables import companies, runs, schedule_slots
 
 RUNNING = "running"
 FinalStatus = Literal["succeeded", "partial", "failed"]
@@ -58,17 +62,49 @@ async def try_start_run(
 
     ``slot``: the (schedule, fire time) the run serves, recorded on the slot in the same
     transaction (one commit fewer per scheduled poll)."""
+    started = await start_run(
+        engine,
+        pipeline,
+        trigger,
+        owner,
+        now=now,
+        stale_after=stale_after,
+        details=details,
+        slot=slot,
+    )
+    return started if isinstance(started, int) else None
+
+
+async def start_run(
+    engine: AsyncEngine,
+    pipeline: str,
+    trigger: str,
+    owner: str,
+    *,
+    now: float | None = None,
+    stale_after: float = DEFAULT_STALE_AFTER,
+    details: dict[str, Any] | None = None,
+    slot: tuple[str, float] | None = None,
+    unless_paused: tuple[str, str] | None = None,
+) -> int | Pause | None:
+    """:func:`try_start_run`, and with ``unless_paused`` (pipeline, company) the company's
+    pause, if it is paused, instead of a run.
+
+    The pause, a live run and a dead one are looked up in one statement, in the transaction
+    that inserts the run (a scheduled poll of a thousand companies does this ten thousand
+    times an hour: each statement and transaction fewer is a share of the event loop)."""
     moment = clock.now() if now is None else now
     async with engine.begin() as conn:
         await _serialize_starters(conn, pipeline)
-        await _fail_stale(conn, moment, stale_after, pipeline=pipeline)
-        running = await conn.execute(
-            sa.select(runs.c.id)
-            .where(runs.c.pipeline == pipeline)
-            .where(runs.c.status == RUNNING)
-            .limit(1)
-        )
-        if running.first() is not None:
+        query = _live_query(pipeline, moment - stale_after, unless_paused)
+        live, stale, paused = (await conn.execute(query)).one()._tuple()
+        if stale:
+            await _fail_stale(conn, moment, stale_after, pipeline=pipeline)
+        if paused and unless_paused is not None:
+            pause = await is_paused(conn, *unless_paused)
+            if pause is not None:
+                return pause
+        if live:
             return None
         result = await conn.execute(
             runs.insert()
@@ -164,8 +200,7 @@ async def finish_run(
     An orphaned run keeps its ``failed`` status: another run may have started in its place,
     and the record should show that rather than hide it.
     """
-    if status not in ("succeeded", "partial", "failed"):
-        raise ValueError(f"not a final run status: {status!r}")
+    _check_final(status)
     moment = clock.now() if now is None else now
     async with engine.begin() as conn:
         result = await conn.execute(
@@ -182,6 +217,107 @@ async def finish_run(
             )
         )
     return bool(result.rowcount)
+
+
+@dataclass(frozen=True, slots=True)
+class Finish:
+    """One run's outcome, for :class:`RunFinisher`."""
+
+    run_id: int
+    status: FinalStatus
+    records_read: int
+    messages_queued: int
+    error: str | None
+    at: float
+
+
+class RunFinisher:
+    """:func:`finish_run` for many runs at once: the runs that end while one transaction is
+    being written are written together in the next (``store.group_commit``), with the same
+    guard (a run declared orphaned keeps its ``failed``). The answer comes once the batch
+    is committed, so a caller that reads the runs table afterwards sees its run finished."""
+
+    def __init__(self, engine: AsyncEngine, *, max_batch: int = 200) -> None:
+        self.engine = engine
+        self._commits: GroupCommit[Finish, bool] = GroupCommit(
+            self._write,
+            max_batch=max_batch,
+            task_name="run finisher",
+            stopped="the runner is closed",
+            failed="could not record the runs' outcomes",
+            on_demand=True,
+        )
+
+    async def finish(
+        self,
+        run_id: int,
+        status: FinalStatus,
+        records_read: int,
+        messages_queued: int,
+        error: str | None,
+        *,
+        now: float | None = None,
+    ) -> bool:
+        """Like :func:`finish_run`; raises ``StoreError`` if the batch's commit failed."""
+        _check_final(status)
+        moment = clock.now() if now is None else now
+        return await self._commits.submit(
+            Finish(run_id, status, records_read, messages_queued, error, moment)
+        )
+
+    async def close(self) -> None:
+        await self._commits.close()
+
+    async def _write(self, batch: Sequence[Waiting[Finish, bool]]) -> list[bool]:
+        items = [w.item for w in batch]
+        ids = [f.run_id for f in items]
+        async with self.engine.begin() as conn:
+            # still running (on PostgreSQL locked until the commit, so the answer holds)
+            alive = set(
+                (
+                    await conn.execute(
+                        sa.select(runs.c.id)
+                        .where(runs.c.id.in_(ids), runs.c.status == RUNNING)
+                        .with_for_update()
+                    )
+                ).scalars()
+            )
+            rows = [
+                {
+                    "run_id": f.run_id,
+                    "new_status": f.status,
+                    "at": f.at,
+                    "read": f.records_read,
+                    "queued": f.messages_queued,
+                    "new_error": f.error,
+                }
+                for f in items
+                if f.run_id in alive
+            ]
+            if rows:
+                await conn.execute(_FINISH, rows)
+        return [f.run_id in alive for f in items]
+
+
+# One statement for a whole batch (executemany): the values are bound per run.
+_FINISH = (
+    runs.update()
+    .where(runs.c.id == sa.bindparam("run_id"))
+    .where(runs.c.status == RUNNING)
+    .values(
+        status=sa.bindparam("new_status"),
+        finished_at=sa.bindparam("at"),
+        heartbeat_at=sa.bindparam("at"),
+        records_read=sa.bindparam("read"),
+        messages_queued=sa.bindparam("queued"),
+        error=sa.bindparam("new_error", type_=runs.c.error.type),
+    )
+)
+
+
+def _check_final(status: str) -> None:
+    if status not in ("succeeded", "partial", "failed"):
+        raise ValueError(f"not a final run status: {status!r}")
 
 
 async def fail_orphaned_runs(
@@ -228,6 +364,31 @@ async def _fail_stale(
         if result.rowcount:
             failed.append(int(run_id))
     return failed
+
+
+def _live_query(
+    pipeline: str, stale_before: float, company: tuple[str, str] | None
+) -> sa.Select[tuple[int, int, Any]]:
+    """How many runs of ``pipeline`` are running and alive, how many running but dead, and
+    whether the company is paused: one row, whatever the tables hold."""
+    running = sa.select(sa.func.count()).where(
+        runs.c.pipeline == pipeline, runs.c.status == RUNNING
+    )
+    pause: sa.ColumnElement[Any] = sa.null()
+    if company is not None:
+        pause = (
+            sa.select(companies.c.paused)
+            .where(
+                companies.c.pipeline == company[0],
+                companies.c.company == company[1],
+            )
+            .scalar_subquery()
+        )
+    return sa.select(
+        running.where(_last_beat() >= stale_before).scalar_subquery(),
+        running.where(_last_beat() < stale_before).scalar_subquery(),
+        pause,
+    )
 
 
 def _last_beat() -> sa.ColumnElement[float]:

@@ -9,8 +9,13 @@ one spreads the cost of the commit over the whole burst. Items of one batch are 
 arrival order.
 
 If a transaction fails, every request of its batch hears of it (:class:`StoreError`). None
-is left waiting. Used by the Slack event ledger (``web/ledger.py``) and by the Intacct
-trigger intake (``intacct/trigger_store.py``).
+is left waiting. Used by the Slack event ledger (``web/ledger.py``), by the Intacct trigger
+intake (``intacct/trigger_store.py``) and by the runs that end (``schedule/runs.py``: a
+thousand companies polled at the top of the hour end a thousand runs within a minute).
+
+``on_demand``: the writer is started by the first item and ends when it has written all
+there is, so its owner has no task to start or stop (the pipeline runner, made in many
+places, ends runs only now and then outside such bursts).
 """
 
 from __future__ import annotations
@@ -60,6 +65,7 @@ class GroupCommit(Generic[ItemT, ResultT]):
         failed: str,
         on_failure: Callable[[Exception, int], None] | None = None,
         more: Callable[[], bool] = lambda: False,
+        on_demand: bool = False,
     ) -> None:
         self._write = write
         self._max_batch = max_batch
@@ -68,6 +74,7 @@ class GroupCommit(Generic[ItemT, ResultT]):
         self._failed = failed
         self._on_failure = on_failure
         self._more = more
+        self._on_demand = on_demand
         self._pending: list[Waiting[ItemT, ResultT]] = []
         self._wake = asyncio.Event()
         self._writer: asyncio.Task[None] | None = None
@@ -100,6 +107,8 @@ class GroupCommit(Generic[ItemT, ResultT]):
         Raises :class:`StoreError` with ``stopped`` if the writer is not running, and with
         ``failed`` if the transaction failed.
         """
+        if self._on_demand and self._writer is None and not self._closing:
+            self.start()
         if self._writer is None or self._closing:
             raise StoreError(self._stopped)
         answer: asyncio.Future[ResultT] = asyncio.get_running_loop().create_future()
@@ -114,6 +123,10 @@ class GroupCommit(Generic[ItemT, ResultT]):
             while self._pending or self._more():
                 await self._write_batch()
             if self._closing:
+                return
+            if self._on_demand:
+                # nothing is left (no await since the check): the next item starts a writer
+                self._writer = None
                 return
 
     async def _write_batch(self) -> None:
