@@ -191,7 +191,9 @@ async def simulators(args: argparse.Namespace) -> None:
 # -- the connector's process ---------------------------------------------------------------------
 
 
-def config_text(world: dict[str, Any], data_dir: Path, **scheduling: Any) -> str:
+def config_text(
+    world: dict[str, Any], data_dir: Path, layout: str = "connections", **scheduling: Any
+) -> str:
     ch = world["slack"]["channels"]
     lines = [
         f'data_dir = "{data_dir.as_posix()}"',
@@ -206,6 +208,30 @@ def config_text(world: dict[str, Any], data_dir: Path, **scheduling: Any) -> str
         "",
     ]
     for agent in world["agents"]:
+        if layout == "lists":
+            # The shape issue #22 asks users to write: one connection per agent, one pipeline
+            # listing the agent's companies.
+            name = f"s_agent{agent['port']}"
+            codes = ", ".join(f'"{code}"' for code in agent["companies"])
+            lines += [
+                f"[connections.{name}]",
+                'type = "sage100"',
+                f'agent_url = "{agent["url"]}"',
+                'auth = "mtls"',
+                f'ca_file = "{agent["ca_file"]}"',
+                f'cert_file = "{agent["cert_file"]}"',
+                f'client_key = "agent{agent["port"]}.client_key"',
+                "",
+                f"[pipelines.{name}]",
+                'type = "sage100"',
+                f'connection = "{name}"',
+                f"companies = [{codes}]",
+                f'alerts_channel = "{ch["alerts"]}"',
+            ]
+            for stream in STREAMS:
+                lines.append(f'streams.{stream} = {{ channel = "{ch["finance"]}" }}')
+            lines.append("")
+            continue
         for code in agent["companies"]:
             lines += [
                 f"[connections.s_{code}]",
@@ -395,10 +421,11 @@ def lateness(db: Path) -> dict[str, Any]:
             statuses["not run: " + (reason or "")[:40]] += 1
             continue
         statuses[status] += 1
-        pipeline, _, stream = schedule.partition(".")
+        key, _, stream = schedule.partition(".")
+        pipeline, _, listed = key.partition("@")  # s_agentN@CODE with company lists
         kind, code = pipeline.split("_", 1)
         # the company a poll's jitter is keyed by (runtime.poll_health.company_of)
-        company = code if kind == "s" else f"bench-co{code}"
+        company = listed or (code if kind == "s" else f"bench-co{code}")
         offset = jitter_seconds(pipeline, company, stream or None, 30.0)
         late.append(started - fire)
         beyond.append(started - fire - offset)
@@ -422,25 +449,25 @@ def start_simulators(base: Path, *options: str) -> tuple[subprocess.Popen[bytes]
 
 
 def configure(
-    base: Path, sims: subprocess.Popen[bytes], *, timeout: float
+    base: Path, sims: subprocess.Popen[bytes], *, timeout: float, layout: str = "connections"
 ) -> tuple[dict[str, Any], Path]:
     """Once the simulators have written their world: the connector's config and secrets."""
     world_file = base / "world.json"
     wait_for(world_file, sims, timeout=timeout)
     world: dict[str, Any] = json.loads(world_file.read_text())
     config_path = base / "ml-connector.toml"
-    config_path.write_text(config_text(world, base / "data"))
+    config_path.write_text(config_text(world, base / "data", layout))
     asyncio.run(store_secrets(config_path, world))
     return world, config_path
 
 
-def run_scale(sage: int, hours: int, tmp: Path) -> dict[str, Any]:
-    base = tmp / f"scale-{sage}"
+def run_scale(sage: int, hours: int, tmp: Path, layout: str) -> dict[str, Any]:
+    base = tmp / f"scale-{sage}-{layout}"
     base.mkdir()
     intacct = max(1, sage // 10)
     sims, counts_file = start_simulators(base, "--sage", str(sage), "--intacct", str(intacct))
     try:
-        world, config_path = configure(base, sims, timeout=900)
+        world, config_path = configure(base, sims, timeout=900, layout=layout)
         now = time.time()
         start = (now // 3600 + 1) * 3600 - 60  # a minute before an hour: every stream is due
         result = base / "result.json"
@@ -466,6 +493,7 @@ def run_scale(sage: int, hours: int, tmp: Path) -> dict[str, Any]:
     corrected = figures["cpu"] + idle_rate * figures["warped"]
     return {
         "sage": sage,
+        "layout": layout,
         "intacct": intacct,
         "polls": sage * len(STREAMS),
         "hours": hours,
@@ -514,44 +542,55 @@ def main(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="poll-scale-") as name:
         tmp = Path(args.keep) if args.keep else Path(name)
         tmp.mkdir(parents=True, exist_ok=True)
+        layouts = args.layout.split(",")
         results = []
         for sage in scales:
-            started = time.monotonic()
-            r = run_scale(sage, args.hours, tmp)
-            r["wall"] = time.monotonic() - started
-            results.append(r)
-            print(f"  {sage} companies done in {r['wall']:.0f} s", flush=True)
+            for layout in layouts:
+                started = time.monotonic()
+                r = run_scale(sage, args.hours, tmp, layout)
+                r["wall"] = time.monotonic() - started
+                results.append(r)
+                print(f"  {sage} companies ({layout}) done in {r['wall']:.0f} s", flush=True)
         print()
         print(
-            f"{'sage100':>7} {'intacct':>7} {'polls/h':>7} {'real s':>6} "
-            f"{'CPU s/sim h':>11} {'% core':>6} {'RSS MiB':>7} {'agent conns':>11} "
-            f"{'intacct conns':>13} {'late p50':>8} {'p99':>6} {'max':>6} {'queued max':>10}"
+            f"{'layout':>11} {'sage100':>7} {'intacct':>7} {'polls/h':>7} {'real s':>6} "
+            f"{'CPU s/sim h':>11} {'% core':>6} {'ms/poll':>7} {'x base':>6} {'RSS MiB':>7} "
+            f"{'agent conns':>11} {'intacct conns':>13} {'late p50':>8} {'p99':>6} {'max':>6} "
+            f"{'queued max':>10}"
         )
+        # the baseline: the first scale of the first layout, measured in this run
+        base_ms = None
         for r in results:
             polls_h = r["sage"] * 10 + r["intacct"]  # 2 streams x 4 + 2 streams x 1, + Intacct
             pct = r["cpu_per_hour"] / 3600 * 100
+            ms = r["cpu_per_hour"] / polls_h * 1000
+            base_ms = base_ms or ms
             late = r["late"]
             print(
-                f"{r['sage']:>7} {r['intacct']:>7} {polls_h:>7} {r['real']:>6.0f} "
-                f"{r['cpu_per_hour']:>11.1f} {pct:>6.2f} {r['maxrss']:>7.0f} "
+                f"{r['layout']:>11} {r['sage']:>7} {r['intacct']:>7} {polls_h:>7} "
+                f"{r['real']:>6.0f} {r['cpu_per_hour']:>11.1f} {pct:>6.2f} {ms:>7.1f} "
+                f"{ms / base_ms:>6.2f} {r['maxrss']:>7.0f} "
                 f"{r['agent_accepts']:>11} {r['intacct_accepts']:>13} "
                 f"{late['p50']:>7.1f}s {late['p99']:>5.1f}s {late['max']:>5.1f}s "
                 f"{late['beyond_max']:>9.1f}s"
             )
-        top = results[-1]
-        pct = top["cpu_per_hour"] / 3600 * 100
         print()
-        print(
-            f"goal at {top['sage']} companies: CPU < {GOAL_CPU:.0f} % of one core: "
-            f"{pct:.2f} % {mark(pct < GOAL_CPU)}; RSS < {GOAL_RSS:.0f} MiB: "
-            f"{top['maxrss']:.0f} MiB {mark(top['maxrss'] < GOAL_RSS)}; no poll > "
-            f"{GOAL_LATE:.0f} s after its slot: max {top['late']['max']:.1f} s "
-            f"{mark(top['late']['max'] <= GOAL_LATE)}"
-        )
+        for top in results:
+            if top["sage"] != scales[-1]:
+                continue
+            pct = top["cpu_per_hour"] / 3600 * 100
+            print(
+                f"goal at {top['sage']} companies ({top['layout']}): CPU < {GOAL_CPU:.0f} % "
+                f"of one core: {pct:.2f} % {mark(pct < GOAL_CPU)}; RSS < {GOAL_RSS:.0f} MiB: "
+                f"{top['maxrss']:.0f} MiB {mark(top['maxrss'] < GOAL_RSS)}; no poll > "
+                f"{GOAL_LATE:.0f} s after its slot: max {top['late']['max']:.1f} s "
+                f"{mark(top['late']['max'] <= GOAL_LATE)}"
+            )
         for r in results:
             raw = r["cpu_raw_per_hour"]
             print(
-                f"  {r['sage']} companies: {r['late']['slots']} slots {r['late']['statuses']}; "
+                f"  {r['sage']} companies ({r['layout']}): {r['late']['slots']} slots "
+                f"{r['late']['statuses']}; "
                 f"CPU raw {raw:.1f} s/sim h + idle {r['idle_rate'] * 100:.2f} % of a core "
                 f"over the {r['warped']:.0f} s skipped; slots claimed up to "
                 f"{r['late']['claim_lag_max']:.1f} s after their time"
@@ -583,6 +622,12 @@ if __name__ == "__main__":
     parser.add_argument("--companies", default=None, help="comma-separated Sage 100 counts")
     parser.add_argument("--hours", type=int, default=None, help="simulated hours per scale")
     parser.add_argument("--gl-rows", default=None, help="first-sync sizes, comma-separated")
+    parser.add_argument(
+        "--layout",
+        default="connections",
+        help="config shape(s), comma-separated: 'connections' (one connection and pipeline "
+        "per company) and/or 'lists' (one per agent, companies = [...])",
+    )
     parser.add_argument("--keep", help="keep the databases and configs in this directory")
     parser.add_argument("--world")
     parser.add_argument("--counts")

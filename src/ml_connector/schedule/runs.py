@@ -97,7 +97,7 @@ async def start_run(
     async with engine.begin() as conn:
         await _serialize_starters(conn, pipeline)
         query = _live_query(pipeline, moment - stale_after, unless_paused)
-        live, stale, paused = (await conn.execute(query)).one()._tuple()
+        live, stale, paused = (await conn.execute(query)).one()
         if stale:
             await _fail_stale(conn, moment, stale_after, pipeline=pipeline)
         if paused and unless_paused is not None:
