@@ -133,3 +133,76 @@ async def test_a_crashed_run_stops_blocking_within_seconds_by_default(engine: As
     later = await try_start_run(engine, "intacct", "manual", "host-b:2", now=T0 + 16)
     assert later is not None
     assert (await run_row(engine, crashed)).status == "failed"
+
+
+async def test_runs_ending_together_are_written_in_one_batch_and_a_dead_run_stays_failed(
+    engine: AsyncEngine,
+) -> None:
+    """RunFinisher batches the runs that end together; the guard of finish_run holds for
+    each of them (a run declared dead meanwhile keeps its ``failed`` and its reason)."""
+    from ml_connector.schedule.runs import RunFinisher
+
+    ids = []
+    for n in range(30):
+        run_id = await try_start_run(
+            engine, f"s100@C{n:02d}.ap_invoices", "schedule", "a:1", now=T0
+        )
+        assert run_id is not None
+        ids.append(run_id)
+    dead = ids[7]
+    async with engine.begin() as conn:
+        await conn.execute(
+            runs.update().where(runs.c.id == dead).values(status="failed", error="orphaned: x")
+        )
+    finisher = RunFinisher(engine, max_batch=8)
+    try:
+        answers = await asyncio.gather(
+            *(
+                finisher.finish(i, "succeeded", n, n % 3, None, now=T0 + 10 + n)
+                for n, i in enumerate(ids)
+            )
+        )
+    finally:
+        await finisher.close()
+    assert answers == [i != dead for i in ids]
+    for n, i in enumerate(ids):
+        row = await run_row(engine, i)
+        if i == dead:
+            assert (row.status, row.error, row.finished_at) == ("failed", "orphaned: x", None)
+        else:
+            assert (row.status, row.records_read, row.messages_queued, row.finished_at) == (
+                "succeeded",
+                n,
+                n % 3,
+                T0 + 10 + n,
+            )
+    # every key is free again, the dead one included
+    for n in range(30):
+        key = f"s100@C{n:02d}.ap_invoices"
+        assert await try_start_run(engine, key, "manual", "b:2", now=T0 + 100) is not None
+
+
+async def test_a_paused_company_gets_its_pause_and_no_run_row(engine: AsyncEngine) -> None:
+    from ml_connector.schedule.runs import start_run
+    from ml_connector.store.companies import Pause, pause, resume
+
+    async with engine.begin() as conn:
+        await pause(conn, "s100", "ABC", note="month end")
+    started = await start_run(
+        engine, "s100@ABC.ap_invoices", "schedule", "a:1", unless_paused=("s100", "ABC"), now=T0
+    )
+    assert isinstance(started, Pause) and started.note == "month end"
+    async with engine.connect() as conn:
+        count = (await conn.execute(sa.select(sa.func.count()).select_from(runs))).scalar_one()
+    assert count == 0
+    # another company of the same pipeline is not held back
+    other = await start_run(
+        engine, "s100@XYZ.ap_invoices", "schedule", "a:1", unless_paused=("s100", "XYZ"), now=T0
+    )
+    assert isinstance(other, int)
+    async with engine.begin() as conn:
+        await resume(conn, "s100", "ABC")
+    again = await start_run(
+        engine, "s100@ABC.ap_invoices", "schedule", "a:1", unless_paused=("s100", "ABC"), now=T0
+    )
+    assert isinstance(again, int)
