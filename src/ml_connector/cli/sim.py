@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import signal
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
@@ -23,22 +25,32 @@ app = typer.Typer(
 def serve_until_interrupted(
     sim: S, host: str, port: int, banner: Callable[[S], list[str]], name: str
 ) -> None:
-    """Start ``sim``, print ``banner(sim)`` (it may finish setting up), serve until Ctrl-C."""
+    """Start ``sim``, print ``banner(sim)`` (it may finish setting up), serve until Ctrl-C.
+
+    Ctrl-C and SIGTERM go through the loop's signal handlers, not ``asyncio.run``'s
+    KeyboardInterrupt: a signal the kernel hands to another thread (the resolver's executor
+    thread that binding the port starts) would not wake an idle loop waiting on nothing, and
+    the simulator would hang until killed. ``add_signal_handler`` wakes the loop through its
+    own socket, whichever thread took the signal."""
 
     async def serve() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):  # Windows: KeyboardInterrupt below
+                loop.add_signal_handler(sig, stop.set)
         await sim.start(host=host, port=port)
         try:
             for line in banner(sim):
                 typer.echo(line)
             typer.echo("Ctrl-C to stop.")
-            await asyncio.Event().wait()
+            await stop.wait()
         finally:
             await sim.stop()
 
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve())
-    except KeyboardInterrupt:
-        typer.echo(f"{name} stopped.")
+    typer.echo(f"{name} stopped.")
 
 
 @app.command("slack")

@@ -12,6 +12,8 @@ from typing import Self
 
 from aiohttp import web
 
+SHUTDOWN_SECONDS = 5.0
+
 
 class LocalServer(abc.ABC):
     """Lifecycle of one aiohttp application on ``host:port``; subclasses supply ``make_app``."""
@@ -27,7 +29,10 @@ class LocalServer(abc.ABC):
         """Start serving; return the root URL actually bound (``http://host:port``)."""
         if self._runner is not None:
             raise RuntimeError("the simulator is already running")
-        runner = web.AppRunner(self.make_app(), access_log=None)
+        # Stopping waits at most a few seconds for requests still being answered (aiohttp's
+        # default is 60 s): a simulator stopped by Ctrl-C or a test's teardown must not hang
+        # on a client that holds a request open.
+        runner = web.AppRunner(self.make_app(), access_log=None, shutdown_timeout=SHUTDOWN_SECONDS)
         await runner.setup()
         await web.TCPSite(runner, host, port).start()
         self._runner = runner
