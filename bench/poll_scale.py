@@ -24,8 +24,12 @@ lines of one company, beside the RSS of the same process before the read.
     python bench/poll_scale.py                 # 10 and 100 companies, 1 simulated hour, 100k GL
     python bench/poll_scale.py --full          # 10, 100, 1000 companies, 2 hours, 100k and 1M GL
 
-The connector uses one ``[connections]`` entry and one pipeline per company (the file layout
-before company lists); every entry naming an agent shares its client and its limit.
+By default the connector uses one ``[connections]`` entry and one pipeline per company (the
+file layout before company lists); every entry naming an agent shares its client and its
+limit. ``--layout lists`` writes one connection and one pipeline per agent with
+``companies = [...]`` (the shape issue #22 has users write); ``--layout connections,lists``
+runs both, one after the other, in one table. The ``ms/poll`` column is CPU per poll, and
+``x base`` its ratio to the first row of the same run.
 """
 
 from __future__ import annotations
