@@ -115,3 +115,39 @@ async def test_agent_down_is_transient_and_retried() -> None:
 def test_repr_hides_the_api_key() -> None:
     client = Sage100Client("http://127.0.0.1:1", api_key="s100_topsecret")
     assert "topsecret" not in repr(client)
+
+
+async def test_the_agent_clock_is_read_once_for_companies_starting_together() -> None:
+    """Many first polls at once share one /v1/health read; its age comes with it, and an
+    older read is taken again."""
+    import asyncio
+
+    reads: list[str] = []
+    clocks = iter(["2026-12-04T09:00:00", "2026-12-04T09:05:00"])
+
+    async def health(request: web.Request) -> web.Response:
+        reads.append(stamp := next(clocks))
+        await asyncio.sleep(0.05)  # the others arrive while the first read is out
+        return web.json_response({"agent_version": "t", "server_time": stamp})
+
+    app = web.Application()
+    app.router.add_get("/v1/health", health)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    url = f"http://127.0.0.1:{runner.addresses[0][1]}"
+    try:
+        async with Sage100Client(url, sleep=Sleeps()) as client:
+            answers = await asyncio.gather(*(client.server_time() for _ in range(50)))
+            assert reads == ["2026-12-04T09:00:00"]
+            assert {stamp for stamp, _ in answers} == {"2026-12-04T09:00:00"}
+            assert all(0 <= age < 5 for _, age in answers)
+            await asyncio.sleep(0.2)
+            stamp, age = await client.server_time()
+            assert (stamp, reads) == ("2026-12-04T09:00:00", ["2026-12-04T09:00:00"])
+            assert age >= 0.2
+            stamp, age = await client.server_time(max_age=0.1)  # too old: read again
+            assert stamp == "2026-12-04T09:05:00" and age < 0.1
+            assert len(reads) == 2
+    finally:
+        await runner.cleanup()

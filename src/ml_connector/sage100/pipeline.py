@@ -448,9 +448,13 @@ class Sage100Pipeline:
         if cursor is not None:
             return _Window(cursor.window_start(overlap), until, cursor=cursor)
         # First run: begin at the agent's own clock, the clock its stamps come from.
-        health = await client.health(peer_certificate=False)
-        now = health.server_time or format_stamp(datetime.now(self._zone).replace(tzinfo=None))
-        start = shift(format_stamp(parse_stamp(now)), -overlap)
+        # (read once for the companies starting together, moved on by its age)
+        server_time, age = await client.server_time()
+        if server_time is None:
+            now = format_stamp(datetime.now(self._zone).replace(tzinfo=None))
+        else:
+            now = shift(format_stamp(parse_stamp(server_time)), age / 60)
+        start = shift(now, -overlap)
         return _Window(start, until)
 
     async def _read(

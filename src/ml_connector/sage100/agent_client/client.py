@@ -155,6 +155,9 @@ class Sage100Client:
         self._rng = rng
         self._session: aiohttp.ClientSession | None = None
         self._max_connections = max_connections
+        # the agent's clock as last read: (server_time, time.monotonic() when read)
+        self._clock: tuple[str | None, float] | None = None
+        self._clock_lock = asyncio.Lock()
         self._certificate: tuple[float, tuple[str, datetime] | None] | None = None
 
     def __repr__(self) -> str:
@@ -208,6 +211,23 @@ class Sage100Client:
             peer_subject=subject,
             peer_not_after=not_after,
         )
+
+    async def server_time(self, *, max_age: float = 30.0) -> tuple[str | None, float]:
+        """The agent's clock (``server_time`` of ``/v1/health``) and how many seconds ago it
+        was read, reading it again when older than ``max_age``.
+
+        Every first poll of a company starts at the agent's clock; a thousand companies on one
+        agent starting together need one read of it, not one each (at the top of the hour
+        that read was a share of each poll's CPU). The caller adds the age: a stamp read a
+        few seconds ago, moved on by its age, is never later than the agent's clock, so a
+        window started from it can only begin a little early, which the overlap re-read and
+        the dedupe already absorb."""
+        async with self._clock_lock:
+            if self._clock is None or time.monotonic() - self._clock[1] > max_age:
+                health = await self.health(peer_certificate=False)
+                self._clock = (health.server_time, time.monotonic())
+            stamp, read_at = self._clock
+        return stamp, time.monotonic() - read_at
 
     async def page(
         self,
