@@ -19,7 +19,6 @@ two seconds. Commands do not use it: they fail at once with one line (``cli.cont
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import errno
 import random
 import sqlite3
@@ -30,9 +29,13 @@ import psycopg
 import sqlalchemy as sa
 
 from ml_connector.backoff import full_jitter
+from ml_connector.clock import SystemClock
 from ml_connector.logging import get_logger
 
 log = get_logger("ml_connector.store")
+
+# Backoff waits are real seconds, also while a benchmark has installed a WarpClock.
+_REAL_TIME = SystemClock()
 
 # SQLSTATE → why the database cannot be used just now. Prefixes are whole classes.
 _SQLSTATE_EXACT = {
@@ -244,14 +247,8 @@ class _Guard:
         wait = self._watch.failed(exc)
         if wait is None:
             return False
-        await pause(self._stop, wait)
+        if self._stop is None:
+            await _REAL_TIME.sleep(wait)
+        else:
+            await _REAL_TIME.wait(self._stop, wait)
         return True
-
-
-async def pause(stop: asyncio.Event | None, seconds: float) -> None:
-    """Sleep ``seconds``, or less if ``stop`` is set meanwhile."""
-    if stop is None:
-        await asyncio.sleep(seconds)
-        return
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), timeout=seconds)
