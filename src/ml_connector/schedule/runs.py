@@ -202,20 +202,9 @@ async def finish_run(
     """
     _check_final(status)
     moment = clock.now() if now is None else now
+    finish = Finish(run_id, status, records_read, messages_queued, error, moment)
     async with engine.begin() as conn:
-        result = await conn.execute(
-            runs.update()
-            .where(runs.c.id == run_id)
-            .where(runs.c.status == RUNNING)
-            .values(
-                status=status,
-                finished_at=moment,
-                heartbeat_at=moment,
-                records_read=records_read,
-                messages_queued=messages_queued,
-                error=error,
-            )
-        )
+        result = await conn.execute(_FINISH, finish.params())
     return bool(result.rowcount)
 
 
@@ -229,6 +218,17 @@ class Finish:
     messages_queued: int
     error: str | None
     at: float
+
+    def params(self) -> dict[str, Any]:
+        """The bound values of :data:`_FINISH` for this run."""
+        return {
+            "run_id": self.run_id,
+            "new_status": self.status,
+            "at": self.at,
+            "read": self.records_read,
+            "queued": self.messages_queued,
+            "new_error": self.error,
+        }
 
 
 class RunFinisher:
@@ -282,24 +282,13 @@ class RunFinisher:
                     )
                 ).scalars()
             )
-            rows = [
-                {
-                    "run_id": f.run_id,
-                    "new_status": f.status,
-                    "at": f.at,
-                    "read": f.records_read,
-                    "queued": f.messages_queued,
-                    "new_error": f.error,
-                }
-                for f in items
-                if f.run_id in alive
-            ]
+            rows = [f.params() for f in items if f.run_id in alive]
             if rows:
                 await conn.execute(_FINISH, rows)
         return [f.run_id in alive for f in items]
 
 
-# One statement for a whole batch (executemany): the values are bound per run.
+# One statement for one run or a whole batch (executemany): the values are bound per run.
 _FINISH = (
     runs.update()
     .where(runs.c.id == sa.bindparam("run_id"))
