@@ -114,14 +114,19 @@ class Scheduler:
         self._next_due[name] = when
         heapq.heappush(self._heap, (when, name))
 
+    def _current(self, entry: tuple[float, str]) -> bool:
+        """A heap entry still counts: its schedule is configured and not rescheduled since."""
+        when, name = entry
+        return name in self._by_name and self._next_due.get(name, -math.inf) == when
+
     def _pop_due(self, now: float) -> list[ConfiguredSchedule]:
         """The schedules whose fire time has come, and those left due by earlier ticks."""
         names = set(self._left_due)
         heap = self._heap
         while heap and heap[0][0] <= now:
-            when, name = heapq.heappop(heap)
-            if name in self._by_name and self._next_due.get(name, -math.inf) == when:
-                names.add(name)
+            entry = heapq.heappop(heap)
+            if self._current(entry):
+                names.add(entry[1])
         self._left_due = set()
         # in the order of the file, as before the heap
         return [self._by_name[n] for n in sorted(names, key=self._order.__getitem__)]
@@ -177,15 +182,15 @@ class Scheduler:
             return []
         try:
             await self.health.refresh()
-        except BaseException:
-            self._left_due.update(s.name for s in due)  # looked at again on the next tick
-            raise
-        # A paused company's schedules claim nothing (and stay due: resumed, they catch up).
-        stopped = self.health.paused
-        held = [s for s in due if s.company is not None and (s.pipeline, s.company.code) in stopped]
-        self._left_due.update(s.name for s in held)
-        due = [s for s in due if s.company is None or (s.pipeline, s.company.code) not in stopped]
-        try:
+            # A paused company's schedules claim nothing (and stay due: resumed, they catch up).
+            stopped = self.health.paused
+            claiming = []
+            for s in due:
+                if s.company is not None and (s.pipeline, s.company.code) in stopped:
+                    self._left_due.add(s.name)
+                else:
+                    claiming.append(s)
+            due = claiming
             won = await claim_due_many(
                 self.engine,
                 [(s.name, s.spec) for s in due],
@@ -194,7 +199,7 @@ class Scheduler:
                 last_fire_lookback=self.lookback,
             )
         except BaseException:
-            self._left_due.update(s.name for s in due)
+            self._left_due.update(s.name for s in due)  # looked at again on the next tick
             raise
         claims: list[Claim] = []
         upcoming = self._upcoming(due, now)
@@ -298,10 +303,7 @@ class Scheduler:
     def sleep_seconds(self, now: float) -> float:
         """Until the next fire time (schedules left due wake it when their run ends)."""
         heap = self._heap
-        while heap and (
-            heap[0][1] not in self._by_name
-            or self._next_due.get(heap[0][1], -math.inf) != heap[0][0]
-        ):
+        while heap and not self._current(heap[0]):
             heapq.heappop(heap)  # stale: rescheduled since, or no longer configured
         if not heap:
             return self.max_sleep
