@@ -28,21 +28,27 @@ from .test_serve import prepare, start_serve, until_logged
 MESSAGES = 16
 
 
-@pytest.fixture
-def tiny_fs(tmp_path: Path) -> Iterator[Path]:
-    mount = tmp_path / "tiny"
-    mount.mkdir()
+@contextlib.contextmanager
+def tiny_disk(path: Path) -> Iterator[Path]:
+    """A 6 MB tmpfs at ``path`` (root only; the test is skipped where it cannot be mounted)."""
+    path.mkdir()
     done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=6m", "tmpfs", str(mount)],
+        ["mount", "-t", "tmpfs", "-o", "size=6m", "tmpfs", str(path)],
         capture_output=True,
         check=False,
     )
     if done.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
     try:
-        yield mount
+        yield path
     finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
+        subprocess.run(["umount", "-l", str(path)], check=False)
+
+
+@pytest.fixture
+def tiny_fs(tmp_path: Path) -> Iterator[Path]:
+    with tiny_disk(tmp_path / "tiny") as mount:
+        yield mount
 
 
 def fill(directory: Path) -> Path:

@@ -39,11 +39,21 @@ bot_token = "slack.bot_token"
     return config
 
 
-async def prepare(directory: Path, slack: SlackSimulator, channel: str, count: int) -> str:
+async def prepare(
+    directory: Path,
+    slack: SlackSimulator,
+    channel: str,
+    count: int,
+    *,
+    url: str | None = None,
+    schema: str | None = None,
+) -> str:
+    """The data directory, master key, Slack token and ``count`` queued messages; the
+    database is SQLite in ``directory/data`` unless ``url`` (and ``schema``) say otherwise."""
     (directory / "data").mkdir()
     create_key_file(directory / "data" / "master.key")
-    url = f"sqlite:///{directory / 'data' / 'ml-connector.db'}"
-    engine = make_engine(url)
+    url = url or f"sqlite:///{directory / 'data' / 'ml-connector.db'}"
+    engine = make_engine(url, schema=schema)
     await migrate(engine)
     vault = Vault(engine, load_keyring(directory / "data" / "master.key", environ={}))
     await vault.ensure_canary()

@@ -21,11 +21,10 @@ import os
 import signal
 import socket
 import sqlite3
-import subprocess
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -34,16 +33,13 @@ import pytest
 import sqlalchemy as sa
 from structlog.testing import capture_logs
 
-from ml_connector.delivery import enqueue
-from ml_connector.delivery.outbox import OutboxMessage
 from ml_connector.errors import StoreError
 from ml_connector.sim.slack import SlackSimulator
-from ml_connector.store import make_engine, migrate
+from ml_connector.store import make_engine
 from ml_connector.store.outage import OutageWatch, is_outage, outage_reason
-from ml_connector.vault import Vault, create_key_file, load_keyring
 
-from .test_disk_full import fill
-from .test_serve import start_serve, until_logged
+from .test_disk_full import fill, tiny_disk
+from .test_serve import prepare, start_serve, until_logged
 
 POSTGRES_URL = os.environ.get("MLC_TEST_POSTGRES_URL")
 MESSAGES = 16
@@ -281,47 +277,6 @@ bot_token = "slack.bot_token"
     )
 
 
-async def prepare(
-    directory: Path, slack: SlackSimulator, channel: str, url: str, schema: str | None
-) -> None:
-    data = directory / "data"
-    data.mkdir()
-    create_key_file(data / "master.key")
-    engine = make_engine(url, schema=schema)
-    await migrate(engine)
-    vault = Vault(engine, load_keyring(data / "master.key", environ={}))
-    await vault.ensure_canary()
-    await vault.set("slack.bot_token", slack.bot_token)
-    async with engine.begin() as conn:
-        for n in range(MESSAGES):
-            await enqueue(
-                conn,
-                workspace="default",
-                channel=channel,
-                message=OutboxMessage(text=f"message {n}", blocks=[]),
-                dedupe_key=f"m{n}",
-                source={},
-            )
-    await engine.dispose()
-
-
-@contextlib.contextmanager
-def tiny_disk(path: Path) -> Iterator[Path]:
-    """A 6 MB tmpfs (root only; the test is skipped where it cannot be mounted)."""
-    path.mkdir()
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=6m", "tmpfs", str(path)],
-        capture_output=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
-    try:
-        yield path
-    finally:
-        subprocess.run(["umount", "-l", str(path)], check=False)
-
-
 @contextlib.asynccontextmanager
 async def outage_place(kind: str, tmp_path: Path) -> AsyncIterator[dict[str, Any]]:
     """Where serve's database lives, and how to take it away and give it back."""
@@ -390,7 +345,7 @@ async def test_serve_rides_out_an_outage(database_kind: str, tmp_path: Path) -> 
         directory = place["directory"]
         channel = slack.channel_id("gl")
         write_config(directory, slack, place["config_url"])
-        await prepare(directory, slack, channel, place["url"], place["schema"])
+        await prepare(directory, slack, channel, MESSAGES, url=place["url"], schema=place["schema"])
         proc = await start_serve(directory, "--log-format", "json")
         log = b""
         try:
